@@ -1,0 +1,52 @@
+"""`meridian` command line: one sub-command per module in `meridian.commands`.
+
+Bad input anywhere (regions.errors.InputError) becomes a message on stderr and
+exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from regions.errors import InputError
+
+# Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
+COMMAND_MODULES = [
+    "meridian.commands.regions_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meridian",
+        description="Multi-region AI inference under data-residency rules: plan the estate, "
+        "run the autoscaler, drill failures, and benchmark on a digital twin.",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="structlog level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from meridian import logs
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.configure(args.log_level)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"error: {err.render()}", file=sys.stderr)
+        return err.exit_code
+    except BrokenPipeError:  # e.g. `meridian regions | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
