@@ -32,6 +32,11 @@ def summary(topo: Topology) -> str:
         regions = ", ".join(f"{r.region} ({r.role})" for r in j.regions)
         lines.append(f"{code:<13}{j.dr.strategy:<16}{f'{j.dr.rto_seconds:g}/{j.dr.rpo_seconds:g}':<14}"
                      f"{f'{floor.rto_seconds:g}/{floor.rpo_seconds:g}':<12}{regions}")
+    hoped = [code for code, j in topo.jurisdictions.items()
+             if not dr.guaranteed(j.dr.strategy, j.dr.rpo_seconds)]
+    if hoped:
+        lines.append(f"note: RPO of {', '.join(hoped)} relies on typical replication lag; the "
+                     f"published bound is {dr.S3_RTC_BOUND_S:g} s (S3 Replication Time Control SLA)")
     for t in topo.transfers:
         lines.append(f"transfer: personal data {t.from_} -> {t.to} ({t.basis})")
     for w in topo.workloads:
