@@ -46,6 +46,19 @@ DR_KEYS = {"strategy": True, "rto_seconds": True, "rpo_seconds": True}
 TRANSFER_KEYS = {"from": True, "to": True, "basis": True}
 WORKLOAD_KEYS = {"name": True, "instance_type": True, "data_classes": True, "jurisdictions": True,
                  "slo": True, "replicas": True, "spot_share": False}
+# One example value per key, for "missing" fixes.
+EXAMPLES = {
+    "domain": "infer.example.com",
+    "jurisdictions": "{eu: {regions: [...], dr: {...}}}",
+    "regions": "[{region: eu-west-1, role: primary}, {region: eu-central-1, role: standby}]",
+    "dr": "{strategy: warm-standby, rto_seconds: 600, rpo_seconds: 60}",
+    "region": "eu-west-1", "role": "primary", "strategy": "warm-standby",
+    "rto_seconds": "600", "rpo_seconds": "60",
+    "from": "eu", "to": "uk", "basis": '"adequacy decision"',
+    "name": "chat", "instance_type": "g5.2xlarge", "data_classes": "[personal, model]",
+    "slo": "{percentile: 95, ttft_ms: 1000}", "replicas": "{min: 1, max: 40}",
+    "percentile": "95", "min": "1", "max": "40",
+}
 SLO_KEYS = {"percentile": True, "ttft_ms": False, "e2e_ms": False}
 REPLICA_KEYS = {"min": True, "max": True}
 
@@ -112,6 +125,10 @@ def parse_yaml(text: str, label: str) -> Any:
     except yaml.YAMLError as err:
         raise InputError(f"{label}: malformed YAML", [Problem(
             label, str(err), "fix the YAML syntax", "yaml")]) from None
+    except RecursionError:
+        raise InputError(f"{label}: malformed YAML", [Problem(
+            label, "nested too deeply to read", "a stack file needs only a few levels of nesting",
+            "yaml")]) from None
 
 
 def parse_topology(doc: object, *, stack: str = "", source: str = "") -> Topology:
@@ -189,7 +206,8 @@ def _mapping(value: object, path: str, probs: _Problems, keys: dict[str, bool],
                       f"{hint}allowed keys here: {', '.join(keys)}", "unknown-key")
     for key, required in keys.items():
         if required and key not in value:
-            probs.add(f"{path}.{key}", "missing", f"add `{key}:` ({example})", "required")
+            probs.add(f"{path}.{key}", "missing", f"add it, e.g. `{key}: {EXAMPLES[key]}`",
+                      "required")
     return value
 
 
@@ -216,10 +234,15 @@ def _number(value: object, path: str, probs: _Problems, example: str) -> float |
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         probs.add(path, f"must be a number, got {_kind(value)}", f"e.g. {example}", "type")
         return None
-    if not math.isfinite(value):
-        probs.add(path, f"must be a finite number, got {value}", f"e.g. {example}", "type")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        probs.add(path, f"must be a finite number of reasonable size, got {str(value)[:40]}",
+                  f"e.g. {example}", "type")
         return None
-    return float(value)
+    return number
 
 
 def _integer(value: object, path: str, probs: _Problems, example: str) -> int | None:
@@ -242,8 +265,11 @@ def _parse(doc: object, probs: _Problems, stack: str, source: str) -> Topology |
         return None
     domain = _domain(top.get("domain"), f"{root}.domain", probs) if "domain" in top else None
     jurisdictions: dict[str, JurisdictionConfig] = {}
+    declared: set[str] | None = None  # None: unknown, so workloads' jurisdictions are not judged
     if "jurisdictions" in top:
         jurisdictions = _jurisdictions(top["jurisdictions"], f"{root}.jurisdictions", probs)
+        if isinstance(top["jurisdictions"], dict):
+            declared = {str(k) for k in top["jurisdictions"]}
     transfers: list[Transfer] = []
     if top.get("transfers") is not None:
         transfers = _transfers(top["transfers"], f"{root}.transfers", probs)
@@ -252,7 +278,7 @@ def _parse(doc: object, probs: _Problems, stack: str, source: str) -> Topology |
         workloads = _workloads(top["workloads"], f"{root}.workloads", probs)
 
     _check_regions(jurisdictions, transfers, probs)
-    _check_workloads(workloads, jurisdictions, probs)
+    _check_workloads(workloads, jurisdictions, declared, probs)
     if probs.items or domain is None:
         return None
     return Topology(domain=domain, jurisdictions=jurisdictions,
@@ -656,7 +682,10 @@ def _check_floors(policy: DRPolicy, path: str, probs: _Problems) -> None:
 
 
 def _check_workloads(workloads: list[tuple[int, Workload]],
-                     jurisdictions: dict[str, JurisdictionConfig], probs: _Problems) -> None:
+                     jurisdictions: dict[str, JurisdictionConfig], declared: set[str] | None,
+                     probs: _Problems) -> None:
+    """Workload jurisdictions and instance types; `declared` holds every jurisdiction key
+    written, including ones whose body had problems (already reported, not repeated here)."""
     catalog = load_catalog()
     known = load_jurisdictions()
     all_types = sorted({o.type for r in catalog.regions.values() for o in r.instances})
@@ -669,7 +698,7 @@ def _check_workloads(workloads: list[tuple[int, Workload]],
                 hint = f"did you mean {', '.join(close)}? " if close else ""
                 probs.add(jpath, f"unknown jurisdiction {code!r}",
                           f"{hint}known: {', '.join(sorted(known))}", "unknown-jurisdiction")
-            elif code not in jurisdictions:
+            elif declared is not None and code not in declared:
                 aws = [r.code for r in catalog.in_jurisdiction(code)]
                 has = f"AWS regions in {code}: {', '.join(aws)}" if aws else \
                     f"{code} has no AWS region at all"
