@@ -321,3 +321,11 @@ def test_topology_is_frozen_and_typed():
     assert isinstance(topo, Topology)
     with pytest.raises(AttributeError):
         topo.domain = "x"  # type: ignore[misc]
+
+
+def test_non_utf8_file_is_refused(tmp_path):
+    path = tmp_path / "Pulumi.bin.yaml"
+    path.write_bytes(b"config:\n  meridian:topology: \xff\xfe\n")
+    with pytest.raises(InputError) as err:
+        load_stack(path)
+    assert "UTF-8" in err.value.render()
