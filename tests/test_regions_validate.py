@@ -329,3 +329,11 @@ def test_non_utf8_file_is_refused(tmp_path):
     with pytest.raises(InputError) as err:
         load_stack(path)
     assert "UTF-8" in err.value.render()
+
+
+def test_readme_floor_table_matches_the_model():
+    readme = (ROOT / "README.md").read_text()
+    for strategy, f in dr.FLOORS.items():
+        row = next(l for l in readme.splitlines() if l.startswith(f"| {strategy} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == f"{f.rto_seconds:g} s" and cells[3] == f"{f.rpo_seconds:g} s", row
