@@ -192,6 +192,21 @@ def _suggest(word: object, choices, n: int = 1) -> list[str]:
     return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.6)
 
 
+def _did_you_mean(word: object, choices, n: int = 1) -> str:
+    """"did you mean `x`? " (or "did you mean x, y? " for several), or "" when nothing is close."""
+    close = _suggest(word, choices, n)
+    if not close:
+        return ""
+    return f"did you mean `{close[0]}`? " if n == 1 else f"did you mean {', '.join(close)}? "
+
+
+def _unknown_jurisdiction(code: object, path: str, probs: _Problems) -> None:
+    known = load_jurisdictions()
+    probs.add(path, f"unknown jurisdiction {code!r}",
+              f"{_did_you_mean(code, known, n=3)}known: {', '.join(sorted(known))}",
+              "unknown-jurisdiction")
+
+
 def _mapping(value: object, path: str, probs: _Problems, keys: dict[str, bool],
              example: str) -> dict | None:
     """Check `value` is a mapping with only `keys` (required ones present)."""
@@ -200,10 +215,9 @@ def _mapping(value: object, path: str, probs: _Problems, keys: dict[str, bool],
         return None
     for key in value:
         if key not in keys:
-            close = _suggest(key, keys)
-            hint = f"did you mean `{close[0]}`? " if close else ""
             probs.add(f"{path}.{key}", "unknown key",
-                      f"{hint}allowed keys here: {', '.join(keys)}", "unknown-key")
+                      f"{_did_you_mean(key, keys)}allowed keys here: {', '.join(keys)}",
+                      "unknown-key")
     for key, required in keys.items():
         if required and key not in value:
             probs.add(f"{path}.{key}", "missing", f"add it, e.g. `{key}: {EXAMPLES[key]}`",
@@ -241,6 +255,14 @@ def _number(value: object, path: str, probs: _Problems, example: str) -> float |
     if not math.isfinite(number):
         probs.add(path, f"must be a finite number of reasonable size, got {str(value)[:40]}",
                   f"e.g. {example}", "type")
+        return None
+    return number
+
+
+def _positive(value: object, path: str, probs: _Problems, example: str, fix: str) -> float | None:
+    number = _number(value, path, probs, example)
+    if number is not None and number <= 0:
+        probs.add(path, f"must be positive, got {number:g}", fix, "range")
         return None
     return number
 
@@ -311,10 +333,7 @@ def _jurisdictions(value: object, path: str, probs: _Problems) -> dict[str, Juri
         jpath = f"{path}.{code}"
         ok = True
         if code not in known:
-            close = _suggest(code, known, n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
-            probs.add(jpath, f"unknown jurisdiction {code!r}",
-                      f"{hint}known: {', '.join(sorted(known))}", "unknown-jurisdiction")
+            _unknown_jurisdiction(code, jpath, probs)
             ok = False
         jur = _mapping(body, jpath, probs, JURISDICTION_KEYS, "`{regions: [...], dr: {...}}`")
         if jur is None:
@@ -343,10 +362,9 @@ def _region_roles(value: object, path: str, probs: _Problems) -> tuple[RegionRol
             if "region" in entry else None
         role = entry.get("role")
         if "role" in entry and role not in ROLES:
-            close = _suggest(role, ROLES)
-            hint = f"did you mean `{close[0]}`? " if close else ""
             probs.add(f"{rpath}.role", f"unknown role {role!r}",
-                      f"{hint}use primary or standby, or active under active-active", "role")
+                      f"{_did_you_mean(role, ROLES)}use primary or standby, or active under "
+                      "active-active", "role")
             role = None
         if region is None or role is None:
             ok = False
@@ -362,21 +380,16 @@ def _dr(value: object, path: str, probs: _Problems) -> DRPolicy | None:
         return None
     strategy = body.get("strategy")
     if "strategy" in body and strategy not in STRATEGIES:
-        close = _suggest(strategy, STRATEGIES)
-        hint = f"did you mean `{close[0]}`? " if close else ""
         probs.add(f"{path}.strategy", f"unknown strategy {strategy!r}",
-                  f"{hint}use one of {', '.join(STRATEGIES)}", "strategy")
+                  f"{_did_you_mean(strategy, STRATEGIES)}use one of {', '.join(STRATEGIES)}",
+                  "strategy")
         strategy = None
     targets = {}
     for key in ("rto_seconds", "rpo_seconds"):
         if key not in body:
             continue
-        seconds = _number(body[key], f"{path}.{key}", probs, "600")
-        if seconds is not None and seconds <= 0:
-            probs.add(f"{path}.{key}", f"must be positive, got {body[key]}",
-                      "give the objective in seconds, at or above the strategy's floor", "range")
-            seconds = None
-        targets[key] = seconds
+        targets[key] = _positive(body[key], f"{path}.{key}", probs, "600",
+                                 "give the objective in seconds, at or above the strategy's floor")
     if strategy is None or targets.get("rto_seconds") is None or targets.get("rpo_seconds") is None:
         return None
     return DRPolicy(strategy=strategy, rto_seconds=targets["rto_seconds"],
@@ -401,10 +414,7 @@ def _transfers(value: object, path: str, probs: _Problems) -> list[Transfer]:
                 continue
             code = _text(body[key], f"{tpath}.{key}", probs, "eu")
             if code is not None and code not in known:
-                close = _suggest(code, known, n=3)
-                hint = f"did you mean {', '.join(close)}? " if close else ""
-                probs.add(f"{tpath}.{key}", f"unknown jurisdiction {code!r}",
-                          f"{hint}known: {', '.join(sorted(known))}", "unknown-jurisdiction")
+                _unknown_jurisdiction(code, f"{tpath}.{key}", probs)
                 code = None
             ends[key] = code
         basis = _text(body.get("basis"), f"{tpath}.basis", probs,
@@ -485,47 +495,39 @@ def _name(body: dict, wpath: str, probs: _Problems, names: dict[str, int], i: in
 
 
 def _data_classes(body: dict, wpath: str, probs: _Problems) -> tuple[str, ...] | None:
-    if "data_classes" not in body:
+    def one(item: object, path: str) -> str | None:
+        if item in DATA_CLASSES:
+            return item  # type: ignore[return-value]
+        probs.add(path, f"unknown data class {item!r}",
+                  f"{_did_you_mean(item, DATA_CLASSES)}use {', '.join(DATA_CLASSES)}", "data-class")
         return None
-    path = f"{wpath}.data_classes"
-    items = _list(body["data_classes"], path, probs, "`[personal, model]`")
-    if items is None:
-        return None
-    out, ok = [], True
-    for k, item in enumerate(items):
-        if item not in DATA_CLASSES:
-            close = _suggest(item, DATA_CLASSES)
-            hint = f"did you mean `{close[0]}`? " if close else ""
-            probs.add(f"{path}[{k}]", f"unknown data class {item!r}",
-                      f"{hint}use {', '.join(DATA_CLASSES)}", "data-class")
-            ok = False
-        elif item in out:
-            probs.add(f"{path}[{k}]", f"{item} listed twice", "list each data class once",
-                      "duplicate")
-            ok = False
-        else:
-            out.append(item)
-    return tuple(out) if ok else None
+    return _unique_list(body, "data_classes", wpath, probs, "`[personal, model]`", one)
 
 
 def _codes(body: dict, wpath: str, probs: _Problems) -> tuple[str, ...] | None:
-    if "jurisdictions" not in body:
+    return _unique_list(body, "jurisdictions", wpath, probs, "`[eu, us]`",
+                        lambda item, path: _text(item, path, probs, "eu"))
+
+
+def _unique_list(body: dict, key: str, wpath: str, probs: _Problems, example: str,
+                 one) -> tuple[str, ...] | None:
+    """A non-empty list under `key` whose items `one` accepts, each listed once."""
+    if key not in body:
         return None
-    path = f"{wpath}.jurisdictions"
-    items = _list(body["jurisdictions"], path, probs, "`[eu, us]`")
+    path = f"{wpath}.{key}"
+    items = _list(body[key], path, probs, example)
     if items is None:
         return None
     out, ok = [], True
     for k, item in enumerate(items):
-        code = _text(item, f"{path}[{k}]", probs, "eu")
-        if code is None:
+        value = one(item, f"{path}[{k}]")
+        if value is None:
             ok = False
-        elif code in out:
-            probs.add(f"{path}[{k}]", f"{code} listed twice", "list each jurisdiction once",
-                      "duplicate")
+        elif value in out:
+            probs.add(f"{path}[{k}]", f"{value} listed twice", "list each once", "duplicate")
             ok = False
         else:
-            out.append(code)
+            out.append(value)
     return tuple(out) if ok else None
 
 
@@ -544,11 +546,8 @@ def _slo(value: object, path: str, probs: _Problems) -> SLO | None:
     for key in ("ttft_ms", "e2e_ms"):
         if body.get(key) is None:
             continue
-        ms = _number(body[key], f"{path}.{key}", probs, "1000")
-        if ms is not None and ms <= 0:
-            probs.add(f"{path}.{key}", f"must be positive, got {ms:g}",
-                      "give the latency target in milliseconds, e.g. 1000", "range")
-            ms = None
+        ms = _positive(body[key], f"{path}.{key}", probs, "1000",
+                       "give the latency target in milliseconds, e.g. 1000")
         if ms is None:
             ok = False
         targets[key] = ms
@@ -694,10 +693,7 @@ def _check_workloads(workloads: list[tuple[int, Workload]],
         for k, code in enumerate(w.jurisdictions):
             jpath = f"{wpath}.jurisdictions[{k}]"
             if code not in known:
-                close = _suggest(code, known, n=3)
-                hint = f"did you mean {', '.join(close)}? " if close else ""
-                probs.add(jpath, f"unknown jurisdiction {code!r}",
-                          f"{hint}known: {', '.join(sorted(known))}", "unknown-jurisdiction")
+                _unknown_jurisdiction(code, jpath, probs)
             elif declared is not None and code not in declared:
                 aws = [r.code for r in catalog.in_jurisdiction(code)]
                 has = f"AWS regions in {code}: {', '.join(aws)}" if aws else \
@@ -712,10 +708,9 @@ def _check_workloads(workloads: list[tuple[int, Workload]],
                               f"declare `jurisdictions.{code}` ({has}) or drop it from this "
                               "workload", "undeclared-jurisdiction")
         if w.instance_type not in all_types:
-            close = _suggest(w.instance_type, all_types, n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
             probs.add(f"{wpath}.instance_type", f"unknown GPU instance type {w.instance_type!r}",
-                      f"{hint}known: {', '.join(all_types)}", "instance-type")
+                      f"{_did_you_mean(w.instance_type, all_types, n=3)}known: "
+                      f"{', '.join(all_types)}", "instance-type")
             continue
         regions = [r for code in w.jurisdictions if code in jurisdictions
                    for r in jurisdictions[code].region_codes if r in catalog.regions]
