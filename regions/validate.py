@@ -102,12 +102,11 @@ def load_stack(path: str | Path) -> Topology:
             "shape")])
     config = doc["config"]
     if TOPOLOGY_KEY not in config:
-        keys = [str(k) for k in config]
-        close = difflib.get_close_matches(TOPOLOGY_KEY, keys, n=1, cutoff=0.6)
-        hint = f"did you mean `{close[0]}`? " if close else ""
+        close = _suggest(TOPOLOGY_KEY, config)
+        fix = (f"`{close[0]}` looks misspelt: rename it to `{TOPOLOGY_KEY}`" if close else
+               f"add `{TOPOLOGY_KEY}:` under `config:` (see Pulumi.dev.yaml)")
         raise InputError(f"{label}: no `{TOPOLOGY_KEY}` in config", [Problem(
-            f"config.{TOPOLOGY_KEY}", "missing",
-            f"{hint}add `{TOPOLOGY_KEY}:` under `config:` (see Pulumi.dev.yaml)", "required")])
+            f"config.{TOPOLOGY_KEY}", "missing", fix, "required")])
     return parse_topology(config[TOPOLOGY_KEY], stack=stack, source=label)
 
 

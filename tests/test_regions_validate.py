@@ -265,7 +265,7 @@ FILE_CASES = [
     ("malformed-yaml", "config:\n  meridian:topology:\n    domain: [oops\n", ":4"),
     ("duplicate-key", "config:\n  meridian:topology: {}\n  meridian:topology: {}\n", "duplicate key"),
     ("no-config", "encryptionsalt: x\n", "config"),
-    ("topology-typo", "config:\n  meridian:topolgy: {}\n", "did you mean `meridian:topolgy`"),
+    ("topology-typo", "config:\n  meridian:topolgy: {}\n", "`meridian:topolgy` looks misspelt"),
     ("empty-file", "", "config"),
 ]
 
