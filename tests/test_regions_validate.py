@@ -337,3 +337,12 @@ def test_readme_floor_table_matches_the_model():
         row = next(l for l in readme.splitlines() if l.startswith(f"| {strategy} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[1] == f"{f.rto_seconds:g} s" and cells[3] == f"{f.rpo_seconds:g} s", row
+
+
+def test_cli_json_is_the_validated_topology(capsys):
+    import json
+    assert main(["validate", "--json", str(ROOT / "Pulumi.eu-only.yaml")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["stack"] == "eu-only" and doc["workloads"][0]["name"] == "assistant"
+    assert doc["jurisdictions"]["eu"]["regions"][0] == {"region": "eu-west-1", "role": "primary"}
+    assert doc["floors"]["eu"]["rto_seconds"] == dr.floor("warm-standby").rto_seconds

@@ -1,6 +1,9 @@
 """`meridian validate PATH`: check a Pulumi stack file's `meridian:topology`, print a summary."""
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 from regions import dr
 from regions.topology import Topology
 from regions.validate import load_stack
@@ -14,12 +17,20 @@ def register(sub) -> None:
         "when valid; otherwise prints every problem (key path, what is wrong, how to fix it) "
         "and exits 2.")
     p.add_argument("path", metavar="PATH", help="stack file, e.g. Pulumi.dev.yaml")
+    p.add_argument("--json", action="store_true",
+                   help="print the validated topology (with each strategy's floors) as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     topo = load_stack(args.path)
-    print(summary(topo))
+    if args.json:
+        doc = asdict(topo)
+        doc["floors"] = {code: asdict(dr.floor(j.dr.strategy))
+                         for code, j in topo.jurisdictions.items()}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(summary(topo))
     return 0
 
 
@@ -46,6 +57,11 @@ def summary(topo: Topology) -> str:
         lines.append(f"workload {w.name}: {w.instance_type} in {', '.join(w.jurisdictions)}; "
                      f"data {', '.join(w.data_classes)}; p{w.slo.percentile:g} {slo}; "
                      f"replicas {w.replicas.min}-{w.replicas.max}; spot share {w.spot_share:g}")
-    lines.append(f"{len(topo.jurisdictions)} jurisdictions, {len(topo.all_regions())} regions, "
-                 f"{len(topo.workloads)} workloads")
+    lines.append(", ".join(_count(n, what) for n, what in (
+        (len(topo.jurisdictions), "jurisdiction"), (len(topo.all_regions()), "region"),
+        (len(topo.workloads), "workload"))))
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
