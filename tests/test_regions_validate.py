@@ -10,7 +10,8 @@ import yaml
 from meridian.cli import main
 from regions import dr
 from regions.errors import InputError
-from regions.residency import DataClass, Use, check
+from regions.catalog import load_catalog
+from regions.residency import DataClass, Transfer, Use, check
 from regions.topology import Topology
 from regions.validate import load_stack, parse_topology
 
@@ -346,3 +347,26 @@ def test_cli_json_is_the_validated_topology(capsys):
     assert doc["stack"] == "eu-only" and doc["workloads"][0]["name"] == "assistant"
     assert doc["jurisdictions"]["eu"]["regions"][0] == {"region": "eu-west-1", "role": "primary"}
     assert doc["floors"]["eu"]["rto_seconds"] == dr.floor("warm-standby").rto_seconds
+
+
+@pytest.mark.parametrize("with_transfer", [False, True])
+def test_standby_verdict_agrees_with_the_residency_model_for_every_region(with_transfer):
+    """The validator asks `regions.residency.check`; for each catalog region as eu's standby,
+    the topology passes exactly when personal data of eu may fail over there."""
+    transfers = [Transfer("eu", "uk", "adequacy decision")] if with_transfer else []
+    used_elsewhere = {"eu-west-1", "us-east-1", "us-west-2", "ap-northeast-1", "ap-northeast-3"}
+    for region in sorted(set(load_catalog().regions) - used_elsewhere):
+        doc = dev_doc()
+        doc["jurisdictions"]["eu"]["regions"][1]["region"] = region
+        doc["transfers"] = [{"from": t.from_, "to": t.to, "basis": t.basis} for t in transfers]
+        try:
+            topo = parse_topology(doc)
+            passed = True
+        except InputError as err:
+            passed = False
+            assert all(p.rule in ("residency", "instance-type") for p in err.problems), err.render()
+        allowed = bool(check(DataClass.PERSONAL, "eu", region, Use.FAILOVER, transfers=transfers))
+        offered = load_catalog().regions[region].offers("g5.2xlarge")
+        assert passed == (allowed and offered), region
+        if passed:
+            assert topo.jurisdictions["eu"].standbys == (region,)
