@@ -17,7 +17,9 @@ Sources (figures used where they are cited below):
   We use the lower edge of each tier for the RTO floor, never less than detection + DNS.
 - [BACKUP] AWS Backup Developer Guide, backup plans: scheduled backups run at most once an hour
   (the AWS Config rule backup-plan-min-frequency-and-min-retention-check counts frequency in
-  whole hours), so a backup-restore recovery point can be up to an hour old.
+  whole hours), so a backup-restore recovery point can be up to an hour old. (AWS Backup's
+  continuous backups for S3 and RDS allow finer point-in-time restores; meridian's
+  backup-restore models scheduled copies to the recovery region, which is what the floor is for.)
 - [S3-RTC] Amazon S3 User Guide, "S3 Replication Time Control": replicates most objects "in
   seconds" and 99.99 % of objects within 15 minutes, backed by an SLA.
 - [DDB-GT] Amazon DynamoDB Developer Guide, global tables: an item written to one replica is
