@@ -48,7 +48,8 @@ class BenchConfig:
     topology: object | None = None  # sim.topology_split.Split when --topology is given
     warmup_s: float = 300.0
     target_attainment: float = 0.99
-    tune_iterations: int = 7
+    tune_iterations: int = 4  # bisections inside a factor-2 bracket: knob within ~4 %
+    tune_precision: float = 0.02  # static count: within 2 % (or one replica)
     seed: int = 0
 
 
@@ -147,20 +148,20 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     spec = KNOBS[name]
     history = []
 
-    def evaluate(knob: float) -> tuple[float, float]:
+    def evaluate(knob: float) -> bool:
         t0 = time.perf_counter()
-        _, s = run_policy(work, name, knob, cfg, _progress(f"tune {name} {knob:g}") if work.fleet.step_s > 1 else None)
+        show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 else None
+        _, s = run_policy(work, name, knob, cfg, show)
         history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
         log(f"tune {name:<17} knob {knob:10.4g}: attainment {s['slo_window_attainment']:.4f} "
             f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
-        return s["slo_window_attainment"], s["cost_usd"]
+        return s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
 
-    good = lambda att: att >= cfg.target_attainment - 1e-12  # noqa: E731
     if spec.integer:
-        _tune_count(work, evaluate, good)
+        _tune_count(work, evaluate, cfg.tune_precision)
     else:
-        _tune_target(spec, evaluate, good, cfg.tune_iterations)
-    passing = [h for h in history if good(h[1])]
+        _tune_target(spec, _guess(name, work), evaluate, cfg.tune_iterations)
+    passing = [h for h in history if h[1] >= cfg.target_attainment - 1e-12]
     if passing:
         knob, att, cost = min(passing, key=lambda h: (h[2], -h[1]))
         return Tuned(knob, att, cost, True, len(history), history)
@@ -169,33 +170,60 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     return Tuned(knob, att, cost, False, len(history), history)
 
 
-def _tune_count(work: Workload, evaluate, good) -> None:
-    lo, hi = 0, max(1, max(work.fleet.initial_replicas.values()) if isinstance(work.fleet.initial_replicas, dict)
-                    else work.fleet.initial_replicas)
+def _guess(name: str, work: Workload) -> float | None:
+    """Where the search starts: 60 % of a replica's batch slots (or of its request rate)."""
+    p, a = work.profile, work.arrivals
+    service = float(np.average(p.service_s(a.prompt_tokens, a.output_tokens, 0.6), weights=a.weight))
+    return {"hpa": 0.6 * p.batch_slots, "kpa": 0.6 * p.batch_slots,
+            "skyserve": 0.6 * p.batch_slots / service, "skyserve-fallback": 0.6 * p.batch_slots / service,
+            "oracle": 0.6}.get(name)
+
+
+def _tune_count(work: Workload, good, precision: float) -> None:
+    """Smallest replica count that meets the target: doubling from the warm start, then bisection
+    down to `precision` (relative) or one replica."""
+    init = work.fleet.initial_replicas
+    lo, hi = 0, max(1, max(init.values()) if isinstance(init, dict) else init)
     cap = work.fleet.limits.max_replicas
-    while not good(evaluate(hi)[0]):
+    while not good(hi):
         lo = hi
         if hi >= cap:
             return
         hi = min(cap, hi * 2)
-    while hi - lo > 1:
+    while hi - lo > max(1, int(precision * hi)):
         mid = (lo + hi) // 2
-        if good(evaluate(mid)[0]):
+        if good(mid):
             hi = mid
         else:
             lo = mid
 
 
-def _tune_target(spec, evaluate, good, iterations: int) -> None:
-    """Bisection in log space for the largest (cheapest) knob that still meets the target."""
-    lo, hi = math.log(spec.low), math.log(spec.high)
-    if not good(evaluate(spec.low)[0]):
-        return
-    if good(evaluate(spec.high)[0]):
-        return
+def _tune_target(spec, guess: float | None, good, iterations: int) -> None:
+    """Largest (cheapest) knob that still meets the target: bracket by doubling/halving from
+    the guess, then bisect `iterations` times in log space."""
+    x = min(spec.high, max(spec.low, guess if guess else math.sqrt(spec.low * spec.high)))
+    if good(x):
+        lo = x
+        while True:
+            hi = min(spec.high, lo * 2)
+            if hi <= lo:
+                return
+            if not good(hi):
+                break
+            lo = hi
+    else:
+        hi = x
+        while True:
+            lo = max(spec.low, hi / 2)
+            if lo >= hi:
+                return
+            if good(lo):
+                break
+            hi = lo
+    lo, hi = math.log(lo), math.log(hi)
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        if good(evaluate(math.exp(mid))[0]):
+        if good(math.exp(mid)):
             lo = mid
         else:
             hi = mid

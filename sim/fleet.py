@@ -94,7 +94,7 @@ class _Region:
         self.queue = SlotQueue(profile, cfg.step_s, max_service_s)
         self.policy = policy
         self.ready_od = self.ready_spot = self.start_od = self.start_spot = 0
-        self.starting: list[list] = []  # [ready_step, is_spot]
+        self.starting: dict[int, list] = {}  # ready step -> [on-demand count, spot count]
         self.next_ready = math.inf
         self.doomed: list[int] = []  # die steps of spot replicas under interruption notice
         self.desired_od = self.desired_spot = 0
@@ -122,6 +122,7 @@ class Fleet:
         self.profile = get_profile(cfg.instance_type)
         self.dt = cfg.step_s
         self.rng = random.Random(cfg.seed)
+        self.np_rng = np.random.default_rng(cfg.seed)
         spot = spot_model()
         hazard = cfg.spot_interruptions_per_hour if cfg.spot_interruptions_per_hour is not None \
             else spot.interruptions_per_hour
@@ -184,11 +185,22 @@ class Fleet:
 
     # ---- replicas ------------------------------------------------------------------------
     def _launch(self, r: _Region, s: int, spot: bool, n: int) -> None:
-        med, sig = self.profile.cold_start_median_s, self.profile.cold_start_sigma
-        for _ in range(n):
-            ready = s + max(1, round(med * math.exp(sig * self.rng.gauss(0.0, 1.0)) / self.dt))
-            r.starting.append([ready, spot])
-            r.next_ready = min(r.next_ready, ready)
+        """Start `n` replicas; each draws its own cold start, bucketed by the step it is ready."""
+        med, sig, dt = self.profile.cold_start_median_s, self.profile.cold_start_sigma, self.dt
+        gauss, k = self.rng.gauss, 1 if spot else 0
+        if n > 16:  # big launches: draw with numpy, bucket by ready step
+            steps = np.maximum(1, np.rint(med * np.exp(sig * self.np_rng.standard_normal(n)) / dt)).astype(np.int64)
+            readies, counts = np.unique(steps + s, return_counts=True)
+            pairs = zip(readies.tolist(), counts.tolist())
+        else:
+            pairs = ((s + max(1, round(med * math.exp(sig * gauss(0.0, 1.0)) / dt)), 1) for _ in range(n))
+        for ready, c in pairs:
+            bucket = r.starting.get(ready)
+            if bucket is None:
+                r.starting[ready] = bucket = [0, 0]
+            bucket[k] += c
+            if ready < r.next_ready:
+                r.next_ready = ready
         if spot:
             r.start_spot += n
         else:
@@ -196,17 +208,25 @@ class Fleet:
 
     def _remove(self, r: _Region, spot: bool, n: int) -> None:
         """Scale down: cancel the latest-ready starting replicas first, then ready ones."""
-        mine = sorted((x for x in r.starting if x[1] == spot), key=lambda x: -x[0])[:n]
-        for x in mine:
-            r.starting.remove(x)
-        n -= len(mine)
+        k = 1 if spot else 0
+        for ready in sorted(r.starting, reverse=True):
+            if n <= 0:
+                break
+            bucket = r.starting[ready]
+            take = min(n, bucket[k])
+            bucket[k] -= take
+            n -= take
+            if spot:
+                r.start_spot -= take
+            else:
+                r.start_od -= take
+            if bucket[0] == bucket[1] == 0:
+                del r.starting[ready]
         if spot:
-            r.start_spot -= len(mine)
             r.ready_spot -= min(n, r.ready_spot - len(r.doomed))
         else:
-            r.start_od -= len(mine)
             r.ready_od -= min(n, r.ready_od)
-        r.next_ready = min((x[0] for x in r.starting), default=math.inf)
+        r.next_ready = min(r.starting, default=math.inf)
 
     def _reconcile(self, r: _Region, s: int) -> None:
         """Like a Deployment controller: bring each capacity type to its desired count."""
@@ -220,19 +240,13 @@ class Fleet:
                 self._remove(r, spot, have - want)
 
     def _promote(self, r: _Region, s: int) -> None:
-        keep = []
-        for x in r.starting:
-            if x[0] <= s:
-                if x[1]:
-                    r.ready_spot += 1
-                    r.start_spot -= 1
-                else:
-                    r.ready_od += 1
-                    r.start_od -= 1
-            else:
-                keep.append(x)
-        r.starting = keep
-        r.next_ready = min((x[0] for x in keep), default=math.inf)
+        for ready in [x for x in r.starting if x <= s]:
+            od, spot = r.starting.pop(ready)
+            r.ready_od += od
+            r.start_od -= od
+            r.ready_spot += spot
+            r.start_spot -= spot
+        r.next_ready = min(r.starting, default=math.inf)
 
     def _kill(self, r: _Region, s: int, fraction, spot_only: bool, notice_s: float) -> None:
         if fraction is None:
@@ -243,19 +257,20 @@ class Fleet:
         else:
             r.ready_od -= round(fraction * r.ready_od)
             r.ready_spot -= round(fraction * (r.ready_spot - len(r.doomed)))
-            lost = [x for x in r.starting if self.rng.random() < fraction]
-            for x in lost:
-                r.starting.remove(x)
-                if x[1]:
-                    r.start_spot -= 1
-                else:
-                    r.start_od -= 1
+            for bucket in r.starting.values():
+                for k in (0, 1):
+                    lost = round(fraction * bucket[k])
+                    bucket[k] -= lost
+                    if k:
+                        r.start_spot -= lost
+                    else:
+                        r.start_od -= lost
         self._reconcile(r, s)
 
     def _region_down(self, r: _Region) -> None:
         r.down = True
         r.ready_od = r.ready_spot = r.start_od = r.start_spot = 0
-        r.starting, r.doomed, r.next_ready = [], [], math.inf
+        r.starting, r.doomed, r.next_ready = {}, [], math.inf
         self.failed += r.queue.drop_all()
 
     # ---- routing -------------------------------------------------------------------------
@@ -294,6 +309,7 @@ class Fleet:
             scrape_steps[r.idx] = max(1, round(scrape / dt))
         decide_steps = {r.idx: max(1, round(r.policy.interval_s / dt)) for r in self.regions}
         window_steps = max(1, round(cfg.rate_window_s / dt))
+        latency = {r.idx: getattr(r.policy, "uses_latency", True) for r in self.regions}
         plot_steps = max(1, round(cfg.scrape_s / dt))
         route_rec = [np.empty(n, dtype=np.int32) for _ in self.candidates]
         routes = self._routes()
@@ -363,7 +379,7 @@ class Fleet:
                     tl.arrival_rps.append(sum(r.arr[lo:s + 1]) / ((s + 1 - lo) * dt))
                 if s % decide_steps[r.idx] == 0 and s > 0 and not r.down:
                     obs = build_observation(r, s, r.last_scrape, self.blackout, window_steps, pct,
-                                            self.profile, spot_mix)
+                                            self.profile, spot_mix, latency[r.idx])
                     self._apply(r, s, r.policy.decide(obs))
                     r.decision_total += 1
             if progress is not None and s % report_every == 0:

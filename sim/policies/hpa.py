@@ -62,6 +62,7 @@ def raw_replicas(current: int, usage_ratio: float, ready: int, missing: int, tar
 
 
 class HPAPolicy:
+    uses_latency = False  # never reads TTFT/E2E quantiles (lets the twin skip computing them)
     name = "hpa"
     interval_s = 15.0
 

@@ -20,6 +20,7 @@ from controller.law.types import Decision, Limits, Objective, Observation
 
 
 class KPAPolicy:
+    uses_latency = False  # never reads TTFT/E2E quantiles (lets the twin skip computing them)
     name = "kpa"
     interval_s = 2.0
     scrape_interval_s = 1.0

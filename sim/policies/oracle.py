@@ -44,6 +44,7 @@ def _forward_max(x: np.ndarray, w: int) -> np.ndarray:
 
 
 class OraclePolicy:
+    uses_latency = False  # never reads TTFT/E2E quantiles (lets the twin skip computing them)
     name = "oracle"
     interval_s = 15.0
 

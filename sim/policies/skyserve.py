@@ -16,6 +16,7 @@ from controller.law.types import Decision, Limits, Objective, Observation
 
 
 class SkyServePolicy:
+    uses_latency = False  # never reads TTFT/E2E quantiles (lets the twin skip computing them)
     name = "skyserve"
     interval_s = 20.0
 

@@ -5,6 +5,7 @@ from controller.law.types import Decision, Limits, Objective, Observation
 
 
 class StaticPolicy:
+    uses_latency = False  # never reads TTFT/E2E quantiles (lets the twin skip computing them)
     name = "static"
     interval_s = 15.0
 
