@@ -15,6 +15,7 @@ Protocol (issue 4):
 from __future__ import annotations
 
 import math
+import multiprocessing
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ class BenchConfig:
     target_attainment: float = 0.99
     tune_iterations: int = 4  # bisections inside a factor-2 bracket: knob within ~4 %
     tune_precision: float = 0.02  # static count: within 2 % (or one replica)
+    jobs: int = 1  # policies tuned in parallel processes
     seed: int = 0
 
 
@@ -150,7 +152,7 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
 
     def evaluate(knob: float) -> bool:
         t0 = time.perf_counter()
-        show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 else None
+        show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 and cfg.jobs <= 1 else None
         _, s = run_policy(work, name, knob, cfg, show)
         history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
         log(f"tune {name:<17} knob {knob:10.4g}: attainment {s['slo_window_attainment']:.4f} "
@@ -229,6 +231,32 @@ def _tune_target(spec, guess: float | None, good, iterations: int) -> None:
             hi = mid
 
 
+_FORKED: tuple | None = None  # (workload, config) inherited by forked tuning workers
+
+
+def _tune_one(name: str) -> tuple[str, Tuned]:
+    work, cfg = _FORKED
+    return name, tune(work, name, cfg)
+
+
+def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
+    """Tune every policy; with `jobs` > 1, policies are tuned in parallel forked workers
+    (they share the prepared workload copy-on-write; only knobs and scores come back)."""
+    global _FORKED
+    jobs = min(cfg.jobs, len(cfg.policies))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {name: tune(work, name, cfg) for name in cfg.policies}
+    # Costliest first (KPA decides every step), so the workers finish together.
+    order = sorted(cfg.policies, key=lambda n: (n != "kpa", n != "hpa"))
+    _FORKED = (work, cfg)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            done = dict(pool.imap_unordered(_tune_one, order))
+    finally:
+        _FORKED = None
+    return {name: done[name] for name in cfg.policies}
+
+
 def _progress(label: str) -> Callable[[float], None]:
     def report(frac: float) -> None:
         print(f"\r[bench] {label}: {frac:4.0%}", end="", file=sys.stderr, flush=True)
@@ -244,9 +272,7 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
                                                     fix=f"choose from {', '.join(REGISTRY)}")])
     workloads = {spec: prepare(spec, cfg) for spec in dict.fromkeys(cfg.traces)}
     tune_work = workloads.get(cfg.tune_on) or prepare(cfg.tune_on, cfg)
-    tuned = {}
-    for name in cfg.policies:
-        tuned[name] = tune(tune_work, name, cfg)
+    tuned = _tune_all(tune_work, cfg)
     out = {
         "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,
                 "e2e_s": cfg.objective.e2e_s, "window_s": 60.0, "target_attainment": cfg.target_attainment,

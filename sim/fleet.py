@@ -123,6 +123,7 @@ class Fleet:
         self.dt = cfg.step_s
         self.rng = random.Random(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
+        self._pool, self._pool_i = np.zeros(0, dtype=np.int64), 0
         spot = spot_model()
         hazard = cfg.spot_interruptions_per_hour if cfg.spot_interruptions_per_hour is not None \
             else spot.interruptions_per_hour
@@ -186,14 +187,12 @@ class Fleet:
     # ---- replicas ------------------------------------------------------------------------
     def _launch(self, r: _Region, s: int, spot: bool, n: int) -> None:
         """Start `n` replicas; each draws its own cold start, bucketed by the step it is ready."""
-        med, sig, dt = self.profile.cold_start_median_s, self.profile.cold_start_sigma, self.dt
-        gauss, k = self.rng.gauss, 1 if spot else 0
-        if n > 16:  # big launches: draw with numpy, bucket by ready step
-            steps = np.maximum(1, np.rint(med * np.exp(sig * self.np_rng.standard_normal(n)) / dt)).astype(np.int64)
-            readies, counts = np.unique(steps + s, return_counts=True)
+        k = 1 if spot else 0
+        if n > 16:  # big launches: bucket with numpy
+            readies, counts = np.unique(self._cold_steps(n) + s, return_counts=True)
             pairs = zip(readies.tolist(), counts.tolist())
         else:
-            pairs = ((s + max(1, round(med * math.exp(sig * gauss(0.0, 1.0)) / dt)), 1) for _ in range(n))
+            pairs = ((s + x, 1) for x in self._cold_steps(n).tolist())
         for ready, c in pairs:
             bucket = r.starting.get(ready)
             if bucket is None:
@@ -205,6 +204,20 @@ class Fleet:
             r.start_spot += n
         else:
             r.start_od += n
+
+    def _cold_steps(self, n: int) -> np.ndarray:
+        """Cold starts in steps (>= 1), from a pre-drawn pool of lognormal durations."""
+        if self._pool_i + n > len(self._pool):
+            self._pool = self._draw_pool(max(n, 65536))
+            self._pool_i = 0
+        out = self._pool[self._pool_i:self._pool_i + n]
+        self._pool_i += n
+        return out
+
+    def _draw_pool(self, n: int) -> np.ndarray:
+        p = self.profile
+        cold = p.cold_start_median_s * np.exp(p.cold_start_sigma * self.np_rng.standard_normal(n))
+        return np.maximum(1, np.rint(cold / self.dt)).astype(np.int64)
 
     def _remove(self, r: _Region, spot: bool, n: int) -> None:
         """Scale down: cancel the latest-ready starting replicas first, then ready ones."""

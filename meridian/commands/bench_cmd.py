@@ -55,6 +55,8 @@ def register(sub) -> None:
     p.add_argument("--time-unit", choices=("s", "ms", "us"), default="s", help="unit of numeric timestamps")
     p.add_argument("--step-s", type=float, default=10.0,
                    help="time step for rate curves expanded into cohorts (default 10 s; request logs use 1 s)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="policies tuned in parallel processes (default: 2, or 1 on a 1-CPU machine)")
     p.add_argument("--seed", type=int, default=0, help="seed for arrivals, cold starts and spot (default 0)")
     p.add_argument("--json", metavar="OUT", help="write results as JSON to OUT")
     p.add_argument("--plot", metavar="DIR", help="write PNG plots to DIR")
@@ -69,6 +71,8 @@ def _config(args) -> BenchConfig:
         problems.append(Problem("--ttft-ms", "must be > 0", fix="e.g. 1000"))
     if args.e2e_ms is not None and args.e2e_ms <= 0:
         problems.append(Problem("--e2e-ms", "must be > 0", fix="e.g. 30000"))
+    if args.jobs < 1:
+        problems.append(Problem("--jobs", "must be >= 1", fix="e.g. 2"))
     if args.step_s <= 0:
         problems.append(Problem("--step-s", "must be > 0", fix="e.g. 10"))
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
@@ -95,7 +99,7 @@ def _config(args) -> BenchConfig:
         objective=Objective(percentile=args.percentile, ttft_s=args.ttft_ms / 1000.0,
                             e2e_s=args.e2e_ms / 1000.0 if args.e2e_ms else None),
         policies=policies, capacity=args.capacity, instance_type=args.instance_type, region=args.region,
-        topology=topology, seed=args.seed)
+        topology=topology, seed=args.seed, jobs=args.jobs)
 
 
 def run(args) -> int:
@@ -123,8 +127,8 @@ def _fmt(v, spec: str) -> str:
     return format(v, spec)
 
 
-COLUMNS = [("policy", "policy", "<18", "s"), ("knob", "knob", ">9", ".4g"), ("cost_usd", "cost $", ">11", ",.2f"),
-           ("gpu_hours", "GPU h", ">9", ",.1f"), ("requests", "requests", ">13", ",.0f"),
+COLUMNS = [("policy", "policy", "<18", "s"), ("knob", "knob", ">9", ".4g"), ("cost_usd", "cost $", ">14", ",.2f"),
+           ("gpu_hours", "GPU h", ">11", ",.1f"), ("requests", "requests", ">15", ",.0f"),
            ("ttft_p50_s", "TTFT p50", ">9", ".3f"), ("ttft_p95_s", "p95", ">8", ".3f"),
            ("ttft_p99_s", "p99", ">8", ".3f"), ("e2e_p95_s", "E2E p95", ">8", ".1f"),
            ("slo_window_attainment", "SLO win", ">8", ".4f"), ("feasible_windows", "feasible", ">9", "d"),
