@@ -15,6 +15,7 @@ from regions.errors import InputError
 COMMAND_MODULES = [
     "meridian.commands.regions_cmd",
     "meridian.commands.validate_cmd",
+    "meridian.commands.bench_cmd",
 ]
 
 
