@@ -128,14 +128,16 @@ class Reconciler:
             return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
 
         try:
-            target = self.kube.read_target(ns, spec.target)
-        except TargetMissing as err:
+            return self._observe_decide_act(spec, ref, previous)
+        except TargetMissing as err:  # before the read, or deleted between read and patch
             self._policies.pop(spec.uid or spec.key, None)
             self._not_ready(ref, previous, generation, "TargetNotFound",
                             f"{err}; create it or fix spec.targetRef.name")
             return self._count(Outcome(spec.key, "target_missing", message=str(err)))
 
-        prices = self._prices(ns, target)
+    def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict]) -> Outcome:
+        target = self.kube.read_target(spec.namespace, spec.target)
+        prices = self._prices(spec.namespace, target)
         sample, unavailable = self._sample(spec)
         if unavailable is None:
             obs = self._observation(spec, target, sample, prices)

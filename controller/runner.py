@@ -88,6 +88,7 @@ class Controller:
                  clock: Callable[[], float] = time.time, source=None, prices: PriceBook | None = None):
         self.cfg = cfg
         self.api = api or api_client_for(cfg)
+        self.api.user_agent = f"meridian-controller ({cfg.identity})"  # who wrote what, in audit logs
         self.stop = threading.Event()
         self.telemetry = Telemetry()
         self.health = Health(stale_after_s=max(3 * cfg.sync_interval_s, 30.0))
