@@ -73,6 +73,7 @@ class ApiStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out together, no 40 ms stalls
 
             def _handle(self):
                 stand_in._dispatch(self)
