@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "meridian.commands.regions_cmd",
     "meridian.commands.validate_cmd",
     "meridian.commands.bench_cmd",
+    "meridian.commands.controller_cmd",
 ]
 
 
