@@ -49,7 +49,7 @@ def build_estate(topology: Topology, settings: EstateSettings, stack: str) -> Es
         reps = tuple(x for x in layout.replications if x.jurisdiction == code)
         if reps:
             DataReplication(f"{code}-replication", ReplicationArgs(
-                jurisdiction=code, strategy=jur.dr.strategy, replications=reps, stores=stores,
+                jurisdiction=code, stack=stack, strategy=jur.dr.strategy, replications=reps, stores=stores,
                 providers=providers, tags={**base_tags, TAG_JURISDICTION: code}))
     edge_provider = aws.Provider("aws-edge", region=EDGE_REGION)
     edge = GlobalEdge("edge", EdgeArgs(domain=topology.domain, routing=layout.routing,

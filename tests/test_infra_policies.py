@@ -74,7 +74,7 @@ def _only(policy_name: str):
 def test_every_policy_in_the_pack_is_mandatory_except_the_tls_advisory():
     levels = {p.name: p.enforcement_level.value for p in P.POLICIES}
     assert levels.pop("bucket-tls-only") == "advisory"
-    assert set(levels.values()) == {"mandatory"} and len(levels) == 9
+    assert set(levels.values()) == {"mandatory"} and len(levels) == 10
 
 
 def test_personal_bucket_outside_its_jurisdiction_is_rejected_reading_the_provider_region():
@@ -142,6 +142,23 @@ def test_bucket_without_kms_encryption_is_rejected(sse):
     p.bucket("kms", "eu-west-1")
     assert _names(check(p.resources, policies=_only("bucket-encrypted-with-kms")),
                   "bucket-encrypted-with-kms") == {"plain"}
+
+
+def _backup_plan(p: Plan, name: str, dest_region: str, cls: str = "personal", tags: bool = True) -> None:
+    arn = f"arn:aws:backup:{dest_region}:123456789012:backup-vault:v"
+    p.add(P.BACKUP_PLAN, name, {"rules": [{"ruleName": "hourly", "copyActions": [{"destinationVaultArn": arn}]}],
+                                **({"tags": {TAG_JURISDICTION: "jp", TAG_DATA_CLASS: cls}} if tags else {})},
+          "ap-northeast-1")
+
+
+def test_backup_copies_of_personal_data_abroad_are_rejected():
+    p = Plan()
+    _backup_plan(p, "abroad", "eu-west-1")
+    _backup_plan(p, "home", "ap-northeast-3")
+    _backup_plan(p, "model-abroad", "eu-west-1", cls="model")
+    _backup_plan(p, "untagged", "ap-northeast-3", tags=False)
+    assert _names(check(p.resources, policies=_only("personal-data-backup-copy-in-jurisdiction")),
+                  "personal-data-backup-copy-in-jurisdiction") == {"abroad", "untagged"}
 
 
 def test_eks_cluster_without_secrets_encryption_is_rejected():

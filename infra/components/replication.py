@@ -1,9 +1,11 @@
-"""DR wiring for data: S3 replication from each region to its DR partners, only where the
-residency model allowed it (decided in `infra.layout`, re-checked by the policy pack).
+"""DR wiring for data, per strategy as `regions.dr.REPLICATION` models it, only along the
+pairs the residency model allowed (decided in `infra.layout`, re-checked by the policy pack):
 
-S3 Replication Time Control replicates 99.99 % of objects within 15 minutes (S3 User Guide,
-"Meeting compliance requirements with S3 RTC"); it is on for every strategy that promises
-continuous replication, and off for backup-restore, whose RPO is the backup interval.
+- pilot-light, warm-standby, active-active: S3 cross-region replication with Replication
+  Time Control (99.99 % of objects within 15 minutes; S3 User Guide, "S3 RTC");
+- backup-restore: AWS Backup, an hourly plan whose recovery points are copied to the
+  recovery region's vault (AWS Backup Developer Guide, "Creating backup copies across
+  AWS Regions"); the recovery region runs nothing until it is restored.
 """
 from __future__ import annotations
 
@@ -16,14 +18,24 @@ import pulumi_aws as aws
 from infra import iam_docs
 from infra.components.data_store import ResidentDataStore
 from infra.layout import Replication
-from infra.naming import bucket_arn
+from infra.naming import TAG_DATA_CLASS, bucket_arn
 
 RTC_MINUTES = 15
+BACKUP_SCHEDULE = "cron(0 * ? * * *)"  # hourly: regions.dr.BACKUP_INTERVAL_S
+BACKUP_RETENTION_DAYS = 35
+# AWS managed policies for AWS Backup, including S3 (AWS Backup Developer Guide, "Managed policies").
+BACKUP_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
+    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
+)
 
 
 @dataclass
 class ReplicationArgs:
     jurisdiction: str
+    stack: str
     strategy: str
     replications: tuple[Replication, ...]
     stores: dict[str, ResidentDataStore]  # region -> its store
@@ -38,9 +50,51 @@ class DataReplication(pulumi.ComponentResource):
         by_source: dict[tuple[str, str], list[Replication]] = {}
         for rep in args.replications:
             by_source.setdefault((rep.source, rep.data_class), []).append(rep)
+        self._vaults: dict[str, tuple[aws.backup.Vault, pulumi.Output[str]]] = {}
         for (source, data_class), reps in by_source.items():
-            self._replicate(f"{name}-{source}-{data_class}", source, data_class, reps, args)
+            if args.strategy == "backup-restore":
+                self._backup(f"{name}-{source}-{data_class}", source, data_class, reps, args)
+            else:
+                self._replicate(f"{name}-{source}-{data_class}", source, data_class, reps, args)
         self.register_outputs({"pairs": self.pairs})
+
+    def _vault(self, region: str, args: ReplicationArgs) -> tuple[aws.backup.Vault, pulumi.Output[str]]:
+        """One vault per region, with its ARN spelled out from the account id so the region is
+        visible (and known) during `pulumi preview`, for the residency policy."""
+        if region not in self._vaults:
+            o = pulumi.ResourceOptions(parent=self, provider=args.providers[region])
+            name = f"meridian-{args.stack}-{region}"
+            vault = aws.backup.Vault(f"{region}-vault", name=name, kms_key_arn=args.stores[region].key.arn,
+                                     tags=args.tags, opts=o)
+            account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(
+                parent=self, provider=args.providers[region])).account_id
+            arn = pulumi.Output.concat("arn:aws:backup:", region, ":", account, ":backup-vault:", name)
+            self._vaults[region] = (vault, arn)
+        return self._vaults[region]
+
+    def _backup(self, n: str, source: str, data_class: str, reps: list[Replication],
+                args: ReplicationArgs) -> None:
+        o = pulumi.ResourceOptions(parent=self, provider=args.providers[source])
+        vault, _ = self._vault(source, args)
+        copies = [self._vault(r.destination, args) for r in reps]
+        tags = {**args.tags, TAG_DATA_CLASS: data_class}
+        plan_name = f"meridian-{args.stack}-{source}-{data_class}"  # unique per account and region
+        plan = aws.backup.Plan(f"{n}-backup", name=plan_name, tags=tags, rules=[{
+            "rule_name": "hourly", "target_vault_name": vault.name, "schedule": BACKUP_SCHEDULE,
+            "lifecycle": {"delete_after": BACKUP_RETENTION_DAYS},
+            "copy_actions": [{"destination_vault_arn": arn, "lifecycle": {"delete_after": BACKUP_RETENTION_DAYS}}
+                             for _, arn in copies]}],
+            opts=pulumi.ResourceOptions.merge(o, pulumi.ResourceOptions(depends_on=[v for v, _ in copies])))
+        role = aws.iam.Role(f"{n}-backup-role",
+                            assume_role_policy=json.dumps(iam_docs.assume_role("backup.amazonaws.com")),
+                            tags=args.tags, opts=o)
+        attachments = [aws.iam.RolePolicyAttachment(f"{n}-backup-{arn.rsplit('/', 1)[1]}", role=role.name,
+                                                    policy_arn=arn, opts=o) for arn in BACKUP_MANAGED_POLICIES]
+        bucket = args.stores[source].bucket_names[data_class]
+        aws.backup.Selection(f"{n}-backup", name=plan_name, plan_id=plan.id, iam_role_arn=role.arn,
+                             resources=[bucket_arn(bucket)],
+                             opts=pulumi.ResourceOptions.merge(o, pulumi.ResourceOptions(depends_on=attachments)))
+        self.pairs += [f"{source}->{r.destination}:{data_class} (hourly backup copy)" for r in reps]
 
     def _replicate(self, n: str, source: str, data_class: str, reps: list[Replication],
                    args: ReplicationArgs) -> None:

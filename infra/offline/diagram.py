@@ -11,7 +11,7 @@ from pathlib import Path
 from infra.offline.files import atomic_write_bytes
 from infra.offline.plan import Plan
 from infra.naming import TAG_DATA_CLASS, bucket_from_arn
-from infra.policy.policies import BUCKET, RECORD, REPLICATION, record_targets, region_in_host
+from infra.policy.policies import BACKUP_PLAN, BUCKET, RECORD, REPLICATION, record_targets, region_in_host
 from regions.errors import InputError, Problem
 from regions.jurisdictions import load_jurisdictions
 
@@ -105,5 +105,12 @@ def _replication_edges(plan: Plan) -> list[str]:
             source = buckets.get(rep.inputs.get("bucket"))
             cls = ((source.inputs.get("tags") or {}) if source else {}).get(TAG_DATA_CLASS, "?")
             pairs.setdefault((rep.region, dest.region if dest else "?"), []).append(cls)
-    return [f'  "{a}" -> "{b}" [label="replicates {", ".join(sorted(c))}", style=dashed, color="#555555"];'
+    for plan_ in plan.of_type(BACKUP_PLAN):
+        cls = (plan_.inputs.get("tags") or {}).get(TAG_DATA_CLASS, "?")
+        for rule in plan_.inputs.get("rules") or []:
+            for copy in rule.get("copyActions") or []:
+                dest = str(copy.get("destinationVaultArn", "")).split(":")
+                if len(dest) > 3:
+                    pairs.setdefault((plan_.region, dest[3]), []).append(f"{cls} (hourly backup)")
+    return [f'  "{a}" -> "{b}" [label="copies {", ".join(sorted(c))}", style=dashed, color="#555555"];'
             for (a, b), c in pairs.items()]

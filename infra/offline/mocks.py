@@ -35,6 +35,8 @@ class EstateMocks(pulumi.runtime.Mocks):
             out |= {"arn": f"arn:aws:kms::{ACCOUNT}:key/{_h(name, 32)}", "keyId": _h(name, 32)}
         elif typ == "aws:iam/role:Role":
             out |= {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "name": name}
+        elif typ == "aws:backup/vault:Vault":
+            out |= {"name": inputs.get("name", name)}
         elif typ == "aws:eks/nodeGroup:NodeGroup":
             out |= {"nodeGroupName": inputs.get("nodeGroupName", name)}
         elif typ == "aws:route53/zone:Zone":
@@ -54,4 +56,7 @@ class EstateMocks(pulumi.runtime.Mocks):
         return rid, out
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/planner", "userId": "PLANNER",
+                    "id": ACCOUNT}
         return {}

@@ -35,6 +35,7 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 RECORD = "aws:route53/record:Record"
+BACKUP_PLAN = "aws:backup/plan:Plan"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 PUBLIC_BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
@@ -106,6 +107,31 @@ def _personal_bucket_home(args: ResourceValidationArgs, report: ReportViolation)
         report(f"personal-data bucket {args.name} of jurisdiction {home} is in {region} "
                f"({jurisdiction_of_region(region) or 'unknown jurisdiction'}); keep it in {home} or "
                f"declare the transfer in allowedTransfers")
+
+
+def _backup_copy_home(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Backup copies are another way data leaves a region: the destination vault's ARN names
+    its region (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME)."""
+    if args.resource_type != BACKUP_PLAN:
+        return
+    copies = [c for rule in args.props.get("rules") or [] for c in rule.get("copyActions") or []]
+    if not copies:
+        return
+    tags = _tags(args.props)
+    home, cls = tags.get(TAG_JURISDICTION), tags.get(TAG_DATA_CLASS)
+    if home is None or cls is None:
+        report(f"backup plan {args.name} copies recovery points across regions but has no "
+               f"{TAG_JURISDICTION}/{TAG_DATA_CLASS} tags, so residency cannot be checked; tag it")
+        return
+    if cls != DataClass.PERSONAL.value:
+        return
+    for copy in copies:
+        arn = str(copy.get("destinationVaultArn") or "")
+        parts = arn.split(":")
+        region = parts[3] if len(parts) > 3 and parts[2] == "backup" else None
+        if not may_hold_personal(str(home), region, transfers(args.get_config())):
+            report(f"backup plan {args.name} copies personal data of {home} to {arn or '?'} "
+                   f"({jurisdiction_of_region(region) or 'unknown jurisdiction'}); copy only to vaults in {home}")
 
 
 def _data_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -292,6 +318,9 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     StackValidationPolicy("personal-data-replication-in-jurisdiction",
                           "Personal data replicates only to buckets in its jurisdiction.",
                           _replication_home, M, CONFIG_SCHEMA),
+    ResourceValidationPolicy("personal-data-backup-copy-in-jurisdiction",
+                             "Backups of personal data are copied only to vaults in its jurisdiction.",
+                             _backup_copy_home, M, CONFIG_SCHEMA),
     StackValidationPolicy("bucket-encrypted-with-kms", "Every bucket is encrypted at rest with KMS.",
                           _bucket_encryption, M),
     ResourceValidationPolicy("eks-secrets-encrypted", "EKS encrypts Kubernetes Secrets with a KMS key.",
