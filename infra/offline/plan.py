@@ -37,6 +37,7 @@ class Plan:
     topology: Topology
     resources: list[PlannedResource]
     violations: list[Violation]
+    outputs: dict[str, Any]
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -44,6 +45,11 @@ class Plan:
 
     def of_type(self, typ: str, region: str | None = None) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == typ and (region is None or r.region == region)]
+
+    def as_policy_resources(self) -> list[PolicyResource]:
+        """The resources as a stack policy sees them (for helpers like resolve_regions)."""
+        by_urn = {r.urn: r for r in self.resources}
+        return [_policy_resource(r, by_urn) for r in self.resources]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,8 +74,9 @@ def plan_stack(path: str | Path) -> Plan:
     raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))["config"]
     from infra.__main__ import main
 
-    resources = run_offline(main, topology.stack or "stack", raw)
-    return Plan(topology.stack, topology, resources, check(resources, policy_config(topology)))
+    run = run_offline(main, topology.stack or "stack", raw)
+    return Plan(topology.stack, topology, run.resources, check(run.resources, policy_config(topology)),
+                run.outputs)
 
 
 def check(resources: list[PlannedResource], config: dict[str, Any] | None = None,

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.settings import get_root_resource, set_root_resource
 
 from infra.offline.mocks import EstateMocks
 
@@ -61,6 +61,12 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+@dataclass
+class OfflineRun:
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+
 def stack_config(raw: dict[str, Any]) -> dict[str, str]:
     """Stack-file config as Pulumi hands it to a program: namespaced keys, objects as JSON."""
     out = {}
@@ -70,20 +76,26 @@ def stack_config(raw: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def run_offline(program: Callable[[], None], stack: str, config: dict[str, Any]) -> list[PlannedResource]:
-    """Run `program` (which registers resources) under mocks; return every resource, in order."""
+def run_offline(program: Callable[[], None], stack: str, config: dict[str, Any]) -> OfflineRun:
+    """Run `program` (which registers resources) under mocks; return every resource, in order,
+    and the stack outputs it exported."""
     mocks = EstateMocks()
     monitor = RecordingMonitor(mocks)
     set_root_resource(None)  # a previous run's stack resource must not become this one's parent
     pulumi.runtime.set_all_config(stack_config(config))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
 
+    outputs: dict[str, Any] = {}
+
     @pulumi.runtime.test
     def _run():
         program()
+        # Under mocks the stack's outputs are never registered; read the `pulumi.export`s directly.
+        exported = dict(get_root_resource().outputs)
+        return pulumi.Output.from_input(exported).apply(lambda v: outputs.update(_plain(v)))
 
     _run()  # returns once every outstanding registration has completed
-    return attribute_regions(monitor.registrations)
+    return OfflineRun(attribute_regions(monitor.registrations), outputs)
 
 
 def attribute_regions(regs: list[Registration]) -> list[PlannedResource]:
