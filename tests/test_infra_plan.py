@@ -148,6 +148,16 @@ def test_personal_data_never_replicates_or_is_backed_up_across_a_jurisdiction(pl
     assert moved > 0
 
 
+def test_active_active_jurisdictions_share_sessions_through_a_global_table_of_their_actives(plan):
+    tables = {(t.region, tuple(sorted(r["regionName"] for r in t.inputs["replicas"])))
+              for t in plan.of_type("aws:dynamodb/table:Table")}
+    expected = set()
+    for code, j in plan.topology.jurisdictions.items():
+        if j.dr.strategy == "active-active":
+            expected.add((j.serving[0], tuple(sorted(j.serving[1:]))))
+    assert tables == expected
+
+
 def test_failover_records_stay_inside_the_jurisdiction_and_health_checks_are_fast(plan):
     failovers = [r for r in plan.of_type(RECORD) if r.inputs.get("failoverRoutingPolicies")]
     assert failovers

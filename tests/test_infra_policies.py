@@ -74,7 +74,7 @@ def _only(policy_name: str):
 def test_every_policy_in_the_pack_is_mandatory_except_the_tls_advisory():
     levels = {p.name: p.enforcement_level.value for p in P.POLICIES}
     assert levels.pop("bucket-tls-only") == "advisory"
-    assert set(levels.values()) == {"mandatory"} and len(levels) == 10
+    assert set(levels.values()) == {"mandatory"} and len(levels) == 11
 
 
 def test_personal_bucket_outside_its_jurisdiction_is_rejected_reading_the_provider_region():
@@ -159,6 +159,20 @@ def test_backup_copies_of_personal_data_abroad_are_rejected():
     _backup_plan(p, "untagged", "ap-northeast-3", tags=False)
     assert _names(check(p.resources, policies=_only("personal-data-backup-copy-in-jurisdiction")),
                   "personal-data-backup-copy-in-jurisdiction") == {"abroad", "untagged"}
+
+
+def test_personal_table_replicas_abroad_or_without_kms_are_rejected():
+    p = Plan()
+    tags = {TAG_JURISDICTION: "us", TAG_DATA_CLASS: "personal"}
+    sse = {"enabled": True, "kmsKeyArn": "arn:aws:kms::1:key/k"}
+    p.add(P.TABLE, "abroad", {"tags": tags, "serverSideEncryption": sse,
+                              "replicas": [{"regionName": "us-west-2"}, {"regionName": "eu-west-1"}]}, "us-east-1")
+    p.add(P.TABLE, "no-kms", {"tags": tags, "replicas": [{"regionName": "us-west-2"}]}, "us-east-1")
+    p.add(P.TABLE, "home", {"tags": tags, "serverSideEncryption": sse, "replicas": [{"regionName": "us-west-2"}]},
+          "us-east-1")
+    found = check(p.resources, policies=_only("personal-data-table-in-jurisdiction"))
+    assert _names(found, "personal-data-table-in-jurisdiction") == {"abroad", "no-kms"}
+    assert "eu-west-1" in next(v.message for v in found if v.resource == "abroad")
 
 
 def test_eks_cluster_without_secrets_encryption_is_rejected():

@@ -3,6 +3,9 @@ pairs the residency model allowed (decided in `infra.layout`, re-checked by the 
 
 - pilot-light, warm-standby, active-active: S3 cross-region replication with Replication
   Time Control (99.99 % of objects within 15 minutes; S3 User Guide, "S3 RTC");
+- active-active additionally: a DynamoDB global table for session state (personal data),
+  replicated among the actives, multi-writer, usually within a second (DynamoDB Developer
+  Guide, "Global tables"), which is what `regions.dr` counts on for the active-active RPO;
 - backup-restore: AWS Backup, an hourly plan whose recovery points are copied to the
   recovery region's vault (AWS Backup Developer Guide, "Creating backup copies across
   AWS Regions"); the recovery region runs nothing until it is restored.
@@ -56,7 +59,30 @@ class DataReplication(pulumi.ComponentResource):
                 self._backup(f"{name}-{source}-{data_class}", source, data_class, reps, args)
             else:
                 self._replicate(f"{name}-{source}-{data_class}", source, data_class, reps, args)
+        if args.strategy == "active-active":
+            self._session_table(name, args)
         self.register_outputs({"pairs": self.pairs})
+
+    def _session_table(self, n: str, args: ReplicationArgs) -> None:
+        """Session state, written in whichever active region serves the user, replicated to the
+        other actives the residency model allowed for personal data."""
+        personal = [r for r in args.replications if r.data_class == "personal"]
+        if not personal:
+            return
+        home = personal[0].source
+        replicas = [r.destination for r in personal if r.source == home]
+        aws.dynamodb.Table(
+            f"{n}-sessions", name=f"meridian-{args.stack}-{args.jurisdiction}-sessions",
+            billing_mode="PAY_PER_REQUEST", hash_key="id", attributes=[{"name": "id", "type": "S"}],
+            ttl={"attribute_name": "expires_at", "enabled": True},
+            stream_enabled=True, stream_view_type="NEW_AND_OLD_IMAGES",  # required by global tables
+            server_side_encryption={"enabled": True, "kms_key_arn": args.stores[home].key.arn},
+            point_in_time_recovery={"enabled": True},
+            replicas=[{"region_name": r, "kms_key_arn": args.stores[r].key.arn, "point_in_time_recovery": True}
+                      for r in replicas],
+            tags={**args.tags, TAG_DATA_CLASS: "personal"},
+            opts=pulumi.ResourceOptions(parent=self, provider=args.providers[home]))
+        self.pairs += [f"{home}->{r}:sessions (global table)" for r in replicas]
 
     def _vault(self, region: str, args: ReplicationArgs) -> tuple[aws.backup.Vault, pulumi.Output[str]]:
         """One vault per region, with its ARN spelled out from the account id so the region is

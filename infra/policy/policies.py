@@ -36,6 +36,7 @@ REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 RECORD = "aws:route53/record:Record"
 BACKUP_PLAN = "aws:backup/plan:Plan"
+TABLE = "aws:dynamodb/table:Table"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 PUBLIC_BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
@@ -109,6 +110,25 @@ def _personal_bucket_home(args: ResourceValidationArgs, report: ReportViolation)
                f"declare the transfer in allowedTransfers")
 
 
+def _personal_table_home(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A personal-data DynamoDB table and every global-table replica stay in the jurisdiction."""
+    if args.resource_type != TABLE:
+        return
+    tags = _tags(args.props)
+    if tags.get(TAG_DATA_CLASS) != DataClass.PERSONAL.value:
+        return
+    home, allowed = str(tags.get(TAG_JURISDICTION)), transfers(args.get_config())
+    where = [("table", region_of(args.props, args.provider))]
+    where += [("replica", r.get("regionName")) for r in args.props.get("replicas") or [] if isinstance(r, Mapping)]
+    for what, region in where:
+        if not may_hold_personal(home, region, allowed):
+            report(f"personal-data table {args.name}: {what} in {region or 'an unknown region'} "
+                   f"({jurisdiction_of_region(region) or 'unknown jurisdiction'}) is outside {home}")
+    if not (args.props.get("serverSideEncryption") or {}).get("kmsKeyArn"):
+        report(f"personal-data table {args.name} is not encrypted with a customer managed KMS key; "
+               f"set serverSideEncryption {{enabled: true, kmsKeyArn}}")
+
+
 def _backup_copy_home(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Backup copies are another way data leaves a region: the destination vault's ARN names
     its region (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME)."""
@@ -135,15 +155,15 @@ def _backup_copy_home(args: ResourceValidationArgs, report: ReportViolation) -> 
 
 
 def _data_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != BUCKET:
+    if args.resource_type not in (BUCKET, TABLE):
         return
     tags = _tags(args.props)
     home, cls = tags.get(TAG_JURISDICTION), tags.get(TAG_DATA_CLASS)
     if home not in load_jurisdictions():
-        report(f"bucket {args.name}: tag {TAG_JURISDICTION} is {home!r}; set it to the jurisdiction "
+        report(f"{args.name}: tag {TAG_JURISDICTION} is {home!r}; set it to the jurisdiction "
                f"whose data the bucket holds (one of {', '.join(sorted(load_jurisdictions()))})")
     if cls not in {d.value for d in DataClass}:
-        report(f"bucket {args.name}: tag {TAG_DATA_CLASS} is {cls!r}; set it to one of "
+        report(f"{args.name}: tag {TAG_DATA_CLASS} is {cls!r}; set it to one of "
                f"{', '.join(d.value for d in DataClass)}")
 
 
@@ -318,6 +338,9 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     StackValidationPolicy("personal-data-replication-in-jurisdiction",
                           "Personal data replicates only to buckets in its jurisdiction.",
                           _replication_home, M, CONFIG_SCHEMA),
+    ResourceValidationPolicy("personal-data-table-in-jurisdiction",
+                             "Personal-data DynamoDB tables and their replicas stay in the jurisdiction, "
+                             "KMS-encrypted.", _personal_table_home, M, CONFIG_SCHEMA),
     ResourceValidationPolicy("personal-data-backup-copy-in-jurisdiction",
                              "Backups of personal data are copied only to vaults in its jurisdiction.",
                              _backup_copy_home, M, CONFIG_SCHEMA),
@@ -330,7 +353,7 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ResourceValidationPolicy("public-access-block-complete", "Public access blocks set all four flags.",
                              _public_block_flags, M),
     ResourceValidationPolicy("data-tags-present",
-                             "Buckets carry meridian.dev/jurisdiction and meridian.dev/data-class tags.",
+                             "Buckets and tables carry meridian.dev/jurisdiction and meridian.dev/data-class tags.",
                              _data_tags, M),
     StackValidationPolicy("failover-in-jurisdiction", "No failover record targets another jurisdiction.",
                           _failover_home, M, CONFIG_SCHEMA),
