@@ -205,3 +205,54 @@ def test_outputs_name_clusters_buckets_node_groups_and_domains(plan):
     domain = plan.topology.domain
     assert plan.outputs["domainNames"]["api"] == f"api.{domain}"
     assert {k for k in plan.outputs["domainNames"]} == {"api", "edge", *plan.topology.jurisdictions}
+
+
+ALL_STRATEGIES = {"config": {"aws:region": "us-east-1", "meridian:topology": {
+    "domain": "all.example.com",
+    "jurisdictions": {
+        "eu": {"regions": [{"region": "eu-west-1", "role": "primary"}, {"region": "eu-north-1", "role": "standby"}],
+               "dr": {"strategy": "pilot-light", "rto_seconds": 1800, "rpo_seconds": 900}},
+        "us": {"regions": [{"region": "us-east-2", "role": "active"}, {"region": "us-west-2", "role": "active"}],
+               "dr": {"strategy": "active-active", "rto_seconds": 120, "rpo_seconds": 5}},
+        "jp": {"regions": [{"region": "ap-northeast-1", "role": "primary"},
+                           {"region": "ap-northeast-3", "role": "standby"}],
+               "dr": {"strategy": "backup-restore", "rto_seconds": 14400, "rpo_seconds": 3600}}},
+    "workloads": [{"name": "chat", "instance_type": "g6.xlarge", "data_classes": ["personal", "model"],
+                   "jurisdictions": ["eu", "us", "jp"], "slo": {"percentile": 95, "ttft_ms": 900},
+                   "replicas": {"min": 2, "max": 8}, "spot_share": 0.5}]}}}
+
+
+def test_under_preview_every_value_the_residency_policies_read_is_already_known(tmp_path):
+    """`pulumi preview` of a new stack knows no ARN or id yet. The policies must still decide:
+    regions, tags, bucket names, replication and backup targets, DNS names are all known."""
+    import yaml
+
+    from infra.__main__ import main
+    from infra.offline.plan import check, policy_config
+    from infra.offline.runner import UNKNOWN, run_offline
+    from regions.validate import load_stack
+
+    path = tmp_path / "Pulumi.all.yaml"
+    path.write_text(yaml.safe_dump(ALL_STRATEGIES))
+    run = run_offline(main, "all", ALL_STRATEGIES["config"], preview=True)
+    assert any(UNKNOWN in json.dumps(r.inputs) for r in run.resources)  # it really was a preview
+    read = {  # type -> the inputs the residency policies read
+        "pulumi:providers:aws": lambda i: [i["region"]],
+        BUCKET: lambda i: [i["bucket"], *i["tags"].values()],
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig":
+            lambda i: [i["bucket"], *[r["destination"]["bucket"] for r in i["rules"]]],
+        "aws:backup/plan:Plan": lambda i: [*i["tags"].values(), *[c["destinationVaultArn"] for r in i["rules"]
+                                                                   for c in r["copyActions"]]],
+        "aws:dynamodb/table:Table": lambda i: [*i["tags"].values(), *[r["regionName"] for r in i["replicas"]]],
+        RECORD: lambda i: [i["name"], *i.get("records", [])],
+    }
+    seen = collections.Counter()
+    for r in run.resources:
+        if r.name == "edge-cert-validation":  # ACM's DNS proof: named by ACM, routes no user
+            continue
+        if r.type in read:
+            assert UNKNOWN not in read[r.type](r.inputs), (r.type, r.name)
+            seen[r.type] += 1
+    assert set(seen) == set(read)
+    violations = check(run.resources, policy_config(load_stack(path)))
+    assert [v for v in violations if v.level == "mandatory"] == []

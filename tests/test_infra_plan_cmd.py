@@ -78,3 +78,28 @@ def test_missing_graphviz_is_a_clear_error(capsys, monkeypatch):
     assert main(["plan", EU_ONLY, "--diagram", "estate.svg"]) == 2
     err = capsys.readouterr().err
     assert "Graphviz" in err and "apt-get install graphviz" in err
+
+
+def test_bad_meridian_settings_in_the_stack_exit_2_naming_each(tmp_path, capsys):
+    stack = tmp_path / "Pulumi.cfg.yaml"
+    stack.write_text(Path(EU_ONLY).read_text().replace(
+        "  aws:region: eu-west-1", '  aws:region: eu-west-1\n  meridian:apiAllowList: ["0.0.0.0/0", "bogus"]'))
+    assert main(["plan", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert "meridian:apiAllowList[0]" in err and "meridian:apiAllowList[1]" in err and "Traceback" not in err
+
+
+def test_the_program_file_runs_as_pulumi_runs_it(tmp_path):
+    """Pulumi executes infra/__main__.py as `__main__` (Pulumi.yaml: main: infra/)."""
+    import runpy
+
+    from infra.offline.plan import plan_stack
+    from infra.offline.runner import run_offline
+    from regions.validate import parse_yaml
+
+    raw = parse_yaml(Path(EU_ONLY).read_text(), EU_ONLY)["config"]
+    program = str(ROOT / "infra" / "__main__.py")
+    run = run_offline(lambda: runpy.run_path(program, run_name="__main__"), "eu-only", raw)
+    assert sorted((r.type, r.name) for r in run.resources) == \
+        sorted((r.type, r.name) for r in plan_stack(EU_ONLY).resources)
+    assert run.outputs["domainNames"]["api"] == "api.eu.infer.example.com"

@@ -18,8 +18,17 @@ def _h(text: str, n: int = 12) -> str:
 
 
 class EstateMocks(pulumi.runtime.Mocks):
+    """`preview=True` behaves like `pulumi preview` of a new stack: a resource's computed
+    outputs (ids, ARNs, endpoints) are unknown; only its inputs are known."""
+
+    def __init__(self, preview: bool = False):
+        super().__init__()
+        self.preview = preview
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
+        if self.preview:
+            return "", inputs
         typ, name = args.typ, args.name
         out = {**inputs, "arn": f"arn:aws:{typ.split(':')[1].split('/')[0]}::{ACCOUNT}:{name}"}
         rid = f"{name}-{_h(typ + name, 8)}"

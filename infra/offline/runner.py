@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_root_resource, set_root_resource
@@ -18,6 +19,7 @@ from pulumi.runtime.settings import get_root_resource, set_root_resource
 from infra.offline.mocks import EstateMocks
 
 PROJECT = "meridian"
+UNKNOWN = "<unknown until created>"  # how a preview's computed values appear in the plan
 # Services AWS runs globally; their resources are shown under "global", not their API region.
 GLOBAL_TYPE_PREFIXES = ("aws:route53/", "aws:cloudfront/")
 
@@ -76,14 +78,15 @@ def stack_config(raw: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def run_offline(program: Callable[[], None], stack: str, config: dict[str, Any]) -> OfflineRun:
+def run_offline(program: Callable[[], None], stack: str, config: dict[str, Any],
+                preview: bool = False) -> OfflineRun:
     """Run `program` (which registers resources) under mocks; return every resource, in order,
-    and the stack outputs it exported."""
-    mocks = EstateMocks()
+    and the stack outputs it exported. `preview=True` leaves computed outputs unknown."""
+    mocks = EstateMocks(preview=preview)
     monitor = RecordingMonitor(mocks)
     set_root_resource(None)  # a previous run's stack resource must not become this one's parent
     pulumi.runtime.set_all_config(stack_config(config))
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
 
     outputs: dict[str, Any] = {}
 
@@ -136,5 +139,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if value is None or isinstance(value, (str, bool, int, float)):
-        return value
+        return UNKNOWN if value == rpc.UNKNOWN else value
+    if isinstance(value, Unknown):
+        return UNKNOWN
     return str(value)
