@@ -76,3 +76,21 @@ def replication(source_arn: str, source_key_arn: str,
         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [source_key_arn]},
         {"Effect": "Allow", "Action": ["kms:Encrypt"], "Resource": [k for _, k in destinations]},
     ]}
+
+
+def cluster_autoscaler(cluster_name: str) -> dict:
+    """Cluster Autoscaler on AWS (its cloudprovider/aws README, "Full Cluster Autoscaler
+    Features Policy"): read everywhere, change only node groups of this cluster. EKS tags the
+    Auto Scaling groups of managed node groups `k8s.io/cluster-autoscaler/<cluster>=owned`.
+    `eks:DescribeNodegroup` lets it scale a group up from zero nodes (pilot-light standbys)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Read", "Effect": "Allow", "Resource": "*", "Action": [
+            "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+            "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+            "eks:DescribeNodegroup"]},
+        {"Sid": "ScaleOwnGroups", "Effect": "Allow", "Resource": "*",
+         "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+         "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}},
+    ]}

@@ -15,6 +15,7 @@ TAG_STACK = "meridian.dev/stack"
 TAG_ROLE = "meridian.dev/region-role"
 LABEL_CAPACITY = "meridian.dev/capacity-type"
 LABEL_INSTANCE = "meridian.dev/instance-type"
+LABEL_POOL = "meridian.dev/pool"  # system | gpu
 
 _S3_MAX = 63  # S3 bucket names: 3-63 chars, lowercase letters, digits, hyphens
 

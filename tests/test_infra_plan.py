@@ -114,7 +114,8 @@ def test_every_cluster_runs_the_controller_from_the_controller_package(plan):
     expected = sorted((o["kind"], o["metadata"]["name"]) for o in render())
     for region in _regions(plan):
         installed = sorted((r.inputs.get("kind"), r.inputs["metadata"]["name"]) for r in plan.resources
-                           if r.type.startswith("kubernetes:") and r.region == region)
+                           if r.type.startswith("kubernetes:") and r.region == region
+                           and r.parent.endswith("-controller"))
         assert installed == expected, region
         sa = next(r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount" and r.region == region)
         role = sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
@@ -123,7 +124,7 @@ def test_every_cluster_runs_the_controller_from_the_controller_package(plan):
 
 def test_controller_role_is_least_privilege_and_trusts_only_its_service_account(plan):
     policies = [json.loads(r.inputs["policy"]) for r in plan.of_type("aws:iam/rolePolicy:RolePolicy")
-                if r.name.endswith("-controller-reads")]
+                if r.name.endswith("-controller-policy")]
     assert len(policies) == len(_regions(plan))
     for p in policies:
         actions = {a for s in p["Statement"] for a in s["Action"]}
@@ -133,6 +134,24 @@ def test_controller_role_is_least_privilege_and_trusts_only_its_service_account(
     for t in trusts:
         cond = t["Statement"][0]["Condition"]["StringEquals"]
         assert "system:serviceaccount:meridian-system:meridian-controller" in cond.values()
+
+
+def test_every_cluster_is_gpu_ready_and_elastic(plan):
+    """Device plugin tolerating the GPU taint; Cluster Autoscaler scoped to its own cluster."""
+    for region in _regions(plan):
+        cluster = plan.of_type(CLUSTER, region)[0].inputs["name"]
+        releases = {r.inputs["chart"]: r.inputs for r in plan.of_type("kubernetes:helm.sh/v3:Release", region)}
+        assert set(releases) == {"nvidia-device-plugin", "cluster-autoscaler"}
+        plugin = releases["nvidia-device-plugin"]["values"]
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in plugin["tolerations"]
+        ca = releases["cluster-autoscaler"]["values"]
+        assert ca["autoDiscovery"]["clusterName"] == cluster and ca["awsRegion"] == region
+        role = ca["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert region in role
+        policy = next(json.loads(r.inputs["policy"]) for r in plan.of_type("aws:iam/rolePolicy:RolePolicy", region)
+                      if r.name.endswith("-autoscaler-policy"))
+        scale = next(s for s in policy["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"])
+        assert scale["Condition"]["StringEquals"] == {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned"}
 
 
 def test_personal_data_never_replicates_or_is_backed_up_across_a_jurisdiction(plan):

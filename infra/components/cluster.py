@@ -1,5 +1,5 @@
 """Regional cluster: network, EKS with KMS-encrypted secrets, CPU system and GPU node groups,
-IRSA for the controller, and the controller itself installed through pulumi-kubernetes."""
+IRSA roles, the GPU add-ons, and the controller installed through pulumi-kubernetes."""
 from __future__ import annotations
 
 import json
@@ -10,10 +10,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra import iam_docs
+from infra.components.addons import AUTOSCALER_SERVICE_ACCOUNT, ClusterAddons, ClusterAddonsArgs
 from infra.components.controller import ControllerInstall, ControllerInstallArgs
 from infra.components.network import RegionalNetwork, RegionalNetworkArgs
 from infra.layout import GpuGroup, RegionLayout, subnet_plan
-from infra.naming import LABEL_CAPACITY, LABEL_INSTANCE
+from infra.naming import LABEL_CAPACITY, LABEL_INSTANCE, LABEL_POOL
 from infra.settings import EstateSettings
 
 # Control-plane log types EKS can ship to CloudWatch (EKS User Guide, "Control plane logs").
@@ -51,9 +52,20 @@ class RegionalCluster(pulumi.ComponentResource):
         self.node_group_names = [self._node_group("system", node_role, None)]
         self.node_group_names += [self._node_group(f"gpu-{g.instance_type.replace('.', '-')}-{g.capacity}",
                                                    node_role, g) for g in lay.gpu_groups]
-        self.controller_role_arn = self._controller_role()
+        self._oidc = self._oidc_provider()
+        from controller.manifests import APP_NAME
+
+        self.controller_role_arn = self._irsa_role("controller", args.settings.controller_namespace, APP_NAME,
+                                                   iam_docs.controller_reads())
+        autoscaler_role_arn = self._irsa_role("autoscaler", *AUTOSCALER_SERVICE_ACCOUNT,
+                                              iam_docs.cluster_autoscaler(args.cluster_name))
+        k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._kubeconfig(),
+                                    opts=pulumi.ResourceOptions(parent=self))
+        ClusterAddons(f"{name}-addons", ClusterAddonsArgs(
+            region=lay.region, cluster_name=args.cluster_name, provider=k8s_provider,
+            autoscaler_role_arn=autoscaler_role_arn), opts=pulumi.ResourceOptions(parent=self))
         self.controller = ControllerInstall(f"{name}-controller", ControllerInstallArgs(
-            region=lay.region, kubeconfig=self._kubeconfig(),
+            region=lay.region, provider=k8s_provider,
             namespace=args.settings.controller_namespace, image=args.settings.controller_image,
             irsa_role_arn=self.controller_role_arn), opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({
@@ -109,12 +121,12 @@ class RegionalCluster(pulumi.ComponentResource):
         if gpu is None:  # the system group runs the controller, CoreDNS and add-ons
             sizing = {"min_size": 2, "desired_size": 2, "max_size": 4}
             extra = {"instance_types": [a.settings.system_instance_type], "capacity_type": "ON_DEMAND",
-                     "ami_type": "AL2023_x86_64_STANDARD", "labels": {"meridian.dev/pool": "system"}}
+                     "ami_type": "AL2023_x86_64_STANDARD", "labels": {LABEL_POOL: "system"}}
         else:
             sizing = {"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size}
             extra = {"instance_types": [gpu.instance_type], "capacity_type": _CAPACITY_API[gpu.capacity],
                      "ami_type": "AL2023_x86_64_NVIDIA", "taints": [GPU_TAINT],
-                     "labels": {"meridian.dev/pool": "gpu", LABEL_CAPACITY: gpu.capacity,
+                     "labels": {LABEL_POOL: "gpu", LABEL_CAPACITY: gpu.capacity,
                                 LABEL_INSTANCE: gpu.instance_type}}
         group = aws.eks.NodeGroup(
             f"{n}-{suffix}", cluster_name=self.cluster.name, node_group_name=suffix,
@@ -125,19 +137,20 @@ class RegionalCluster(pulumi.ComponentResource):
                 depends_on=self._node_attachments, ignore_changes=["scalingConfig.desiredSize"])))
         return group.node_group_name
 
-    def _controller_role(self) -> pulumi.Output[str]:
-        from controller.manifests import APP_NAME
-
-        n, a, o = self._name, self._args, self._opts
+    def _oidc_provider(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """The cluster's OIDC issuer as an IAM identity provider: the basis of IRSA."""
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
-        oidc = aws.iam.OpenIdConnectProvider(f"{n}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"],
-                                             tags=a.tags, opts=o)
-        namespace = a.settings.controller_namespace
-        trust = pulumi.Output.all(oidc.arn, issuer).apply(
-            lambda v: json.dumps(iam_docs.irsa_trust(v[0], v[1], namespace, APP_NAME)))
-        role = aws.iam.Role(f"{n}-controller-role", assume_role_policy=trust, tags=a.tags, opts=o)
-        aws.iam.RolePolicy(f"{n}-controller-reads", role=role.id,
-                           policy=json.dumps(iam_docs.controller_reads()), opts=o)
+        oidc = aws.iam.OpenIdConnectProvider(f"{self._name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"],
+                                             tags=self._args.tags, opts=self._opts)
+        return oidc.arn, issuer
+
+    def _irsa_role(self, what: str, namespace: str, service_account: str, policy: dict) -> pulumi.Output[str]:
+        """A role only `namespace/service_account` of this cluster can assume, with `policy` inline."""
+        n, o = self._name, self._opts
+        trust = pulumi.Output.all(*self._oidc).apply(
+            lambda v: json.dumps(iam_docs.irsa_trust(v[0], v[1], namespace, service_account)))
+        role = aws.iam.Role(f"{n}-{what}-role", assume_role_policy=trust, tags=self._args.tags, opts=o)
+        aws.iam.RolePolicy(f"{n}-{what}-policy", role=role.id, policy=json.dumps(policy), opts=o)
         return role.arn
 
     def _kubeconfig(self) -> pulumi.Output[str]:

@@ -53,7 +53,7 @@ KINDS: dict[tuple[str, str], Callable] = {
 @dataclass
 class ControllerInstallArgs:
     region: str
-    kubeconfig: pulumi.Input[str]
+    provider: k8s.Provider  # the cluster's
     namespace: str
     image: str  # "" = the controller package's default
     irsa_role_arn: pulumi.Input[str]
@@ -64,8 +64,7 @@ class ControllerInstall(pulumi.ComponentResource):
         super().__init__("meridian:index:ControllerInstall", name, {"region": args.region}, opts)
         from controller import manifests
 
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig,
-                                opts=pulumi.ResourceOptions(parent=self))
+        provider = args.provider
         objects = manifests.render(namespace=args.namespace, image=args.image or manifests.DEFAULT_IMAGE,
                                    service_account_annotations={IRSA_ANNOTATION: "__IRSA__"})
         created: list[pulumi.Resource] = []

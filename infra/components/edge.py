@@ -138,9 +138,10 @@ class GlobalEdge(pulumi.ComponentResource):
             viewer_certificate={"acm_certificate_arn": valid.certificate_arn, "ssl_support_method": "sni-only",
                                 "minimum_protocol_version": "TLSv1.2_2021"},
             tags=a.tags, opts=o)
-        aws.route53.Record(f"{n}-edge-alias", zone_id=self.zone.zone_id, name=host, type="A",
-                           aliases=[{"name": dist.domain_name, "zone_id": dist.hosted_zone_id,
-                                     "evaluate_target_health": False}], opts=o)
+        for rtype in ("A", "AAAA"):  # the distribution serves IPv4 and IPv6
+            aws.route53.Record(f"{n}-edge-alias-{rtype.lower()}", zone_id=self.zone.zone_id, name=host, type=rtype,
+                               aliases=[{"name": dist.domain_name, "zone_id": dist.hosted_zone_id,
+                                         "evaluate_target_health": False}], opts=o)
         return dist
 
     @staticmethod
