@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from infra.offline.plan import plan_stack
-from infra.policy.policies import jurisdiction_of_region, record_targets, resolve_regions
+from infra.policy.dns import record_targets, resolve_regions
+from infra.policy.policies import jurisdiction_of_region
 from regions.jurisdictions import load_jurisdictions
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ from pathlib import Path
 from infra.offline.files import atomic_write_bytes
 from infra.offline.plan import Plan
 from infra.naming import TAG_DATA_CLASS, bucket_from_arn
-from infra.policy.policies import BACKUP_PLAN, BUCKET, RECORD, REPLICATION, record_targets, region_in_host
+from infra.policy.dns import RECORD, record_targets, region_in_host
+from infra.policy.policies import BACKUP_PLAN, BUCKET, REPLICATION
 from regions.errors import InputError, Problem
 from regions.jurisdictions import load_jurisdictions
 

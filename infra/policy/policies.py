@@ -24,6 +24,7 @@ from pulumi_policy import (
 )
 
 from infra.naming import TAG_DATA_CLASS, TAG_JURISDICTION, bucket_from_arn
+from infra.policy.dns import RECORD, normal, record_targets, resolve_regions
 from regions.catalog import load_catalog
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass
@@ -34,7 +35,6 @@ PUBLIC_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
-RECORD = "aws:route53/record:Record"
 BACKUP_PLAN = "aws:backup/plan:Plan"
 TABLE = "aws:dynamodb/table:Table"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
@@ -242,53 +242,12 @@ def _replication_home(args: StackValidationArgs, report: ReportViolation) -> Non
                        f"{home} or declare the transfer", rep.urn)
 
 
-def _records(resources: Iterable) -> list:
-    return _of_type(resources, RECORD)
-
-
-def _host(name: Any) -> str:
-    return str(name or "").lower().rstrip(".")
-
-
-def record_targets(props: Mapping[str, Any]) -> list[str]:
-    return [_host(t) for t in props.get("records") or []] + \
-           [_host(a.get("name")) for a in props.get("aliases") or [] if isinstance(a, Mapping)]
-
-
-def region_in_host(host: str) -> str | None:
-    """An AWS region code among the labels of a host name (`eu-west-1.api.x.com`, ELB names)."""
-    regions = load_catalog().regions
-    return next((label for label in host.split(".") if label in regions), None)
-
-
-def resolve_regions(host: str, resources: Iterable) -> set[str | None]:
-    """Regions a name finally reaches through this stack's records; None marks a dead end."""
-    by_name: dict[str, list[list[str]]] = {}
-    for r in _records(resources):
-        by_name.setdefault(_host(r.props.get("name")), []).append(record_targets(r.props))
-    found: set[str | None] = set()
-    stack, seen = [_host(host)], set()
-    while stack:
-        h = stack.pop()
-        if h in seen:
-            continue
-        seen.add(h)
-        region = region_in_host(h)
-        if region:
-            found.add(region)
-        elif h in by_name:
-            stack += [t for targets in by_name[h] for t in targets]
-        else:
-            found.add(None)
-    return found
-
-
 def _failover_home(args: StackValidationArgs, report: ReportViolation) -> None:
     allowed = transfers(args.get_config())
     groups: dict[tuple[str, str], list] = {}
-    for r in _records(args.resources):
+    for r in _of_type(args.resources, RECORD):
         if r.props.get("failoverRoutingPolicies"):
-            groups.setdefault((_host(r.props.get("name")), str(r.props.get("type"))), []).append(r)
+            groups.setdefault((normal(r.props.get("name")), str(r.props.get("type"))), []).append(r)
     for (name, _), records in groups.items():
         reach = {r.name: set().union(*[resolve_regions(t, args.resources) for t in record_targets(r.props)] or [{None}])
                  for r in records}
@@ -311,7 +270,7 @@ def _failover_home(args: StackValidationArgs, report: ReportViolation) -> None:
 def _geolocation_home(args: StackValidationArgs, report: ReportViolation) -> None:
     allowed = transfers(args.get_config())
     country_home = {c: code for code, j in load_jurisdictions().items() for c in j.countries}
-    for r in _records(args.resources):
+    for r in _of_type(args.resources, RECORD):
         for geo in r.props.get("geolocationRoutingPolicies") or []:
             country = geo.get("country")
             home = country_home.get(str(country))
