@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from controller.manifests import APP_NAME
 from infra import iam_docs
 from infra.components.addons import AUTOSCALER_SERVICE_ACCOUNT, ClusterAddons, ClusterAddonsArgs
 from infra.components.controller import ControllerInstall, ControllerInstallArgs
@@ -53,8 +54,6 @@ class RegionalCluster(pulumi.ComponentResource):
         self.node_group_names += [self._node_group(f"gpu-{g.instance_type.replace('.', '-')}-{g.capacity}",
                                                    node_role, g) for g in lay.gpu_groups]
         self._oidc = self._oidc_provider()
-        from controller.manifests import APP_NAME
-
         self.controller_role_arn = self._irsa_role("controller", args.settings.controller_namespace, APP_NAME,
                                                    iam_docs.controller_reads())
         autoscaler_role_arn = self._irsa_role("autoscaler", *AUTOSCALER_SERVICE_ACCOUNT,
