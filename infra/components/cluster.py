@@ -50,16 +50,18 @@ class RegionalCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         self.cluster = self._control_plane()
         node_role = self._node_role()
-        self.node_group_names = [self._node_group("system", node_role, None)]
-        self.node_group_names += [self._node_group(f"gpu-{g.instance_type.replace('.', '-')}-{g.capacity}",
-                                                   node_role, g) for g in lay.gpu_groups]
+        system = self._node_group("system", node_role, None)
+        groups = [system] + [self._node_group(f"gpu-{g.instance_type.replace('.', '-')}-{g.capacity}", node_role, g)
+                             for g in lay.gpu_groups]
+        self.node_group_names = [g.node_group_name for g in groups]
         self._oidc = self._oidc_provider()
         self.controller_role_arn = self._irsa_role("controller", args.settings.controller_namespace, APP_NAME,
                                                    iam_docs.controller_reads())
         autoscaler_role_arn = self._irsa_role("autoscaler", *AUTOSCALER_SERVICE_ACCOUNT,
                                               iam_docs.cluster_autoscaler(args.cluster_name))
+        # Everything installed in the cluster waits for the system nodes it runs on.
         k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._kubeconfig(),
-                                    opts=pulumi.ResourceOptions(parent=self))
+                                    opts=pulumi.ResourceOptions(parent=self, depends_on=[system]))
         ClusterAddons(f"{name}-addons", ClusterAddonsArgs(
             region=lay.region, cluster_name=args.cluster_name, provider=k8s_provider,
             autoscaler_role_arn=autoscaler_role_arn), opts=pulumi.ResourceOptions(parent=self))
@@ -115,7 +117,7 @@ class RegionalCluster(pulumi.ComponentResource):
             for arn in iam_docs.NODE_MANAGED_POLICIES]
         return role
 
-    def _node_group(self, suffix: str, role: aws.iam.Role, gpu: GpuGroup | None) -> pulumi.Output[str]:
+    def _node_group(self, suffix: str, role: aws.iam.Role, gpu: GpuGroup | None) -> aws.eks.NodeGroup:
         n, a = self._name, self._args
         if gpu is None:  # the system group runs the controller, CoreDNS and add-ons
             sizing = {"min_size": 2, "desired_size": 2, "max_size": 4}
@@ -127,14 +129,13 @@ class RegionalCluster(pulumi.ComponentResource):
                      "ami_type": "AL2023_x86_64_NVIDIA", "taints": [GPU_TAINT],
                      "labels": {LABEL_POOL: "gpu", LABEL_CAPACITY: gpu.capacity,
                                 LABEL_INSTANCE: gpu.instance_type}}
-        group = aws.eks.NodeGroup(
+        return aws.eks.NodeGroup(
             f"{n}-{suffix}", cluster_name=self.cluster.name, node_group_name=suffix,
             node_role_arn=role.arn, subnet_ids=self.network.private_subnet_ids,
             scaling_config=sizing, update_config={"max_unavailable": 1}, tags=a.tags, **extra,
             # The controller and cluster autoscaler own the desired size after creation.
             opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(
                 depends_on=self._node_attachments, ignore_changes=["scalingConfig.desiredSize"])))
-        return group.node_group_name
 
     def _oidc_provider(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """The cluster's OIDC issuer as an IAM identity provider: the basis of IRSA."""
