@@ -21,6 +21,9 @@ from infra.settings import EstateSettings
 # Control-plane log types EKS can ship to CloudWatch (EKS User Guide, "Control plane logs").
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 LOG_RETENTION_DAYS = 90
+# Root volume per node: inference images with CUDA run to 10-20 GB and weights are cached on the
+# node, so GPU nodes get far more than the 20 GiB EKS default.
+SYSTEM_DISK_GIB, GPU_DISK_GIB = 50, 200
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 _CAPACITY_API = {"on-demand": "ON_DEMAND", "spot": "SPOT"}
 
@@ -122,10 +125,12 @@ class RegionalCluster(pulumi.ComponentResource):
         if gpu is None:  # the system group runs the controller, CoreDNS and add-ons
             sizing = {"min_size": 2, "desired_size": 2, "max_size": 4}
             extra = {"instance_types": [a.settings.system_instance_type], "capacity_type": "ON_DEMAND",
+                     "disk_size": SYSTEM_DISK_GIB,
                      "ami_type": "AL2023_x86_64_STANDARD", "labels": {LABEL_POOL: "system"}}
         else:
             sizing = {"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size}
             extra = {"instance_types": [gpu.instance_type], "capacity_type": _CAPACITY_API[gpu.capacity],
+                     "disk_size": GPU_DISK_GIB,
                      "ami_type": "AL2023_x86_64_NVIDIA", "taints": [GPU_TAINT],
                      "labels": {LABEL_POOL: "gpu", LABEL_CAPACITY: gpu.capacity,
                                 LABEL_INSTANCE: gpu.instance_type}}
