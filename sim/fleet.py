@@ -313,6 +313,8 @@ class Fleet:
         init = cfg.initial_replicas
         for r in self.regions:
             k = init.get(r.code, 0) if isinstance(init, dict) else init
+            if hasattr(r.policy, "warm_start"):  # e.g. a static fleet starts at its own size
+                k = r.policy.warm_start(k)
             r.ready_od = r.desired_od = k
             if hasattr(r.policy, "prepare"):
                 r.policy.prepare(self._future_for(r))
