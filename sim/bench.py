@@ -32,6 +32,7 @@ from sim.score import Windows, score, windows
 from sim.traces import Arrivals, TraceOptions, load_trace
 
 WARM_UTILIZATION = 0.7
+UNTUNED = 1.0  # knob passed to policies that have none (not in sim.policies.KNOBS)
 MAX_REPLICA_HEADROOM = 4.0  # max_replicas = busiest minute's need at 25 % slot utilization
 
 
@@ -93,8 +94,10 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     options = cfg.trace_options
     arrivals = load_trace(spec, options)
     profile = get_profile(cfg.instance_type)
+    route_order = None
     if cfg.topology is not None:
         arrivals, regions, transfers = cfg.topology.apply(arrivals)
+        route_order = cfg.topology.route_order()
     else:
         arrivals.jurisdictions = (cfg.jurisdiction,)
         regions, transfers = (cfg.region,), ()
@@ -113,7 +116,8 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
                     cold_start_s=profile.cold_start_median_s)
     fleet = FleetConfig(regions=tuple(regions), instance_type=cfg.instance_type, step_s=step,
                         capacity=cfg.capacity, objective=cfg.objective, limits=limits,
-                        initial_replicas=initial, transfers=tuple(transfers), seed=cfg.seed)
+                        initial_replicas=initial, transfers=tuple(transfers), route_order=route_order,
+                        seed=cfg.seed)
     win = windows(arrivals, cfg.objective, profile, cfg.warmup_s)
     judged = win.feasible[win.scored]
     if judged.size and judged.mean() < 0.5:
@@ -146,8 +150,14 @@ def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
 
 
 def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
-    """Cheapest knob whose SLO window attainment on `work` reaches the target."""
-    spec = KNOBS[name]
+    """Cheapest knob whose SLO window attainment on `work` reaches the target. A policy
+    without a knob in `KNOBS` (one that takes the objective itself) is run once, as is."""
+    spec = KNOBS.get(name)
+    if spec is None:
+        _, s = run_policy(work, name, UNTUNED, cfg)
+        ok = s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
+        log(f"tune {name:<17} has no knob: attainment {s['slo_window_attainment']:.4f} cost ${s['cost_usd']:,.2f}")
+        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [])
     history = []
 
     def evaluate(knob: float) -> bool:
@@ -277,7 +287,8 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
         "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,
                 "e2e_s": cfg.objective.e2e_s, "window_s": 60.0, "target_attainment": cfg.target_attainment,
                 "warmup_s": cfg.warmup_s, "capacity": cfg.capacity, "instance_type": cfg.instance_type},
-        "tuned": {name: {"knob": t.knob, "meaning": KNOBS[name].meaning, "tune_on": cfg.tune_on,
+        "tuned": {name: {"knob": t.knob, "meaning": KNOBS[name].meaning if name in KNOBS else "none (untuned)",
+                         "tune_on": cfg.tune_on,
                          "attainment_on_tune": t.attainment, "met": t.met, "evaluations": t.evaluations}
                   for name, t in tuned.items()},
         "traces": [],

@@ -42,6 +42,7 @@ class FleetConfig:
     limits: Limits = Limits()
     initial_replicas: int | dict = 1  # ready at t=0, per region (dict) or everywhere (int)
     transfers: tuple = ()  # regions.residency.Transfer, declared by the topology
+    route_order: dict | None = None  # jurisdiction -> preferred regions (else: closest first)
     scenario: Scenario = Scenario()
     spot_interruptions_per_hour: float | None = None  # None: sim/data/gpu_profiles.json
     seed: int = 0
@@ -149,7 +150,12 @@ class Fleet:
             allowed = [r for r in self.regions
                        if check(DataClass.PERSONAL, code, r.code, Use.SERVE, transfers=self.cfg.transfers,
                                 topology_regions=self.cfg.regions)]
-            if j is not None:
+            preferred = (self.cfg.route_order or {}).get(code)
+            if preferred is not None:
+                rank = {c: i for i, c in enumerate(preferred)}
+                allowed = [r for r in allowed if r.code in rank]
+                allowed.sort(key=lambda r: rank[r.code])
+            elif j is not None:
                 allowed.sort(key=lambda r: distance_km(j.latitude, j.longitude, r.region.latitude,
                                                        r.region.longitude))
             out.append([r.idx for r in allowed])
