@@ -296,6 +296,7 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
     runs = {}
     for spec, work in workloads.items():
         entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
+                 "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),
                  "requests": work.arrivals.requests, "duration_s": work.arrivals.duration_s,
                  "notes": work.arrivals.notes, "results": []}
         for name in cfg.policies:
