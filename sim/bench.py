@@ -25,7 +25,7 @@ import numpy as np
 
 from controller.law.types import Limits, Objective
 from regions.errors import InputError, Problem
-from sim.fleet import FleetConfig, RunResult, simulate
+from sim.fleet import Fleet, FleetConfig, RunResult, simulate
 from sim.policies import KNOBS, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
 from sim.score import Windows, score, windows
@@ -127,6 +127,7 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
             f"TTFT <= {cfg.objective.ttft_s:g} s even with unlimited replicas (prefill alone is too slow "
             f"on {cfg.instance_type})",
             fix="raise --ttft-ms, lower --percentile, or choose a faster --instance-type")])
+    Fleet(arrivals, fleet, lambda code: None)  # fills the per-step cache before workers fork
     log(f"{arrivals.name}: {arrivals.requests:,.0f} requests over {arrivals.duration_s / 3600:.1f} h "
         f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}, "
         f"max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
@@ -192,16 +193,29 @@ def _guess(name: str, work: Workload) -> float | None:
 
 
 def _tune_count(work: Workload, good, precision: float) -> None:
-    """Smallest replica count that meets the target: doubling from the warm start, then bisection
-    down to `precision` (relative) or one replica."""
-    init = work.fleet.initial_replicas
-    lo, hi = 0, max(1, max(init.values()) if isinstance(init, dict) else init)
+    """Smallest replica count that meets the target: from the busiest minute's need at 70 %
+    slot utilization, step by x1.25 until the target is bracketed, then bisect down to
+    `precision` (relative) or one replica."""
     cap = work.fleet.limits.max_replicas
-    while not good(hi):
-        lo = hi
-        if hi >= cap:
-            return
-        hi = min(cap, hi * 2)
+    busy = _busy_slots_per_minute(work.arrivals, work.profile).max()
+    regions = max(1, len(work.fleet.regions))
+    x = max(1, min(cap, math.ceil(busy / regions / (work.profile.batch_slots * WARM_UTILIZATION))))
+    if good(x):
+        hi = x
+        while True:
+            lo = max(0, min(hi - 1, int(hi / 1.25)))
+            if lo <= 0 or not good(lo):
+                break
+            hi = lo
+    else:
+        lo = x
+        while True:
+            hi = min(cap, max(lo + 1, math.ceil(lo * 1.25)))
+            if good(hi):
+                break
+            if hi >= cap:
+                return
+            lo = hi
     while hi - lo > max(1, int(precision * hi)):
         mid = (lo + hi) // 2
         if good(mid):
@@ -241,7 +255,7 @@ def _tune_target(spec, guess: float | None, good, iterations: int) -> None:
             hi = mid
 
 
-_FORKED: tuple | None = None  # (workload, config) inherited by forked tuning workers
+_FORKED: tuple | None = None  # state inherited by forked workers (tuning: workload; evaluation: workloads)
 
 
 def _tune_one(name: str) -> tuple[str, Tuned]:
@@ -265,6 +279,35 @@ def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     finally:
         _FORKED = None
     return {name: done[name] for name in cfg.policies}
+
+
+def _evaluate_one(job: tuple[str, str, float]) -> tuple[tuple[str, str], tuple[None, dict]]:
+    spec, name, knob = job
+    workloads, cfg = _FORKED
+    return (spec, name), (None, _evaluate(workloads[spec], name, knob, cfg, quiet=True)[1])
+
+
+def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, quiet: bool = False):
+    t0 = time.perf_counter()
+    show = None if quiet or work.fleet.step_s <= 1 else _progress(f"run {name}")
+    result, s = run_policy(work, name, knob, cfg, show)
+    log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
+        f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
+    return result, s
+
+
+def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep_runs: bool) -> dict:
+    """Evaluate every (trace, policy); in forked workers unless the runs are kept for plots."""
+    global _FORKED
+    if keep_runs or cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg) for spec, name in jobs}
+    order = sorted(jobs, key=lambda j: (j[1] != "kpa", j[1] != "hpa"))
+    _FORKED = (workloads, cfg)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(cfg.jobs, len(jobs))) as pool:
+            return dict(pool.imap_unordered(_evaluate_one, [(spec, name, tuned[name].knob) for spec, name in order]))
+    finally:
+        _FORKED = None
 
 
 def _progress(label: str) -> Callable[[float], None]:
@@ -294,17 +337,15 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
         "traces": [],
     }
     runs = {}
+    jobs = [(spec, name) for spec in workloads for name in cfg.policies]
+    evaluated = _evaluate_all(workloads, jobs, tuned, cfg, keep_runs)
     for spec, work in workloads.items():
         entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
                  "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),
                  "requests": work.arrivals.requests, "duration_s": work.arrivals.duration_s,
                  "notes": work.arrivals.notes, "results": []}
         for name in cfg.policies:
-            t0 = time.perf_counter()
-            result, s = run_policy(work, name, tuned[name].knob, cfg,
-                                   _progress(f"run {name}") if work.fleet.step_s > 1 else None)
-            log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
-                f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
+            result, s = evaluated[(spec, name)]
             entry["results"].append({"policy": name, "knob": tuned[name].knob, **s})
             if keep_runs:
                 runs[(spec, name)] = (work, result)

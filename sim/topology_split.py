@@ -78,7 +78,7 @@ class Split:
                                   f"(stack {self.topology.source or self.topology.stack}), shifted by UTC offsets"]
         split = replace(arrivals, time_s=t[order], weight=np.concatenate(weights)[order],
                         prompt_tokens=np.concatenate(prompts)[order], output_tokens=np.concatenate(outputs)[order],
-                        home=np.concatenate(homes)[order], jurisdictions=codes, notes=notes)
+                        home=np.concatenate(homes)[order], jurisdictions=codes, notes=notes, cache={})
         return split, self.regions(), tuple(self.topology.transfers)
 
     def region_shares(self, arrivals: Arrivals) -> dict[str, float]:
