@@ -2,7 +2,8 @@
 
 Baselines (faithful re-implementations, sources in each module's docstring) and the
 oracle. `KNOBS` says what each knob is, its search range and whether a larger value is
-cheaper (used by the bench's tuning protocol).
+cheaper (used by the bench's tuning protocol). A policy that takes the objective itself
+needs only a `REGISTRY` line; without a `KNOBS` entry the bench runs it untuned.
 """
 from __future__ import annotations
 
