@@ -46,7 +46,7 @@ class RunConfig:
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
     dry_run: bool = False
-    max_syncs: int | None = None  # stop after this many syncs (rehearsals, tests)
+    max_syncs: int | None = None  # stop after this many sync intervals, leading or not (rehearsals, tests)
     price_region: str | None = None  # default region for nodes without a region label
 
 
@@ -103,7 +103,8 @@ class Controller:
                                      prices or PriceBook(default_region=cfg.price_region), policy_factory,
                                      is_leader=self.is_leader, dry_run=cfg.dry_run, telemetry=self.telemetry,
                                      clock=clock)
-        self.syncs = 0
+        self.syncs = 0  # syncs run as leader
+        self.ticks = 0  # loop iterations, leader or not (what --max-syncs counts)
         self.server = None
 
     def is_leader(self) -> bool:
@@ -138,7 +139,8 @@ class Controller:
                 elif self.elector is not None and (self.health.last_list_ok is None or time.monotonic()
                                                    - self.health.last_list_ok > self.cfg.sync_interval_s):
                     self._probe_api()
-                if self.cfg.max_syncs is not None and self.syncs >= self.cfg.max_syncs:
+                self.ticks += 1
+                if self.cfg.max_syncs is not None and self.ticks >= self.cfg.max_syncs:
                     break
                 self.stop.wait(self.cfg.sync_interval_s if leading else min(1.0, self.cfg.retry_period_s))
         finally:
