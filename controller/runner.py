@@ -48,6 +48,7 @@ class RunConfig:
     dry_run: bool = False
     max_syncs: int | None = None  # stop after this many sync intervals, leading or not (rehearsals, tests)
     price_region: str | None = None  # default region for nodes without a region label
+    price_refresh_s: float = 0.0  # >0: refresh price_region's prices from AWS this often (IRSA role)
 
 
 def api_client_for(cfg: RunConfig) -> client.ApiClient:
@@ -124,6 +125,8 @@ class Controller:
         if self.cfg.metrics_port:
             self.server = serve(self.telemetry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
         lease_thread = None
+        if self.cfg.price_refresh_s > 0 and self.cfg.price_region:
+            threading.Thread(target=self._refresh_prices, name="prices", daemon=True).start()
         if self.elector:
             lease_thread = threading.Thread(target=self.elector.run, args=(self.stop,), name="lease", daemon=True)
             lease_thread.start()
@@ -168,6 +171,16 @@ class Controller:
         finally:
             self.syncs += 1
             self.telemetry.reconcile.observe(time.monotonic() - started)
+
+    def _refresh_prices(self) -> None:
+        """Keep the price table fresh; a failed refresh keeps the last known table."""
+        from regions.catalog import load_catalog
+
+        region = self.cfg.price_region
+        types = [o.type for o in load_catalog().region(region).instances]
+        while not self.stop.is_set():
+            self.reconciler.prices.refresh_from_aws(region, types)
+            self.stop.wait(self.cfg.price_refresh_s)
 
     def _probe_api(self) -> None:
         """A standby is ready once it can list scalers (it will have to, when it leads)."""

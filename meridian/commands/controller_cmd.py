@@ -111,6 +111,9 @@ def _register_run(csub) -> None:
     r.add_argument("--metrics-port", type=int, default=manifests.METRICS_PORT,
                    help="port for /metrics, /healthz, /readyz (default %(default)s; 0 = off)")
     r.add_argument("--price-region", help="region for nodes without a topology.kubernetes.io/region label")
+    r.add_argument("--price-refresh", type=float, default=0.0, metavar="SECONDS",
+                   help="refresh --price-region's prices from the AWS Pricing API and EC2 spot history this "
+                   "often (needs AWS credentials, e.g. IRSA; default 0 = use the shipped catalog)")
     r.add_argument("--dry-run", action="store_true",
                    help="decide, log, write status and Events, but never patch scale")
     r.add_argument("--max-syncs", type=int, help="stop after this many syncs (rehearsals)")
@@ -129,6 +132,15 @@ def _run_config(args):
                                 "keep retry period < renew deadline < lease duration, e.g. 2 < 10 < 15"))
     if not 0 <= args.metrics_port <= 65535:
         problems.append(Problem("--metrics-port", f"{args.metrics_port} is not a port", "use 1-65535, or 0 for off"))
+    if args.price_refresh < 0 or (args.price_refresh > 0 and not args.price_region):
+        problems.append(Problem("--price-refresh", "needs --price-region and a non-negative interval",
+                                "e.g. --price-region eu-west-1 --price-refresh 3600"))
+    if args.price_region:
+        from regions.catalog import load_catalog
+
+        if args.price_region not in load_catalog().regions:
+            problems.append(Problem("--price-region", f"{args.price_region!r} is not in the region catalog",
+                                    "see `meridian regions` for the known regions"))
     if args.max_syncs is not None and args.max_syncs < 1:
         problems.append(Problem("--max-syncs", "must be at least 1", "omit it to run until SIGTERM"))
     for flag, url in (("--prometheus-url", args.prometheus_url), ("--api-server", args.api_server)):
@@ -144,7 +156,7 @@ def _run_config(args):
                      lease_duration_s=args.lease_duration, renew_deadline_s=args.renew_deadline,
                      retry_period_s=args.retry_period, metrics_host=args.metrics_host,
                      metrics_port=args.metrics_port, dry_run=args.dry_run, max_syncs=args.max_syncs,
-                     price_region=args.price_region, **extra)
+                     price_region=args.price_region, price_refresh_s=args.price_refresh, **extra)
 
 
 def run_controller(args) -> int:
