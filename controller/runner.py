@@ -49,6 +49,7 @@ class RunConfig:
     max_syncs: int | None = None  # stop after this many sync intervals, leading or not (rehearsals, tests)
     price_region: str | None = None  # default region for nodes without a region label
     price_refresh_s: float = 0.0  # >0: refresh price_region's prices from AWS this often (IRSA role)
+    time_scale: float = 1.0  # rehearsals: the policy sees time pass this many times faster than the wall clock
 
 
 def api_client_for(cfg: RunConfig) -> client.ApiClient:
@@ -84,6 +85,12 @@ def default_policy_factory() -> PolicyFactory:
     return MeridianPolicy
 
 
+def _scaled(clock: Callable[[], float], factor: float) -> Callable[[], float]:
+    """A clock that runs `factor` times faster from now on (compressed-time rehearsals)."""
+    origin = clock()
+    return lambda: origin + (clock() - origin) * factor
+
+
 class Controller:
     def __init__(self, cfg: RunConfig, policy_factory: PolicyFactory, *, api: client.ApiClient | None = None,
                  clock: Callable[[], float] = time.time, source=None, prices: PriceBook | None = None):
@@ -100,6 +107,8 @@ class Controller:
                                         renew_deadline_s=cfg.renew_deadline_s, retry_period_s=cfg.retry_period_s)
             self.health.lease_attempted = lambda: self.elector.attempted
         self.kube = KubeAdapter(self.api, identity=cfg.identity, write_guard=self.is_leader)
+        if cfg.time_scale != 1.0:
+            clock = _scaled(clock, cfg.time_scale)
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),
                                      prices or PriceBook(default_region=cfg.price_region), policy_factory,
                                      is_leader=self.is_leader, dry_run=cfg.dry_run, telemetry=self.telemetry,
