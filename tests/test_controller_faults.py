@@ -41,7 +41,7 @@ class _Answer(BaseHTTPRequestHandler):
 def _server(mode):
     s = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Answer,), {"mode": mode}))
     s.daemon_threads = True
-    threading.Thread(target=s.serve_forever, daemon=True).start()
+    threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True).start()
     return s
 
 
