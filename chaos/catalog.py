@@ -86,6 +86,7 @@ PROBES: dict[str, Kind] = {k.name: k for k in [
          "jurisdiction, over a trailing window (aws: the Meridian/SLOAttainment CloudWatch metric)", {
              "jurisdiction": Param(str, "jurisdiction code", required=TARGETS),
              "window_seconds": _WINDOW,
+             "region": Param(str, "aws: region whose CloudWatch holds the metric", required=("aws",)),
          }),
     Kind("residency_violations", "requests whose personal data was served outside its jurisdiction "
          "without a declared transfer, since the drill started", {

@@ -31,22 +31,22 @@ def plan(experiment: Experiment, target: Target | None, topology: Topology | Non
                     [(x.method_end_seconds, 0, "during", None)], key=lambda e: (e[0], e[1]))
     for t, _, kind, a in events:
         if kind == "during":
-            say(f"[{t:7.0f}s] steady state during; stop conditions polled every {x.poll_seconds:g} s:")
+            say(f"[{t:7.1f}s] steady state during; stop conditions polled every {x.poll_seconds:g} s:")
             probes("stop", x.stop_conditions)
             probes("during", [p for p in x.steady_state if "during" in p.phases])
         elif kind == "inject":
-            say(f"[{t:7.0f}s] inject {a.name}: {a.kind} {a.params}")
+            say(f"[{t:7.1f}s] inject {a.name}: {a.kind} {a.params}")
             if target is not None:
                 target.inject(a)
         else:
-            say(f"[{t:7.0f}s] end {a.name}")
+            say(f"[{t:7.1f}s] end {a.name}")
             if target is not None:
                 target.revert(a)
     for name in x.rollbacks:
         say(f"  rollback {name} (if still active)")
         if target is not None:
             target.revert(x.action(name))
-    say(f"[{x.duration_seconds:7.0f}s] steady state after:")
+    say(f"[{x.duration_seconds:7.1f}s] steady state after:")
     probes("after", [p for p in x.steady_state if "after" in p.phases])
     if target is not None:
         target.close()

@@ -122,7 +122,7 @@ class _Run:
         self.reason = reason
         self.journal.status = status
         self.journal.log(self.t, "abort" if status == "aborted" else "error", "drill", reason)
-        self.say(f"[{self.t:7.0f}s] {status.upper()}: {reason}")
+        self.say(f"[{self.t:7.1f}s] {status.upper()}: {reason}")
 
     def _body(self) -> str:
         x = self.x
@@ -174,7 +174,7 @@ class _Run:
     # --- actions ---------------------------------------------------------------------------
 
     def _inject(self, a: Action) -> None:
-        self.say(f"[{self.t:7.0f}s] inject {a.name} ({a.kind} {_where(a)})")
+        self.say(f"[{self.t:7.1f}s] inject {a.name} ({a.kind} {_where(a)})")
         output = self.target.inject(a)
         self.active[a.name] = a
         self.injected.add(a.name)
@@ -184,7 +184,7 @@ class _Run:
     def _end(self, a: Action) -> None:
         if a.name not in self.active:
             return
-        self.say(f"[{self.t:7.0f}s] end {a.name} after {a.duration_seconds:g} s")
+        self.say(f"[{self.t:7.1f}s] end {a.name} after {a.duration_seconds:g} s")
         output = self.target.revert(a)
         del self.active[a.name]
         self.journal.log(self.t, "action-end", a.name, output)
@@ -196,7 +196,7 @@ class _Run:
         if self.strategy == "never" or (self.strategy == "on-failure" and not failing):
             self.journal.log(self.t, "rollback", "skipped",
                              f"rollback strategy {self.strategy}; still active: {list(self.active)}")
-            self.say(f"[{self.t:7.0f}s] rollbacks skipped ({self.strategy}); still active: "
+            self.say(f"[{self.t:7.1f}s] rollbacks skipped ({self.strategy}); still active: "
                      f"{', '.join(self.active) or 'none'}")
             return
         listed = list(self.x.rollbacks)
@@ -213,11 +213,11 @@ class _Run:
         if name not in self.active:
             state = "fault already ended" if name in self.injected else "never injected"
             return RollbackResult(name, "skipped", reason=f"{why}; {state}")
-        self.say(f"[{self.t:7.0f}s] rollback {name}")
+        self.say(f"[{self.t:7.1f}s] rollback {name}")
         try:
             output = self.target.revert(self.active[name])
         except Exception as err:  # reported, never hidden; the other rollbacks still run
-            self.say(f"[{self.t:7.0f}s] ROLLBACK FAILED {name}: {err}")
+            self.say(f"[{self.t:7.1f}s] ROLLBACK FAILED {name}: {err}")
             self.journal.log(self.t, "rollback", name, {"error": str(err)})
             return RollbackResult(name, "failed", error=f"{type(err).__name__}: {err}", reason=why)
         del self.active[name]
@@ -242,7 +242,7 @@ class _Run:
         result = PhaseResult(self.t, [self._measure(p, f"probe-{phase}") for p in probes])
         self.journal.steady_state[phase] = result
         broken = [f"{p.name}={_fmt(p.value)} (want {p.tolerance})" for p in result.probes if not p.within]
-        self.say(f"[{self.t:7.0f}s] steady state {phase}: " + ("held" if result.met else
+        self.say(f"[{self.t:7.1f}s] steady state {phase}: " + ("held" if result.met else
                                                              "DEVIATED " + "; ".join(broken)))
         return result
 
