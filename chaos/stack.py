@@ -10,6 +10,7 @@ from pathlib import Path
 
 from regions.errors import InputError, Problem
 from regions.topology import Topology
+from regions.validate import load_stack
 
 
 def resolve(path: str, experiment_file: str | Path | None) -> Path | None:
@@ -24,10 +25,6 @@ def resolve(path: str, experiment_file: str | Path | None) -> Path | None:
 def load_topology(path: Path, key_path: str = "topology") -> Topology:
     """Parse and validate the stack file; its problems are reported under `key_path`."""
     try:
-        from regions.validate import load_stack
-    except ImportError:  # foundation's loader not merged yet (TEMPORARY, see _load_unvalidated)
-        load_stack = _load_unvalidated
-    try:
         return load_stack(path)
     except InputError as err:
         raise InputError(
@@ -36,26 +33,3 @@ def load_topology(path: Path, key_path: str = "topology") -> Topology:
             or [Problem(key_path, err.summary)],
         ) from None
 
-
-def _load_unvalidated(path: Path) -> Topology:
-    """TEMPORARY stand-in for `regions.validate.load_stack` until it is merged: builds the
-    typed topology from a well-formed stack file without the foundation's validation."""
-    import yaml
-
-    from regions.residency import Transfer
-    from regions.topology import SLO, DRPolicy, JurisdictionConfig, RegionRole, ReplicaBounds, Workload
-
-    raw = yaml.safe_load(Path(path).read_text())["config"]["meridian:topology"]
-    jurisdictions = {
-        code: JurisdictionConfig(code, tuple(RegionRole(r["region"], r["role"]) for r in j["regions"]),
-                                 DRPolicy(**j["dr"]))
-        for code, j in raw["jurisdictions"].items()
-    }
-    workloads = tuple(
-        Workload(w["name"], w["instance_type"], tuple(w["data_classes"]), tuple(w["jurisdictions"]),
-                 SLO(**w["slo"]), ReplicaBounds(**w["replicas"]), w.get("spot_share", 0.0))
-        for w in raw["workloads"]
-    )
-    transfers = tuple(Transfer(t["from"], t["to"], t["basis"]) for t in raw.get("transfers") or [])
-    stack = Path(path).name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return Topology(raw["domain"], jurisdictions, workloads, transfers, stack, str(path))

@@ -82,18 +82,14 @@ def test_taking_a_whole_personal_data_jurisdiction_down_is_refused():
 
 
 def test_a_declared_transfer_allows_the_cross_jurisdiction_failover(tmp_path):
+    doc = _both_eu_regions_down()
+    assert "method[1]" in problems(doc)  # the dev stack declares no transfer
     stack = yaml.safe_load(Path(STACK).read_text())
-    topo = stack["config"]["meridian:topology"]
-    topo["jurisdictions"]["uk"] = {"regions": [{"region": "eu-west-2", "role": "primary"}],
-                                   "dr": {"strategy": "backup-restore", "rto_seconds": 14400,
-                                          "rpo_seconds": 86400}}
-    topo["workloads"][0]["jurisdictions"].append("uk")
+    stack["config"]["meridian:topology"]["transfers"] = [
+        {"from": "eu", "to": "us", "basis": "EU-US Data Privacy Framework adequacy decision"}]
     path = tmp_path / "Pulumi.transfer.yaml"
     path.write_text(yaml.safe_dump(stack))
-    doc = _both_eu_regions_down(topology=str(path))
-    assert "method[1]" in problems(doc)  # uk exists, but no transfer eu -> uk yet
-    topo["transfers"] = [{"from": "eu", "to": "uk", "basis": "adequacy decision"}]
-    path.write_text(yaml.safe_dump(stack))
+    doc["topology"] = str(path)
     assert parse_experiment(doc).experiment.method[1].name == "de"
 
 
