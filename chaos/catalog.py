@@ -19,6 +19,7 @@ class Param:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    only: tuple[str, ...] = ()  # targets the parameter applies to (empty: every target)
 
 
 @dataclass(frozen=True)
@@ -37,33 +38,39 @@ ACTIONS: dict[str, Kind] = {k.name: k for k in [
          "health check inverted; kube: the Deployment scaled to zero)", {
              "region": Param(str, "AWS region code", required=("sim", "aws")),
              "health_check_id": Param(str, "aws: Route 53 health check of the region's endpoint",
-                                      required=("aws",)),
-             "namespace": Param(str, "kube: namespace of the Deployment", required=("kube",)),
-             "deployment": Param(str, "kube: Deployment serving the region", required=("kube",)),
+                                      required=("aws",), only=("aws",)),
+             "namespace": Param(str, "kube: namespace of the Deployment", required=("kube",), only=("kube",)),
+             "deployment": Param(str, "kube: Deployment serving the region", required=("kube",),
+                                 only=("kube",)),
          }),
     Kind("az_outage", "lose one availability zone's capacity (sim: that zone's replicas; aws: the "
          "zone's EKS node group scaled to zero and restored)", {
              "region": Param(str, "AWS region code", required=("sim", "aws")),
-             "zone": Param(str, "availability zone, e.g. eu-west-1a", required=("sim",)),
-             "cluster": Param(str, "aws: EKS cluster name", required=("aws",)),
-             "nodegroup": Param(str, "aws: node group to scale to zero", required=("aws",)),
+             "zone": Param(str, "availability zone, e.g. eu-west-1a (sim: the twin loses one zone's share "
+                           "of the region's replicas)", required=("sim",)),
+             "cluster": Param(str, "aws: EKS cluster name", required=("aws",), only=("aws",)),
+             "nodegroup": Param(str, "aws: node group to scale to zero", required=("aws",), only=("aws",)),
          }),
     Kind("spot_reclaim", "reclaim a fraction of spot capacity with two minutes' notice (aws: an FIS "
          "experiment with aws:ec2:send-spot-instance-interruptions)", {
              "region": Param(str, "AWS region code", required=("sim", "aws")),
              "fraction": Param(NUM, "share of spot replicas reclaimed", minimum=0.0, maximum=1.0),
-             "role_arn": Param(str, "aws: IAM role FIS assumes", required=("aws",)),
-             "instance_tags": Param(dict, "aws: tags selecting the spot instances", required=("aws",)),
+             "role_arn": Param(str, "aws: IAM role FIS assumes", required=("aws",), only=("aws",)),
+             "instance_tags": Param(dict, "aws: tags selecting the spot instances", required=("aws",),
+                                    only=("aws",)),
          }),
     Kind("pod_kill", "delete pods matching a label selector (kube), or kill serving replicas (sim)", {
-             "region": Param(str, "sim: AWS region code", required=("sim",)),
-             "namespace": Param(str, "kube: namespace", required=("kube",)),
-             "selector": Param(str, "kube: label selector, e.g. app=chat", required=("kube",)),
-             "count": Param(int, "how many pods/replicas to kill (default: all matching)", minimum=1),
+             "region": Param(str, "sim: AWS region code", required=("sim",), only=("sim",)),
+             "fraction": Param(NUM, "sim: share of the region's replicas killed (default 1)",
+                               minimum=0.0, maximum=1.0, only=("sim",)),
+             "namespace": Param(str, "kube: namespace", required=("kube",), only=("kube",)),
+             "selector": Param(str, "kube: label selector, e.g. app=chat", required=("kube",),
+                               only=("kube",)),
+             "count": Param(int, "kube: how many pods to delete (default: all matching)", minimum=1,
+                            only=("kube",)),
          }),
-    Kind("metrics_blackout", "metrics stop arriving: the autoscaler sees stale/no data (fail static)", {
-             "region": Param(str, "AWS region code (default: every region)"),
-         }),
+    Kind("metrics_blackout", "metrics stop arriving in every region: autoscalers see no fresh data "
+         "(they must fail static)", {}),
     Kind("latency_injection", "add latency to every request served in a region", {
              "region": Param(str, "AWS region code", required=("sim",)),
              "added_ms": Param(NUM, "milliseconds added to time to first token", required=("sim",),
@@ -86,7 +93,8 @@ PROBES: dict[str, Kind] = {k.name: k for k in [
          "jurisdiction, over a trailing window (aws: the Meridian/SLOAttainment CloudWatch metric)", {
              "jurisdiction": Param(str, "jurisdiction code", required=TARGETS),
              "window_seconds": _WINDOW,
-             "region": Param(str, "aws: region whose CloudWatch holds the metric", required=("aws",)),
+             "region": Param(str, "aws: region whose CloudWatch holds the metric", required=("aws",),
+                             only=("aws",)),
          }),
     Kind("residency_violations", "requests whose personal data was served outside its jurisdiction "
          "without a declared transfer, since the drill started", {
@@ -97,27 +105,29 @@ PROBES: dict[str, Kind] = {k.name: k for k in [
     Kind("rpo", "data-loss window in seconds implied by the DR strategy's replication model", {}),
     Kind("error_rate", "share of requests that failed or were dropped over a trailing window "
          "(aws: a CloudWatch errors/requests metric pair)", {
-             "jurisdiction": Param(str, "sim: only this jurisdiction's users"),
+             "jurisdiction": Param(str, "sim: only this jurisdiction's users", only=("sim",)),
              "window_seconds": _WINDOW,
-             "namespace": Param(str, "aws: CloudWatch namespace", required=("aws",)),
-             "errors_metric": Param(str, "aws: metric counting errors", required=("aws",)),
-             "requests_metric": Param(str, "aws: metric counting requests", required=("aws",)),
-             "dimensions": Param(dict, "aws: metric dimensions"),
-             "region": Param(str, "aws: region of the metrics", required=("aws",)),
+             "namespace": Param(str, "aws: CloudWatch namespace", required=("aws",), only=("aws",)),
+             "errors_metric": Param(str, "aws: metric counting errors", required=("aws",), only=("aws",)),
+             "requests_metric": Param(str, "aws: metric counting requests", required=("aws",),
+                                     only=("aws",)),
+             "dimensions": Param(dict, "aws: metric dimensions", only=("aws",)),
+             "region": Param(str, "aws: region of the metrics", required=("aws",), only=("aws",)),
          }),
     Kind("replicas", "ready serving replicas (sim: region or jurisdiction; kube: a Deployment; "
          "aws: an EKS node group's desired size)", {
              "region": Param(str, "AWS region code", required=("aws",)),
-             "jurisdiction": Param(str, "sim: jurisdiction code"),
-             "namespace": Param(str, "kube: namespace", required=("kube",)),
-             "deployment": Param(str, "kube: Deployment", required=("kube",)),
-             "cluster": Param(str, "aws: EKS cluster", required=("aws",)),
-             "nodegroup": Param(str, "aws: node group", required=("aws",)),
+             "jurisdiction": Param(str, "sim: jurisdiction code", only=("sim",)),
+             "namespace": Param(str, "kube: namespace", required=("kube",), only=("kube",)),
+             "deployment": Param(str, "kube: Deployment", required=("kube",), only=("kube",)),
+             "cluster": Param(str, "aws: EKS cluster", required=("aws",), only=("aws",)),
+             "nodegroup": Param(str, "aws: node group", required=("aws",), only=("aws",)),
          }),
     Kind("health_check_status", "1 when the region's health check reports healthy, else 0 (aws: "
          "Route 53 health check; sim: the twin's view of the region)", {
              "region": Param(str, "AWS region code", required=("sim", "aws")),
-             "health_check_id": Param(str, "aws: Route 53 health check id", required=("aws",)),
+             "health_check_id": Param(str, "aws: Route 53 health check id", required=("aws",),
+                                      only=("aws",)),
          }),
 ]}
 

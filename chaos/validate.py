@@ -232,6 +232,10 @@ def _params(p: _Problems, raw: dict, path: str, kind: catalog.Kind, reserved: tu
         if spec is None:
             p.unknown(f"{path}.{key}", key, tuple(kind.params) + reserved, f"parameter of {what} {kind.name}")
             continue
+        if spec.only and target not in spec.only:
+            p.add(f"{path}.{key}", f"applies only to target {' or '.join(spec.only)}, not {target}",
+                  f"drop it for {target}")
+            continue
         if isinstance(value, bool) or not isinstance(value, spec.type):
             p.add(f"{path}.{key}", f"must be {_type_name(spec.type)}, got {value!r}")
             continue
