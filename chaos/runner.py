@@ -81,7 +81,7 @@ class _Run:
             with self._signals():
                 try:
                     status = self._body()
-                    if status == "passed" or status == "deviated":
+                    if status in ("passed", "deviated") and self.injected:
                         checks = self._expectations()
                         if status == "passed" and not all(c["met"] for c in checks):
                             status = "deviated"
