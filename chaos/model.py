@@ -78,10 +78,12 @@ class Expect:
 
 @dataclass(frozen=True)
 class AllowList:
-    """Accounts and regions a real target may touch; from the file or the environment."""
+    """AWS accounts and regions, and Kubernetes contexts, a real target may touch; from the
+    experiment file or the environment."""
 
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    contexts: tuple[str, ...] = ()  # kubeconfig contexts the kube target may use
 
 
 @dataclass(frozen=True)

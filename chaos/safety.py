@@ -1,9 +1,10 @@
 """Guards for real targets: confirmation, allow-lists, protected resources.
 
 A drill against AWS or Kubernetes runs only with `--yes` (or as a dry run), and
-only in accounts and regions that an allow-list names: the experiment's `allow`
-section or the environment (MERIDIAN_DRILL_ALLOWED_ACCOUNTS, MERIDIAN_DRILL_ALLOWED_REGIONS,
-comma-separated); a value listed in either is allowed. Resources tagged (AWS) or
+only where an allow-list says: AWS accounts and regions, Kubernetes contexts, from the
+experiment's `allow` section or the environment (MERIDIAN_DRILL_ALLOWED_ACCOUNTS,
+MERIDIAN_DRILL_ALLOWED_REGIONS, MERIDIAN_DRILL_ALLOWED_CONTEXTS, comma-separated); a
+value listed in either is allowed. Kubernetes namespaces are bounded by the blast radius. Resources tagged (AWS) or
 labelled (Kubernetes) `meridian.dev/protected=true` are never touched.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from regions.errors import InputError, Problem
 PROTECTED_KEY = "meridian.dev/protected"
 ENV_ACCOUNTS = "MERIDIAN_DRILL_ALLOWED_ACCOUNTS"
 ENV_REGIONS = "MERIDIAN_DRILL_ALLOWED_REGIONS"
+ENV_CONTEXTS = "MERIDIAN_DRILL_ALLOWED_CONTEXTS"
 
 
 class ProtectedResource(InputError):
@@ -40,6 +42,7 @@ def allow_list(experiment: Experiment, env: Mapping[str, str] | None = None) -> 
     return AllowList(
         tuple(dict.fromkeys(experiment.allow.accounts + split(env.get(ENV_ACCOUNTS, "")))),
         tuple(dict.fromkeys(experiment.allow.regions + split(env.get(ENV_REGIONS, "")))),
+        tuple(dict.fromkeys(experiment.allow.contexts + split(env.get(ENV_CONTEXTS, "")))),
     )
 
 
@@ -79,6 +82,10 @@ def check_real_target(experiment: Experiment, *, yes: bool, dry_run: bool,
                     problems.append(Problem(path, f"region {region} is not allow-listed "
                                             f"({', '.join(allowed.regions)})",
                                             f"add it to allow.regions or {ENV_REGIONS}", "allow-list"))
+    if experiment.target == "kube" and not allowed.contexts:
+        problems.append(Problem("allow.contexts", "no Kubernetes context is allow-listed",
+                                f"list the kubeconfig context under allow.contexts or in {ENV_CONTEXTS}",
+                                "allow-list"))
     if problems:
         raise InputError(f"refused to run '{experiment.title}' on {experiment.target}", problems)
     return allowed
@@ -89,4 +96,12 @@ def check_account(account: str, allowed: AllowList) -> None:
         raise InputError("refused: the credentials belong to an account that is not allow-listed", [
             Problem("allow.accounts", f"account {account} is not in ({', '.join(allowed.accounts)})",
                     f"use credentials of an allow-listed account or add {account} deliberately",
+                    "allow-list")])
+
+
+def check_context(context: str, allowed: AllowList) -> None:
+    if context not in allowed.contexts:
+        raise InputError("refused: the kubeconfig context is not allow-listed", [
+            Problem("allow.contexts", f"context {context} is not in ({', '.join(allowed.contexts)})",
+                    f"pick an allow-listed context with --context, or add {context} deliberately",
                     "allow-list")])

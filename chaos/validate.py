@@ -439,17 +439,18 @@ def _allow(p: _Problems, raw: Any) -> AllowList:
     if raw is None:
         return AllowList()
     if not isinstance(raw, dict):
-        p.add("allow", "must be a mapping with 'accounts' and 'regions'")
+        p.add("allow", "must be a mapping with 'accounts', 'regions' and/or 'contexts'")
         return AllowList()
     for key in raw:
-        if key not in ("accounts", "regions"):
-            p.unknown(f"allow.{key}", key, ("accounts", "regions"), "key")
+        if key not in ("accounts", "regions", "contexts"):
+            p.unknown(f"allow.{key}", key, ("accounts", "regions", "contexts"), "key")
     accounts = tuple(str(a) for a in _list(p, raw.get("accounts"), "allow.accounts"))
     for i, a in enumerate(accounts):
         if not (a.isdigit() and len(a) == 12):
             p.add(f"allow.accounts[{i}]", f"'{a}' is not a 12-digit AWS account id",
                   "quote account ids so YAML keeps leading zeros")
-    return AllowList(accounts, _str_list(p, raw.get("regions"), "allow.regions"))
+    return AllowList(accounts, _str_list(p, raw.get("regions"), "allow.regions"),
+                     _str_list(p, raw.get("contexts"), "allow.contexts"))
 
 
 def _residency(p: _Problems, method: list[Action], expect: Expect, topology: Topology,

@@ -113,7 +113,8 @@ def kube_api(tmp_path):
 
 def _experiment(tmp_path: Path, method: list, steady: list) -> Path:
     doc = {"title": "kube drill", "target": "kube", "duration_seconds": 1.0, "poll_seconds": 0.3,
-           "blast_radius": {"namespaces": ["serving"]}, "steady_state": steady, "method": method}
+           "blast_radius": {"namespaces": ["serving"]}, "allow": {"contexts": ["standin"]},
+           "steady_state": steady, "method": method}
     path = tmp_path / "drill.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -180,6 +181,17 @@ def test_kube_needs_yes_and_dry_run_contacts_nothing(kube_api, tmp_path, capsys)
     assert code == 0 and journal is None
     assert "kube apps patch_namespaced_deployment_scale('chat', 'serving', {'spec': {'replicas': 0}})" \
         in capsys.readouterr().err
+    assert kube_api.requests == []
+
+
+def test_context_not_allow_listed_is_refused(kube_api, tmp_path, capsys):
+    kube_api.add_deployment("serving", "chat", 4)
+    path = _scale_drill(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["allow"] = {"contexts": ["production"]}
+    path.write_text(yaml.safe_dump(doc))
+    assert _run(kube_api, path, "--yes")[0] == 2
+    assert "context standin is not in (production)" in capsys.readouterr().err
     assert kube_api.requests == []
 
 

@@ -65,8 +65,13 @@ class AwsTarget:
                 import boto3
 
                 self._session = boto3.session.Session()  # private; the default session is never used
-            self._clients[key] = self._session.client(service, region_name=region,
-                                                      endpoint_url=self.endpoint_url)
+            from botocore.config import Config
+
+            # botocore's "standard" retries: throttling and 5xx only, never a 4xx; mutating
+            # calls are idempotent (absolute values, FIS client tokens), so a retry is safe
+            self._clients[key] = self._session.client(
+                service, region_name=region, endpoint_url=self.endpoint_url,
+                config=Config(retries={"mode": "standard", "max_attempts": 5}))
         return self._clients[key]
 
     # --- lifecycle -------------------------------------------------------------------------

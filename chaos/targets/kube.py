@@ -7,8 +7,8 @@
   subresource; revert restores the saved replica count.
 - replicas probe: the Deployment's ready replicas.
 
-Pods and Deployments labelled or annotated `meridian.dev/protected=true` are never
-touched. With `dry_run=True` nothing is contacted: every call is printed.
+Only an allow-listed kubeconfig context is used. Pods and Deployments labelled or
+annotated `meridian.dev/protected=true` are never touched. With `dry_run=True` nothing is contacted: every call is printed.
 """
 from __future__ import annotations
 
@@ -16,23 +16,25 @@ import time
 from typing import Any, Callable
 
 from chaos import safety
-from chaos.model import Action, Experiment, Probe
+from chaos.model import Action, AllowList, Experiment, Probe
 from chaos.targets.base import Measurements
+from regions.errors import InputError, Problem
 from regions.topology import Topology
 
 
-def build(*, kubeconfig: str | None = None, context: str | None = None, allowed=None,
+def build(*, allowed: AllowList, kubeconfig: str | None = None, context: str | None = None,
           dry_run: bool = False, say: Callable[[str], None] = print) -> "KubeTarget":
-    return KubeTarget(kubeconfig=kubeconfig, context=context, dry_run=dry_run, say=say)
+    return KubeTarget(allowed=allowed, kubeconfig=kubeconfig, context=context, dry_run=dry_run, say=say)
 
 
 class KubeTarget:
     name = "kube"
     realtime = True
 
-    def __init__(self, *, kubeconfig: str | None = None, context: str | None = None,
+    def __init__(self, *, allowed: AllowList, kubeconfig: str | None = None, context: str | None = None,
                  dry_run: bool = False, say: Callable[[str], None] = print):
-        self.kubeconfig, self.context, self.dry_run, self.say = kubeconfig, context, dry_run, say
+        self.allowed, self.kubeconfig, self.context = allowed, kubeconfig, context
+        self.dry_run, self.say = dry_run, say
         self._api_client = None
         self._saved: dict[str, int] = {}
         self._t0 = 0.0
@@ -48,8 +50,20 @@ class KubeTarget:
         return client.CoreV1Api(self._api_client), client.AppsV1Api(self._api_client)
 
     def prepare(self, experiment: Experiment, topology: Topology | None) -> None:
+        if not self.dry_run:
+            safety.check_context(self._current_context(), self.allowed)
         self._apis()  # reads the kubeconfig now, so a bad one fails before any fault
         self._t0 = time.monotonic()
+
+    def _current_context(self) -> str:
+        from kubernetes import config
+
+        try:
+            _, active = config.list_kube_config_contexts(config_file=self.kubeconfig)
+        except (config.ConfigException, OSError) as err:
+            raise InputError("cannot read the kubeconfig", [Problem(
+                "--kubeconfig", str(err), "point --kubeconfig at a valid kubeconfig file")]) from None
+        return self.context or active["name"]
 
     def advance(self, until_s: float) -> None:
         if self.dry_run:
