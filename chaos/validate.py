@@ -157,6 +157,17 @@ def _list(p: _Problems, value: Any, path: str) -> list:
     return value
 
 
+def _mapping(p: _Problems, raw: Any, path: str, keys: tuple[str, ...]) -> bool:
+    """True when `raw` is a mapping; reports it otherwise, and every unknown key."""
+    if not isinstance(raw, dict):
+        p.add(path, f"must be a mapping with {', '.join(keys)}")
+        return False
+    for key in raw:
+        if key not in keys:
+            p.unknown(f"{path}.{key}", key, keys, "key")
+    return True
+
+
 def _str_list(p: _Problems, value: Any, path: str) -> tuple[str, ...]:
     items = _list(p, value, path)
     bad = [i for i, v in enumerate(items) if not isinstance(v, str)]
@@ -188,12 +199,8 @@ def _blast_radius(p: _Problems, raw: Any, topology: Topology | None) -> BlastRad
         p.add("blast_radius", "is required: a drill must say what it may touch",
               "add 'blast_radius: {regions: [eu-west-1]}' (and namespaces for kube)")
         return BlastRadius()
-    if not isinstance(raw, dict):
-        p.add("blast_radius", "must be a mapping with regions, jurisdictions and/or namespaces")
+    if not _mapping(p, raw, "blast_radius", ("regions", "jurisdictions", "namespaces")):
         return BlastRadius()
-    for key in raw:
-        if key not in ("regions", "jurisdictions", "namespaces"):
-            p.unknown(f"blast_radius.{key}", key, ("regions", "jurisdictions", "namespaces"), "key")
     regions = _str_list(p, raw.get("regions"), "blast_radius.regions")
     known = load_catalog().regions
     for i, r in enumerate(regions):
@@ -280,23 +287,33 @@ def _check_place(p: _Problems, params: dict, path: str, topology: Topology | Non
         p.unknown(f"{path}.jurisdiction", j, sorted(topology.jurisdictions), "jurisdiction")
 
 
+def _kind(p: _Problems, entry: Any, path: str, field: str, table: dict[str, catalog.Kind],
+          supported: tuple[str, ...], target: str) -> catalog.Kind | None:
+    """The action or probe kind an entry names, or None after reporting why not."""
+    example = "region_outage" if field == "action" else "slo_attainment"
+    if not isinstance(entry, dict) or field not in entry:
+        p.add(path, f"must be a mapping with '{field}: <kind>'", f"e.g. '- {field}: {example}'")
+        return None
+    name = entry[field]
+    if name not in table:
+        p.unknown(f"{path}.{field}", name, tuple(table), field)
+        return None
+    if name not in supported:
+        p.add(f"{path}.{field}", f"target {target} cannot run {field} {name}",
+              f"on {target} use one of: {', '.join(supported)}")
+    return table[name]
+
+
 def _probes(p: _Problems, raw: Any, section: str, target: str, topology: Topology | None,
             *, phases: bool) -> list[Probe]:
     probes = []
     support = catalog.SUPPORT[target]
     for i, entry in enumerate(_list(p, raw, section)):
         path = f"{section}[{i}]"
-        if not isinstance(entry, dict) or "probe" not in entry:
-            p.add(path, "must be a mapping with 'probe: <kind>'", "e.g. '- probe: slo_attainment'")
+        kind = _kind(p, entry, path, "probe", catalog.PROBES, support.probes, target)
+        if kind is None:
             continue
-        kind_name = entry["probe"]
-        if kind_name not in catalog.PROBES:
-            p.unknown(f"{path}.probe", kind_name, tuple(catalog.PROBES), "probe")
-            continue
-        if kind_name not in support.probes:
-            p.add(f"{path}.probe", f"target {target} cannot run probe {kind_name}",
-                  f"on {target} use one of: {', '.join(support.probes)}")
-        kind = catalog.PROBES[kind_name]
+        kind_name = kind.name
         reserved = PROBE_KEYS if phases else tuple(k for k in PROBE_KEYS if k != "phases")
         params = _params(p, entry, path, kind, reserved, target, "probe")
         _check_place(p, params, path, topology)
@@ -326,17 +343,11 @@ def _method(p: _Problems, raw: Any, target: str, duration: float, radius: BlastR
     support = catalog.SUPPORT[target]
     for i, entry in enumerate(entries):
         path = f"method[{i}]"
-        if not isinstance(entry, dict) or "action" not in entry:
-            p.add(path, "must be a mapping with 'action: <kind>'", "e.g. '- action: region_outage'")
+        kind = _kind(p, entry, path, "action", catalog.ACTIONS, support.actions, target)
+        if kind is None:
             continue
-        kind_name = entry["action"]
-        if kind_name not in catalog.ACTIONS:
-            p.unknown(f"{path}.action", kind_name, tuple(catalog.ACTIONS), "action")
-            continue
-        if kind_name not in support.actions:
-            p.add(f"{path}.action", f"target {target} cannot perform {kind_name}",
-                  f"on {target} use one of: {', '.join(support.actions)}")
-        params = _params(p, entry, path, catalog.ACTIONS[kind_name], ACTION_KEYS, target, "action")
+        kind_name = kind.name
+        params = _params(p, entry, path, kind, ACTION_KEYS, target, "action")
         _check_place(p, params, path, topology)
         start = _num(p, entry, "start_seconds", path=path, required=True, minimum=0)
         length = _num(p, entry, "duration_seconds", path=path, minimum=0.001)
@@ -438,12 +449,8 @@ def _expect(p: _Problems, raw: Any, target: str, topology: Topology | None) -> E
 def _allow(p: _Problems, raw: Any) -> AllowList:
     if raw is None:
         return AllowList()
-    if not isinstance(raw, dict):
-        p.add("allow", "must be a mapping with 'accounts', 'regions' and/or 'contexts'")
+    if not _mapping(p, raw, "allow", ("accounts", "regions", "contexts")):
         return AllowList()
-    for key in raw:
-        if key not in ("accounts", "regions", "contexts"):
-            p.unknown(f"allow.{key}", key, ("accounts", "regions", "contexts"), "key")
     accounts = tuple(str(a) for a in _list(p, raw.get("accounts"), "allow.accounts"))
     for i, a in enumerate(accounts):
         if not (a.isdigit() and len(a) == 12):

@@ -98,7 +98,7 @@ def test_target_capabilities_are_checked():
                steady_state=[], method=[{"action": "spot_reclaim", "start_seconds": 0}],
                expect={"residency_violations": 0})
     found = problems(doc)
-    assert "target kube cannot perform spot_reclaim" in found["method[0].action"]
+    assert "target kube cannot run action spot_reclaim" in found["method[0].action"]
     assert "cannot measure residency_violations" in found["expect.residency_violations"]
     found = problems(base(), target="aws")  # the same file checked for another target
     assert "is required for action region_outage on target aws" in found["method[0].health_check_id"]
