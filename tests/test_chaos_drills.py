@@ -21,6 +21,7 @@ DRILLS = ROOT / "chaos" / "drills"
 TRACE = ROOT.parent / "shared" / "traces" / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv"
 
 pytestmark = pytest.mark.skipif(not TRACE.is_file(), reason=f"shared trace missing: {TRACE}")
+pytest.importorskip("sim.fleet", reason="the twin (sim.fleet) is not in this checkout yet")
 
 
 def _policy() -> str:

@@ -9,8 +9,12 @@ and a scale patch sets ready replicas at once, where a real cluster would take t
 from __future__ import annotations
 
 import json
-import socket
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -200,3 +204,35 @@ def test_namespace_outside_blast_radius_is_refused(kube_api, tmp_path, capsys):
     code, _ = _run(kube_api, _experiment(tmp_path, method, []), "--yes")
     assert code == 2
     assert "method[0].namespace: namespace kube-system is outside the blast radius" in capsys.readouterr().err
+
+
+def test_sigint_aborts_a_running_drill_and_rolls_back(kube_api, tmp_path):
+    """A real Ctrl-C (SIGINT) to `meridian drill run` in its own process, mid-fault."""
+    kube_api.add_deployment("serving", "chat", 4)
+    path = _scale_drill(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["duration_seconds"] = 60  # long enough to be interrupted while the fault is on
+    path.write_text(yaml.safe_dump(doc))
+    journal = tmp_path / "j.json"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "meridian", "drill", "run", str(path), "--yes",
+                             "--kubeconfig", kube_api.kubeconfig, "--journal", str(journal)],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        for _ in range(400):  # wait until the fault is in effect
+            if kube_api.deployments["serving"]["chat"]["spec"]["replicas"] == 0:
+                break
+            time.sleep(0.05)
+        assert kube_api.deployments["serving"]["chat"]["spec"]["replicas"] == 0
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    j = json.loads(journal.read_text())
+    assert j["status"] == "aborted" and "SIGINT" in j["timeline"][-1]["output"]
+    assert j["rollbacks"][0]["status"] == "succeeded"
+    assert kube_api.deployments["serving"]["chat"]["spec"]["replicas"] == 4
+    assert "ABORTED" in out
