@@ -395,16 +395,12 @@ def _objective(workload):
 
 
 def _split(topology: Topology, workload):
-    """The twin's topology split when it has one; until then a thin adapter (see below)."""
-    try:
-        from sim.topology_split import Split
-    except ImportError:
-        return _EqualSplit(topology, workload)
-    return Split.from_topology(topology) if hasattr(Split, "from_topology") else Split(topology)
+    """How the trace's requests are shared among jurisdictions and regions (see _EqualSplit)."""
+    return _EqualSplit(topology, workload)
 
 
 class _EqualSplit:
-    """Stand-in for `sim.topology_split` until the twin ships it: each of the workload's
+    """Thin adapter until the twin ships its own topology split: each of the workload's
     jurisdictions gets an equal share of the trace's requests (every k-th request, so each
     keeps the trace's shape; no time-zone shift), served by its primary/active regions in
     equal parts. Same interface as the bench expects: `apply` and `region_shares`."""

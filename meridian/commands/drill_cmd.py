@@ -19,7 +19,8 @@ targets:
   aws   boto3, one explicit region per client; needs --yes and an allow-list of
         account ids and regions (experiment 'allow:' or MERIDIAN_DRILL_ALLOWED_ACCOUNTS /
         MERIDIAN_DRILL_ALLOWED_REGIONS)
-  kube  the Kubernetes API from your kubeconfig; needs --yes
+  kube  the Kubernetes API from your kubeconfig; needs --yes and an allow-listed
+        context (allow.contexts or MERIDIAN_DRILL_ALLOWED_CONTEXTS)
 Resources tagged meridian.dev/protected=true are never touched. --dry-run prints every
 call it would make and changes nothing. See chaos/README.md.
 """
