@@ -87,7 +87,7 @@ ACTIONS: dict[str, Kind] = {k.name: k for k in [
          }),
 ]}
 
-_WINDOW = Param(NUM, "trailing window in seconds (default 300)", minimum=1.0)
+_WINDOW = Param(NUM, "trailing window in seconds, whole minutes are scored (default 300)", minimum=60.0)
 PROBES: dict[str, Kind] = {k.name: k for k in [
     Kind("slo_attainment", "share of 1-minute windows whose percentile TTFT met the SLO, per "
          "jurisdiction, over a trailing window (aws: the Meridian/SLOAttainment CloudWatch metric)", {

@@ -252,10 +252,11 @@ class SimTarget:
         return met, feas
 
     def _windows_between(self, t0: float, t1: float) -> np.ndarray:
-        """Indices of the 1-minute windows that lie inside [t0, t1] (at least one)."""
-        first = max(0, int(math.ceil(t0 / WINDOW_S)))
-        last = max(first + 1, int(t1 // WINDOW_S))
-        return np.arange(first, min(last, self.n_windows))
+        """Indices of the whole 1-minute windows inside [t0, t1]: never one that ends after t1,
+        so a probe at time t reads nothing of the twin's future."""
+        first = max(0, int(math.ceil(t0 / WINDOW_S - 1e-9)))
+        last = int(t1 // WINDOW_S + 1e-9)
+        return np.arange(first, min(max(first, last), self.n_windows))
 
     def _attainment(self, jurisdiction: str, t0: float, t1: float) -> float | None:
         met, feas = self._window_met(jurisdiction)
@@ -310,7 +311,7 @@ class SimTarget:
         the start of the first `RECOVERED_WINDOWS` consecutive met windows after the first miss."""
         start = self._first_fault()
         until = until if until is not None else self.x.duration_seconds + self.lead_in
-        idx = self._windows_between(start, until)
+        idx = self._windows_between(start, until)  # empty before the first fault
         worst = 0.0
         for j in self._affected():
             met, feas = self._window_met(j)
