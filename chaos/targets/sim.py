@@ -14,9 +14,10 @@ plus the longest steady-state window), so the hypothesis "before" has history to
 
 Measurements (all over the drill, from the twin's per-request results):
 - RTO: per affected jurisdiction, from the first fault until the SLO is back: the start
-  of the first 5 consecutive 1-minute windows meeting it after the first missed window
-  (one good minute amid misses is noise); 0 if no window missed, None if it never came
-  back. The drill's RTO is the worst jurisdiction's.
+  of the first 5 consecutive 1-minute windows meeting it after the first window the
+  fault made miss (one good minute amid misses is noise; a window that also misses in
+  the run without faults is not the fault's doing); 0 if the fault made no window miss,
+  None if the SLO never came back. The drill's RTO is the worst jurisdiction's.
 - detection: from the first fault until the first scale-up by an autoscaler of a
   region serving an affected jurisdiction.
 - RPO: for an outage of a region holding a jurisdiction's data (primary or active),
@@ -26,10 +27,14 @@ Measurements (all over the drill, from the twin's per-request results):
 - SLO attainment during the fault: share of scored windows meeting the SLO, per
   jurisdiction, over the fault period. Cost delta: against the same run without faults.
 
-What the twin does not model (reported, not faked): health-check and DNS delay before
-the edge reroutes (it reroutes in the same step), individual zones (an AZ outage loses
-one zone's share of the region's replicas), killing a replica count (pod_kill takes a
-fraction).
+Thin adapters over what the twin does not model yet: it reroutes a dead region's users
+in the same step, so the requests the region would have served during the health-check
+and DNS delay (`regions.dr.REROUTE_S`) are failed here; it has no individual zones (an
+AZ outage loses one zone's share of the region's replicas) and kills replicas by
+fraction (pod_kill takes a fraction, not a count); its topology split is not there yet
+(`_EqualSplit`). The twin routes each jurisdiction's users to the closest region
+residency allows, whatever its role, so a "primary" may serve nothing: each fault's
+journal output says what share of requests its region served without the fault.
 """
 from __future__ import annotations
 
@@ -111,12 +116,13 @@ class SimTarget:
                 "duration_seconds", f"{experiment.duration_seconds:g} s after a {self.lead_in:g} s lead-in "
                 f"exceeds the trace's {self.arrivals.duration_s:g} s",
                 "shorten the drill, or pass a longer --trace")])
-        self.knob = 0.0
+        self.knob = getattr(bench, "UNTUNED", 1.0)  # what the bench passes to knob-less policies
         if self.policy in KNOBS:
             self.say(f"sim: tuning {self.policy} on the trace without faults (the bench's protocol)")
             self.knob = bench.tune(self.work, self.policy, self.cfg).knob
         self.factory = REGISTRY[self.policy]
         self.baseline = self._simulate(())
+        self._base_ok = self._ok(self.baseline)
         self.faults = {a.name: _Fault(a, a.start_seconds, a.end_seconds if a.end_seconds is not None
                                       else experiment.duration_seconds) for a in experiment.method}
         self._index()
@@ -153,6 +159,12 @@ class SimTarget:
         if f.start != self.t:
             f.start, self._dirty = self.t, True
         out = {"twin_event": type(self._event(f)).__name__, "at_trace_s": self.t + self.lead_in}
+        if action.region and action.kind in ("region_outage", "az_outage", "pod_kill", "latency_injection"):
+            share = self._served_share(action.region)
+            out["share_of_requests_served_there_without_the_fault"] = round(share, 4)
+            if share == 0:
+                out["note"] = (f"the twin serves no request from {action.region} without the fault "
+                               "(it routes each jurisdiction to its closest region, whatever its role)")
         if action.kind == "spot_reclaim" and self.cfg.capacity != "spot-mix":
             out["note"] = f"policy {self.policy} runs on on-demand capacity only: no spot replica to reclaim"
         return out
@@ -164,6 +176,14 @@ class SimTarget:
         if f.end != self.t:
             f.end, self._dirty = self.t, True
         return {"ended_at_trace_s": self.t + self.lead_in}
+
+    def _served_share(self, region: str) -> float:
+        """Share of the drill's requests the region serves in the run without faults."""
+        t = self.arrivals.time_s
+        rows = (t >= self.lead_in) & (t < self.lead_in + self.x.duration_seconds)
+        w = self.arrivals.weight[rows]
+        hit = self.baseline.served_region[rows] == self.codes.index(region)
+        return float(w[hit].sum() / max(w.sum(), 1e-12))
 
     def _event(self, f: _Fault):
         from sim import scenario as sc
@@ -194,10 +214,28 @@ class SimTarget:
         if self._dirty or self._result is None:
             events = tuple(self._event(f) for f in self.faults.values())
             self.say(f"sim: simulating {len(events)} fault(s) with policy {self.policy}")
-            self._result = self._simulate(events)
+            self._result = self._reroute_delay(self._simulate(events))
             self._row_ok = self._ok(self._result)
             self._dirty = False
         return self._result
+
+    def _reroute_delay(self, result):
+        """Until Route 53 marks a dead region unhealthy and resolvers' cached answers expire
+        (`regions.dr.REROUTE_S`: 3 failed 10 s checks + 60 s TTL), users keep being sent to it.
+        The twin reroutes in the same step, so the requests that, without the fault, the dead
+        region would have served in that interval are failed here."""
+        from regions import dr
+
+        ttft, e2e, served = result.ttft_s.copy(), result.e2e_s.copy(), result.served_region.copy()
+        t = self.arrivals.time_s
+        for f in self.faults.values():
+            if f.action.kind != "region_outage":
+                continue
+            start = f.start + self.lead_in
+            end = min(start + dr.REROUTE_S, f.end + self.lead_in)
+            lost = (t >= start) & (t < end) & (self.baseline.served_region == self.codes.index(f.action.region))
+            ttft[lost], e2e[lost], served[lost] = np.inf, np.inf, -1
+        return replace(result, ttft_s=ttft, e2e_s=e2e, served_region=served)
 
     def _ok(self, result) -> np.ndarray:
         ok = result.ttft_s <= (self.objective.ttft_s if self.objective.ttft_s is not None else math.inf)
@@ -239,17 +277,22 @@ class SimTarget:
             mask &= self.homes == a.jurisdictions.index(jurisdiction)
         return mask
 
-    def _window_met(self, jurisdiction: str) -> tuple[np.ndarray, np.ndarray]:
+    def _window_met(self, jurisdiction: str, baseline: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per 1-minute window of `jurisdiction`'s users: met the SLO? feasible? (the bench's
-        definition: at least `percentile` % of the window's requests within the target)."""
-        self.result  # noqa: B018 - refreshes self._row_ok
+        definition: at least `percentile` % of the window's requests within the target).
+        `baseline=True`: in the same run without faults."""
+        row_ok = self._base_ok if baseline else self._ok_rows()
         m = self.homes == self.arrivals.jurisdictions.index(jurisdiction)
         w, idx, n = self.arrivals.weight[m], self.minute[m], self.n_windows
         share = self.objective.percentile / 100.0
         tot = np.bincount(idx, weights=w, minlength=n)
-        met = (tot <= 0) | (np.bincount(idx, weights=w * self._row_ok[m], minlength=n) >= tot * share - 1e-9)
+        met = (tot <= 0) | (np.bincount(idx, weights=w * row_ok[m], minlength=n) >= tot * share - 1e-9)
         feas = (tot <= 0) | (np.bincount(idx, weights=w * self.feasible_row[m], minlength=n) >= tot * share - 1e-9)
         return met, feas
+
+    def _ok_rows(self) -> np.ndarray:
+        self.result  # noqa: B018 - refreshes self._row_ok
+        return self._row_ok
 
     def _windows_between(self, t0: float, t1: float) -> np.ndarray:
         """Indices of the whole 1-minute windows inside [t0, t1]: never one that ends after t1,
@@ -315,7 +358,9 @@ class SimTarget:
         worst = 0.0
         for j in self._affected():
             met, feas = self._window_met(j)
-            ok = met[idx] | ~feas[idx]  # an infeasible window is no one's fault
+            base_met, _ = self._window_met(j, baseline=True)
+            # a window missed without the fault too, or infeasible, is not the fault's doing
+            ok = met[idx] | ~feas[idx] | ~base_met[idx]
             if ok.all():
                 continue
             first_miss = int(np.argmin(ok))
@@ -396,8 +441,14 @@ def _objective(workload):
 
 
 def _split(topology: Topology, workload):
-    """How the trace's requests are shared among jurisdictions and regions (see _EqualSplit)."""
-    return _EqualSplit(topology, workload)
+    """How the trace is shared among jurisdictions and routed: the twin's own split (equal
+    shares, serving regions before standbys) once it is in this checkout, else `_EqualSplit`."""
+    try:
+        from sim.topology_split import Split, parse_shares
+    except ImportError:
+        return _EqualSplit(topology, workload)
+    codes = tuple(j for j in workload.jurisdictions if j in topology.jurisdictions)
+    return Split(topology, parse_shares(None, codes))
 
 
 class _EqualSplit:
