@@ -220,3 +220,17 @@ def test_journal_write_is_atomic_when_replace_fails(tmp_path, monkeypatch):
         run(experiment(), ScriptedTarget(), journal_path=out)
     assert json.loads(out.read_text()) == {"previous": "journal"}  # never half-written
     assert [p.name for p in tmp_path.iterdir()] == ["j.json"]  # temporary file removed
+
+
+def test_real_targets_measure_rto_from_polled_probes(tmp_path):
+    """For real targets the runner polls the 'during' hypothesis: RTO = first fault until it holds again."""
+    x = experiment(method=[{"action": "region_outage", "name": "outage", "region": "eu-west-1",
+                            "start_seconds": 100}], expect={"rto_seconds": 300})
+    target = ScriptedTarget(value=lambda t, a: 0.1 if a and t < 320 else 1.0,
+                            measurements=Measurements())
+    target.realtime = True
+    outcome = run(x, target, journal_path=tmp_path / "j.json")
+    # polls every 50 s from 150 s: broken at 150..300, holding again at 350
+    assert outcome.journal.measurements["rto_seconds"] == 250
+    assert outcome.exit_code == 0
+    assert any(e["kind"] == "probe-recovery" for e in outcome.journal.timeline)
