@@ -92,8 +92,10 @@ class _Run:
                     self._abort(f"interrupted by {sig}", "aborted")
                 except KeyboardInterrupt:
                     self._abort("interrupted by SIGINT", "aborted")
-                except InputError:  # refused input found late (e.g. a bad trace): no journal
-                    journal_path = None
+                except InputError as err:  # refused late (a bad trace, a protected resource)
+                    self._abort(f"refused: {err.summary}", "failed")
+                    if not self.injected:
+                        journal_path = None  # nothing happened: nothing to journal
                     raise
                 except Exception as err:  # a target or probe error: the drill failed
                     self._abort(f"{type(err).__name__}: {err}", "failed")

@@ -243,3 +243,22 @@ def test_error_rate_stop_condition_aborts_and_rolls_back(aws, moto_url, tmp_path
     assert breach["output"]["value"] == pytest.approx(0.4)
     assert journal["rollbacks"][0]["status"] == "succeeded"
     assert _inverted(aws, hc) is False
+
+
+def test_protected_resource_is_refused_before_any_fault(aws, moto_url, tmp_path):
+    """Two faults, the second on a protected node group: the first must not even start."""
+    hc = _health_check(aws)
+    eks = aws("eks", "eu-west-1")
+    eks.create_cluster(name="meridian-eu", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                       resourcesVpcConfig={"subnetIds": []})
+    eks.create_nodegroup(clusterName="meridian-eu", nodegroupName="system", nodeRole=f"arn:aws:iam::{ACCOUNT}:role/n",
+                         subnets=["subnet-1"], scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
+                         tags={"meridian.dev/protected": "true"})
+    method, steady = _outage(hc)
+    method.append({"action": "az_outage", "name": "zone", "region": "eu-west-1", "cluster": "meridian-eu",
+                   "nodegroup": "system", "start_seconds": 0.5})
+    code, journal = _run(_experiment(tmp_path, method, steady), moto_url, "--yes")
+    assert code == 2 and journal is None
+    assert _inverted(aws, hc) is False
+    sc = eks.describe_nodegroup(clusterName="meridian-eu", nodegroupName="system")["nodegroup"]["scalingConfig"]
+    assert sc["desiredSize"] == 2

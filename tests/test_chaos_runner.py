@@ -234,3 +234,24 @@ def test_real_targets_measure_rto_from_polled_probes(tmp_path):
     assert outcome.journal.measurements["rto_seconds"] == 250
     assert outcome.exit_code == 0
     assert any(e["kind"] == "probe-recovery" for e in outcome.journal.timeline)
+
+
+def test_refusal_after_a_fault_rolls_back_and_journals_then_reraises(tmp_path):
+    from regions.errors import InputError
+
+    class Refusing(ScriptedTarget):
+        def inject(self, action):
+            if action.name == "slow":
+                raise InputError("refused: protected")
+            return super().inject(action)
+
+    x = experiment(method=[
+        {"action": "region_outage", "name": "outage", "region": "eu-west-1", "start_seconds": 100},
+        {"action": "latency_injection", "name": "slow", "region": "eu-central-1", "added_ms": 200,
+         "start_seconds": 200}])
+    target = Refusing()
+    with pytest.raises(InputError):
+        run(x, target, journal_path=tmp_path / "j.json")
+    j = json.loads((tmp_path / "j.json").read_text())
+    assert j["status"] == "failed" and not target.active
+    assert ("outage", "succeeded") in [(r["name"], r["status"]) for r in j["rollbacks"]]

@@ -81,7 +81,23 @@ class AwsTarget:
         self.account = self.client("sts", region).get_caller_identity()["Account"]
         if not self.dry_run:
             safety.check_account(self.account, self.allowed)
+            self._preflight(experiment)
         self._t0 = time.monotonic()
+
+    def _preflight(self, experiment: Experiment) -> None:
+        """Refuse protected resources before the first fault, not halfway through the drill."""
+        for action in experiment.method:
+            p = action.params
+            if action.kind == "region_outage":
+                tags = self.client("route53", ROUTE53_REGION).list_tags_for_resource(
+                    ResourceType="healthcheck", ResourceId=p["health_check_id"])
+                if safety.is_protected(_tag_map(tags["ResourceTagSet"]["Tags"])):
+                    safety.refuse_protected("Route 53 health check", p["health_check_id"])
+            elif action.kind == "az_outage":
+                ng = self.client("eks", p["region"]).describe_nodegroup(
+                    clusterName=p["cluster"], nodegroupName=p["nodegroup"])["nodegroup"]
+                if safety.is_protected(ng.get("tags")):
+                    safety.refuse_protected("EKS node group", f"{p['cluster']}/{p['nodegroup']}")
 
     def advance(self, until_s: float) -> None:
         if self.dry_run:

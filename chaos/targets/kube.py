@@ -52,7 +52,12 @@ class KubeTarget:
     def prepare(self, experiment: Experiment, topology: Topology | None) -> None:
         if not self.dry_run:
             safety.check_context(self._current_context(), self.allowed)
-        self._apis()  # reads the kubeconfig now, so a bad one fails before any fault
+        _, apps = self._apis()  # reads the kubeconfig now, so a bad one fails before any fault
+        for action in experiment.method:  # protected Deployments are refused before any change
+            if action.kind == "region_outage" and not self.dry_run:
+                p = action.params
+                if _protected(apps.read_namespaced_deployment(p["deployment"], p["namespace"]).metadata):
+                    safety.refuse_protected("Deployment", f"{p['namespace']}/{p['deployment']}")
         self._t0 = time.monotonic()
 
     def _current_context(self) -> str:
