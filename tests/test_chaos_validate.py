@@ -160,3 +160,9 @@ def test_list_prints_every_action_and_probe(capsys):
     out = capsys.readouterr().out
     for name in list(catalog.ACTIONS) + list(catalog.PROBES):
         assert f"  {name} " in out
+
+
+@pytest.mark.parametrize("name", ["aws-eu-primary-outage", "kube-pod-kill"])
+def test_real_target_templates_validate(name):
+    x = load_experiment(ROOT / "chaos" / "examples" / f"{name}.yaml").experiment
+    assert x.target in ("aws", "kube") and x.allow != type(x.allow)()
