@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,6 +78,7 @@ class _Run:
 
     def execute(self, journal_path) -> Outcome:
         checks: list[dict] = []
+        wall = time.monotonic()
         try:
             with self._signals():
                 try:
@@ -110,6 +112,7 @@ class _Run:
                 self.reason += ("; " if self.reason else "") + \
                     f"faults left in place: {', '.join(self.active)}"
             self.journal.measurements["checks"] = checks
+            self.journal.measurements["wall_seconds"] = round(time.monotonic() - wall, 2)
             self.journal.log(self.t, "verdict", self.journal.status, self.reason or "hypothesis held")
             self.journal.ended_at = utc_now()
             try:

@@ -35,8 +35,11 @@ def render(experiment: Experiment, outcome: Outcome, journal_path: str | None = 
         for r in j.rollbacks:
             if r.status == "failed":
                 lines.append(f"  ROLLBACK FAILED {r.name}: {r.error}")
+    tail = f"ran in {m['wall_seconds']:.1f} s wall" if m.get("wall_seconds") is not None else ""
     if journal_path:
-        lines.append(f"journal  {journal_path}")
+        tail = f"journal  {journal_path}" + (f"   ({tail})" if tail else "")
+    if tail:
+        lines.append(tail)
     return "\n".join(lines)
 
 
