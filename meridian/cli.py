@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "meridian.commands.bench_cmd",
     "meridian.commands.controller_cmd",
     "meridian.commands.plan_cmd",
+    "meridian.commands.drill_cmd",
 ]
 
 
