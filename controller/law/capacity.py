@@ -1,0 +1,141 @@
+"""Online estimate of what one replica can do at the objective, from what Prometheus shows.
+
+Nothing about the model, GPU or token mix is handed in; everything is learnt from
+the observation stream and relearnt when it changes:
+
+- service time (mean time a request holds a batch slot) by Little's law,
+  in_flight = rate * service, fitted against per-replica concurrency because decode
+  slows as the batch fills;
+- batch slots per replica: seen only when requests queue for a slot, at which point
+  in_flight / ready is a lower bound on the slots (exact when every replica is full);
+- first-token time without queueing (the prefill percentile) against per-replica
+  concurrency: prefill shares the GPU with the batch, so it grows with load; where it
+  reaches the objective is a concurrency cap of its own;
+- the highest per-replica concurrency observed to meet the objective: until the
+  slots or the prefill slope are known, the law plans at most a bounded factor above
+  it, so it finds the edge by small probes instead of one big one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.law.online import ForgettingLine
+from controller.law.settings import LawSettings
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One healthy observation reduced to what the estimator needs."""
+
+    ready: int
+    rate_rps: float
+    in_flight: float | None
+    queued: float | None
+    ttft_q_s: float | None
+
+
+@dataclass(frozen=True)
+class CapacityView:
+    service_s: float | None  # mean slot-holding time at the planning concurrency
+    slots: float | None  # batch slots per replica, None until a queue has been seen
+    safe_concurrency: float | None  # highest per-replica in-flight seen meeting the objective
+    concurrency_cap: float | None  # per-replica in-flight the law plans up to
+    first_token_s: float | None  # no-queue TTFT percentile at the cap
+    safe_rate_per_replica: float | None  # fallback when in-flight is not reported
+    limited_by: str  # which evidence sets the cap: "slots", "prefill", "probe" or "none"
+
+
+class CapacityEstimator:
+    def __init__(self, target_ttft_s: float, settings: LawSettings):
+        self.target = target_ttft_s
+        self.s = settings
+        self.service = ForgettingLine(settings.forget)  # service_s against concurrency
+        self.first_token = ForgettingLine(settings.forget)  # no-queue TTFT_q against concurrency
+        self.slots: float | None = None
+        self._slots_low_run = 0
+        self.safe_concurrency: float | None = None
+        self.safe_rate: float | None = None
+
+    # -- learning -----------------------------------------------------------------------
+    def update(self, x: Sample) -> None:
+        if x.ready <= 0:
+            return
+        per_replica = x.in_flight / x.ready if x.in_flight is not None else None
+        queued = x.queued if x.queued is not None else 0.0
+        # a request waiting for a slot means at least one replica's batch is full
+        saturated = x.queued is not None and queued >= 1.0 and per_replica is not None
+        if saturated:
+            self._learn_slots(per_replica)
+        # Little's law holds for the slot-holding time whenever the queue is not growing
+        # much; while requests pile up the served rate is below the arrival rate.
+        if per_replica is not None and x.rate_rps > 0 and x.in_flight > 0 and queued <= 0.1 * x.in_flight:
+            if self.service.add(per_replica, x.in_flight / x.rate_rps):
+                self.safe_concurrency = None  # the system changed: re-probe from here
+        meets = x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom
+        if x.ttft_q_s is not None and per_replica is not None and not saturated and x.rate_rps > 0:
+            if self.first_token.add(per_replica, x.ttft_q_s):
+                self.safe_concurrency = None
+        if meets and not saturated:
+            if per_replica is not None:
+                self.safe_concurrency = max(self.safe_concurrency or 0.0, per_replica)
+            if x.rate_rps > 0:
+                self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
+
+    def _learn_slots(self, per_replica: float) -> None:
+        if self.slots is None or per_replica >= self.slots:
+            self.slots = per_replica
+            self._slots_low_run = 0
+            return
+        # lower than known: partial saturation (one replica full) or fewer slots than
+        # before (new model). Follow slowly, restart after a sustained run of low samples.
+        if per_replica < 0.7 * self.slots:
+            self._slots_low_run += 1
+            if self._slots_low_run >= 3:
+                self.slots = per_replica
+                self._slots_low_run = 0
+                return
+        else:
+            self._slots_low_run = 0
+        self.slots += (1.0 - self.s.forget) * (per_replica - self.slots)
+
+    # -- reading ------------------------------------------------------------------------
+    def view(self) -> CapacityView:
+        caps: list[tuple[float, str]] = []
+        if self.slots is not None:
+            caps.append((self.slots, "slots"))
+        prefill_cap = self._prefill_cap()
+        if prefill_cap is not None:
+            caps.append((prefill_cap, "prefill"))
+        if self.safe_concurrency is not None and self.safe_concurrency > 0:
+            caps.append((self.safe_concurrency * self.s.probe_growth, "probe"))
+        if caps:
+            cap, by = min(caps)
+        else:
+            cap, by = None, "none"
+        service = None
+        if self.service.weight > 0:
+            at = cap if cap is not None else self.service.mean_x()
+            service = max(self.service.predict(at), 1e-3)
+        first = None
+        if self.first_token.weight > 0:
+            at = cap if cap is not None else self.first_token.mean_x()
+            first = max(self.first_token.predict(at), 0.0)
+        return CapacityView(
+            service_s=service,
+            slots=self.slots,
+            safe_concurrency=self.safe_concurrency,
+            concurrency_cap=cap,
+            first_token_s=first,
+            safe_rate_per_replica=self.safe_rate,
+            limited_by=by,
+        )
+
+    def _prefill_cap(self) -> float | None:
+        """Concurrency at which the no-queue TTFT percentile reaches the planned share."""
+        slope = self.first_token.slope()
+        if slope <= 0 or self.first_token.weight <= 0:
+            return None
+        room = self.target * self.s.ttft_headroom - self.first_token.mean_y()
+        cap = self.first_token.mean_x() + room / slope
+        return cap if cap > 0 and math.isfinite(cap) else None

@@ -1,0 +1,172 @@
+"""meridian's control law: the fewest, cheapest replicas that keep the TTFT percentile.
+
+One decision, every `interval_s`:
+1. health   -- stale/missing/NaN metrics hold the size (safety.py);
+2. learn    -- cold start from replica counts (coldstart.py), per-replica capacity at
+               the objective from rate, in-flight, queue and TTFT (capacity.py);
+3. forecast -- the rate over the next cold start + interval (forecast.py);
+4. size     -- fewest replicas whose M/M/c waiting-time tail keeps the TTFT percentile
+               (queueing.py), plus replicas for a queue already built up;
+5. settle   -- fast up, slow bounded down, adaptive hysteresis (stabilise.py);
+6. bound    -- min/max, step limits, then spot/on-demand mix with fallback and the
+               budget ceiling (safety.py, cost.py).
+State is only what past observations taught it, so the same observation history
+always gives the same decisions. Imports only the standard library and this package.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.law.capacity import CapacityEstimator, CapacityView, Sample
+from controller.law.coldstart import ColdStartLearner
+from controller.law.cost import MixPlanner
+from controller.law.forecast import Forecast, RateForecaster
+from controller.law.queueing import replicas_for_wait
+from controller.law.safety import Health, assess, clamp, floor_replicas, step_bound
+from controller.law.settings import LawSettings
+from controller.law.stabilise import Stabiliser
+from controller.law.types import Decision, Limits, Objective, Observation
+
+
+@dataclass(frozen=True)
+class Sizing:
+    replicas: int
+    predicted_ttft_s: float | None
+    why: str
+
+
+def _usable(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) and x >= 0 else None
+
+
+class MeridianPolicy:
+    name = "meridian"
+
+    def __init__(self, objective: Objective, limits: Limits, settings: LawSettings | None = None):
+        if objective.ttft_s is None or not objective.ttft_s > 0:
+            raise ValueError("meridian needs a TTFT objective (Objective.ttft_s > 0)")
+        self.objective = objective
+        self.limits = limits
+        self.settings = settings or LawSettings()
+        self.interval_s = self.settings.interval_s
+        s = self.settings
+        self._tail = (1.0 - objective.percentile / 100.0) * s.tail_share
+        self._capacity = CapacityEstimator(objective.ttft_s, s)
+        prior = limits.cold_start_s if limits.cold_start_s else s.cold_start_prior_s
+        self._cold = ColdStartLearner(prior)
+        self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio)
+        self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
+        self._mix = MixPlanner()
+        self._base: int | None = None  # replicas needed for load, before spot fallback
+
+    # -- the decision -------------------------------------------------------------------
+    def decide(self, obs: Observation) -> Decision:
+        limits, s = self.limits, self.settings
+        floor = floor_replicas(limits)
+        self._cold.update(obs.time_s, obs.ready_replicas, obs.starting_replicas)
+        cold_s = self._cold.estimate_s()
+        current = self._base if self._base is not None else clamp(obs.replicas, limits)
+        health = assess(obs, s.stale_after_s)
+        if health.rate_ok:
+            self._learn(obs, health)
+        predicted = None
+        if not health.rate_ok:
+            needed, why = current, f"{health.problem}: holding {current}"
+        else:
+            sized = self._size(obs, cold_s + s.interval_s)
+            predicted = sized.predicted_ttft_s
+            rec = sized.replicas
+            why = sized.why
+            if not health.full and rec < current:
+                rec, why = current, f"{health.problem}: no scale-down; {why}"
+            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
+            needed = settled.replicas
+            if settled.note:
+                why = f"{why}; {settled.note}"
+        needed = clamp(step_bound(clamp(needed, limits), current, limits), limits)
+        mix = self._mix.plan(obs, needed, limits, cold_s, floor)
+        total, spot = mix.replicas, mix.spot
+        if total > max(limits.max_replicas, floor):
+            total = max(limits.max_replicas, needed)  # the fallback never breaks max_replicas
+        self._base = needed
+        notes = [n for n in (mix.note,) if n]
+        action = self._action(obs.replicas, total)
+        reason = "; ".join([f"{action}: {why}"] + notes)
+        return Decision(
+            replicas=total,
+            spot=min(spot, total),
+            reason=reason,
+            budget_limited=mix.budget_limited,
+            metrics_available=health.rate_ok,
+            predicted_ttft_s=predicted,
+        )
+
+    # -- steps ----------------------------------------------------------------------------
+    def _learn(self, obs: Observation, health: Health) -> None:
+        rate = obs.arrival_rate_rps
+        self._forecaster.update(obs.time_s, rate)
+        self._capacity.update(
+            Sample(
+                ready=obs.ready_replicas,
+                rate_rps=rate,
+                in_flight=_usable(obs.in_flight),
+                queued=_usable(obs.queued),
+                ttft_q_s=_usable(obs.ttft_quantile_s),
+            )
+        )
+
+    def _size(self, obs: Observation, horizon_s: float) -> Sizing:
+        limits = self.limits
+        floor = floor_replicas(limits)
+        fc = self._forecaster.forecast(horizon_s)
+        view = self._capacity.view()
+        if fc is None or fc.rate_rps <= 0:
+            return Sizing(floor, None, "no arrivals")
+        if view.service_s is None or view.concurrency_cap is None:
+            return self._size_by_rate(obs, fc, view)
+        target = self.objective.ttft_s
+        first = view.first_token_s or 0.0
+        budget = target * self.settings.ttft_headroom - first
+        slots = view.slots if view.slots is not None else view.concurrency_cap
+        at_least = max(floor, math.ceil(fc.rate_rps * view.service_s / view.concurrency_cap))
+        n, wait_q = replicas_for_wait(
+            fc.rate_rps, view.service_s, slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
+        )
+        extra = self._backlog_replicas(obs, view)
+        why = (
+            f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon); "
+            f"per replica <= {view.concurrency_cap:.3g} in flight ({view.limited_by}), "
+            f"service {view.service_s:.3g} s"
+        )
+        if extra and obs.replicas + extra > n:
+            n = obs.replicas + extra
+            why += f"; +{extra} for {obs.queued:.0f} queued at TTFT {obs.ttft_quantile_s:.2f} s"
+        predicted = first + wait_q if math.isfinite(wait_q) else None
+        if predicted is not None:
+            why += f"; predicted p{self.objective.percentile:g} TTFT {predicted:.2f} s"
+        return Sizing(n, predicted, why)
+
+    def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
+        """No in-flight data to model with: size on the best rate per replica seen healthy."""
+        if view.safe_rate_per_replica:
+            n = math.ceil(fc.rate_rps / view.safe_rate_per_replica)
+            return Sizing(n, None, f"forecast {fc.rate_rps:.3g} req/s at <= {view.safe_rate_per_replica:.3g} req/s per replica seen healthy")
+        base = self._base if self._base is not None else obs.replicas
+        return Sizing(base, None, "capacity not yet learnt")
+
+    def _backlog_replicas(self, obs: Observation, view: CapacityView) -> int:
+        """Replicas to absorb requests already queued while the objective is being missed."""
+        ttft, queued = _usable(obs.ttft_quantile_s), _usable(obs.queued)
+        if ttft is None or queued is None or queued < 1 or ttft <= self.objective.ttft_s * self.settings.ttft_headroom:
+            return 0
+        per = view.slots or view.concurrency_cap or 1.0
+        return math.ceil(queued / per)
+
+    @staticmethod
+    def _action(current: int, total: int) -> str:
+        if total > current:
+            return f"scale up {current}->{total}"
+        if total < current:
+            return f"scale down {current}->{total}"
+        return f"hold {total}"

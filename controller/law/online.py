@@ -1,0 +1,121 @@
+"""Small online estimators: an EWMA that relearns after a level shift, and a
+forgetting least-squares line. Both are O(1) per sample and deterministic."""
+from __future__ import annotations
+
+import math
+
+
+class RelearningEwma:
+    """Exponentially weighted mean that restarts when the signal has clearly moved.
+
+    A sample counts as a "surprise" when it differs from the estimate by more than
+    `shift` (relative). After `patience` surprises in a row on the same side the
+    estimate restarts from the latest sample: a sustained change (new model, new
+    instance type, new token mix) is relearnt in a few samples instead of the
+    ~1/alpha an EWMA alone needs, while a single outlier does not move it much.
+    (A two-sided run test in the spirit of Page's CUSUM, Biometrika 41, 1954.)
+    """
+
+    def __init__(self, alpha: float, shift: float = 0.3, patience: int = 3):
+        self.alpha = alpha
+        self.shift = shift
+        self.patience = patience
+        self.value: float | None = None
+        self.samples = 0
+        self._run = 0  # signed length of the current run of surprises
+        self.relearned = 0
+
+    def update(self, x: float) -> float:
+        if not math.isfinite(x):
+            return self.value if self.value is not None else x
+        self.samples += 1
+        if self.value is None:
+            self.value = x
+            return x
+        rel = (x - self.value) / max(abs(self.value), 1e-12)
+        if abs(rel) > self.shift:
+            side = 1 if rel > 0 else -1
+            self._run = self._run + side if self._run * side > 0 else side
+        else:
+            self._run = 0
+        if abs(self._run) >= self.patience:
+            self.value = x
+            self._run = 0
+            self.relearned += 1
+        else:
+            self.value += self.alpha * (x - self.value)
+        return self.value
+
+
+class ForgettingLine:
+    """Weighted least-squares fit y = a + b*x with exponential forgetting.
+
+    Old samples fade with factor `forget` per sample, so the fit follows a
+    changing system. `predict` falls back to the weighted mean when x has not
+    varied enough to identify a slope, and `slope` is clamped to be >= 0 where
+    the caller knows the physics is monotone (latency never falls with load).
+    """
+
+    def __init__(self, forget: float, min_spread: float = 0.1, shift: float = 0.3, patience: int = 3):
+        self.forget = forget
+        self.min_spread = min_spread  # relative spread of x needed before a slope is trusted
+        self.shift = shift  # relative residual that counts as a surprise (see RelearningEwma)
+        self.patience = patience
+        self._w = self._wx = self._wy = self._wxx = self._wxy = 0.0
+        self._run = 0
+        self.relearned = 0
+
+    def reset(self) -> None:
+        self._w = self._wx = self._wy = self._wxx = self._wxy = 0.0
+
+    @property
+    def weight(self) -> float:
+        return self._w
+
+    def add(self, x: float, y: float) -> bool:
+        """Add a sample; returns True when a sustained shift made the fit start over."""
+        relearn = False
+        if self._w >= self.patience:
+            guess = self.predict(x)
+            rel = (y - guess) / max(abs(guess), 1e-12)
+            if abs(rel) > self.shift:
+                side = 1 if rel > 0 else -1
+                self._run = self._run + side if self._run * side > 0 else side
+            else:
+                self._run = 0
+            if abs(self._run) >= self.patience:
+                self.reset()
+                self._run = 0
+                self.relearned += 1
+                relearn = True
+        self._add(x, y)
+        return relearn
+
+    def _add(self, x: float, y: float) -> None:
+        f = self.forget
+        self._w = self._w * f + 1.0
+        self._wx = self._wx * f + x
+        self._wy = self._wy * f + y
+        self._wxx = self._wxx * f + x * x
+        self._wxy = self._wxy * f + x * y
+
+    def mean_x(self) -> float:
+        return self._wx / self._w if self._w > 0 else 0.0
+
+    def mean_y(self) -> float:
+        return self._wy / self._w if self._w > 0 else 0.0
+
+    def slope(self) -> float:
+        """Non-negative slope, 0 when x has not spread enough to tell."""
+        if self._w <= 1.0:
+            return 0.0
+        mx = self.mean_x()
+        var = self._wxx / self._w - mx * mx
+        if var <= (self.min_spread * max(abs(mx), 1e-9)) ** 2:
+            return 0.0
+        cov = self._wxy / self._w - mx * self.mean_y()
+        return max(0.0, cov / var)
+
+    def predict(self, x: float) -> float:
+        b = self.slope()
+        return self.mean_y() + b * (x - self.mean_x())
