@@ -193,7 +193,7 @@ def run(
     params = params or FleetParams()
     fleet = MiniFleet(params, start_replicas, seed)
     events = dict(events or {})
-    next_decision = 0.0
+    next_decision = params.window_s  # metrics need one trailing window first
     result = RunResult(0.0, 0, 0.0, 0.0)
     while fleet.t < duration_s:
         for at in [a for a in events if a <= fleet.t]:

@@ -47,6 +47,7 @@ class CapacityView:
 
 
 class CapacityEstimator:
+    CALM_SAMPLES = 4  # one typical rate window (1 min) at a 15 s interval
     def __init__(self, target_ttft_s: float, settings: LawSettings):
         self.target = target_ttft_s
         self.s = settings
@@ -56,27 +57,36 @@ class CapacityEstimator:
         self._slots_low_run = 0
         self.safe_concurrency: float | None = None
         self.safe_rate: float | None = None
+        self._last_ready: int | None = None
+        self._since_queue = self.CALM_SAMPLES  # observations since a queue was last seen
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
+        ready_changed = self._last_ready is not None and x.ready != self._last_ready
+        self._last_ready = x.ready
+        queued = x.queued if x.queued is not None else 0.0
+        # a request waiting for a slot means at least one replica's batch is full
+        queue_now = x.queued is not None and queued >= 1.0
+        self._since_queue = 0 if queue_now else self._since_queue + 1
         if x.ready <= 0:
             return
         per_replica = x.in_flight / x.ready if x.in_flight is not None else None
-        queued = x.queued if x.queued is not None else 0.0
-        # a request waiting for a slot means at least one replica's batch is full
-        saturated = x.queued is not None and queued >= 1.0 and per_replica is not None
-        if saturated:
+        if queue_now and per_replica is not None and not ready_changed:
+            # (replicas that just became ready have not filled yet: not a slot count)
             self._learn_slots(per_replica)
-        # Little's law holds for the slot-holding time whenever the queue is not growing
-        # much; while requests pile up the served rate is below the arrival rate.
-        if per_replica is not None and x.rate_rps > 0 and x.in_flight > 0 and queued <= 0.1 * x.in_flight:
+        # Trailing-window figures still carry a queue that has just drained, so the
+        # queue-free fits take only samples a full window (CALM_SAMPLES) after the last queue.
+        calm = self._since_queue >= self.CALM_SAMPLES
+        if calm and per_replica is not None and x.rate_rps > 0 and x.in_flight > 0:
+            # Little's law: in_flight = rate * slot-holding time
             if self.service.add(per_replica, x.in_flight / x.rate_rps):
                 self.safe_concurrency = None  # the system changed: re-probe from here
-        meets = x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom
-        if x.ttft_q_s is not None and per_replica is not None and not saturated and x.rate_rps > 0:
+        ttft_ok = x.ttft_q_s is not None and x.ttft_q_s <= self.target
+        if calm and ttft_ok and per_replica is not None and x.rate_rps > 0:
             if self.first_token.add(per_replica, x.ttft_q_s):
                 self.safe_concurrency = None
-        if meets and not saturated:
+        meets = x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom
+        if meets and calm:
             if per_replica is not None:
                 self.safe_concurrency = max(self.safe_concurrency or 0.0, per_replica)
             if x.rate_rps > 0:
@@ -101,13 +111,16 @@ class CapacityEstimator:
 
     # -- reading ------------------------------------------------------------------------
     def view(self) -> CapacityView:
+        """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law
+        plans up to: the prefill cap, and -- only while the slots are unknown -- the probe
+        bound. Known slots are a server count for the queueing model instead."""
         caps: list[tuple[float, str]] = []
-        if self.slots is not None:
-            caps.append((self.slots, "slots"))
         prefill_cap = self._prefill_cap()
         if prefill_cap is not None:
             caps.append((prefill_cap, "prefill"))
-        if self.safe_concurrency is not None and self.safe_concurrency > 0:
+        if self.slots is not None:
+            caps.append((self.slots, "slots"))
+        elif self.safe_concurrency is not None and self.safe_concurrency > 0:
             caps.append((self.safe_concurrency * self.s.probe_growth, "probe"))
         if caps:
             cap, by = min(caps)

@@ -7,14 +7,15 @@ from the trailing-window rates it has seen:
 - peak hold: the highest rate of the last `horizon` seconds. Whatever load came back
   within one cold start can come back again before new capacity could be ready
   (the same reasoning as the HPA's scale-down stabilisation window, applied to load);
-- trend: a least-squares slope over the last `horizon` seconds, extrapolated over the
-  horizon plus the metric's own lag (a trailing window lags a ramp by about half its
-  length; the law does not know the window, so it uses one decision interval);
+- trend: least-squares slopes over each third of the last `horizon` seconds; only a
+  rise seen in every third is a sustained trend (a step that is over shows in one
+  part only), and the smallest slope is extrapolated over the horizon plus one
+  decision interval of metric lag;
 - burst: a rate that jumps above the recent level by more than three standard
   deviations of recent variation. A step in the true rate shows in a trailing-window
   rate as a ramp as long as the window, so the jump between the last two samples is
-  extrapolated over one typical rate window (`rate(x[1m])`, four intervals) to
-  reach the level the step is heading for.
+  extrapolated over what is left of one typical rate window (`rate(x[1m])`, four
+  intervals) since the burst began, to reach the level the step is heading for.
 Upward extrapolation is capped at `max_ratio` times the latest rate.
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ class RateForecaster:
         self.max_ratio = max_ratio
         self.keep_s = keep_s
         self._hist: deque[tuple[float, float]] = deque()
+        self._burst_since: float | None = None
 
     def update(self, time_s: float, rate_rps: float) -> None:
         if self._hist and time_s <= self._hist[-1][0]:
@@ -57,22 +59,31 @@ class RateForecaster:
         best, basis, burst = latest, "level", False
         if peak > best:
             best, basis = peak, "peak-hold"
-        trend = _slope(recent)
+        third = len(recent) // 3
+        trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
         if trend > 0:
             guess = min(latest + trend * reach, cap)
             if guess > best:
                 best, basis = guess, "trend"
+        window = 4.0 * self.interval_s
         if len(recent) >= 4:
             before = [r for _, r in recent[:-1]]
             mean = sum(before) / len(before)
             sd = math.sqrt(sum((r - mean) ** 2 for r in before) / (len(before) - 1))
-            if latest > mean + 3.0 * sd + 1e-9 and latest > before[-1]:
-                burst = True
-                t_prev = recent[-2][0]
-                jump = (latest - before[-1]) / max(now - t_prev, 1e-9)
-                guess = min(latest + jump * 4.0 * self.interval_s, cap)
-                if guess > best:
-                    best, basis = guess, "burst"
+            t_prev = recent[-2][0]
+            rising = latest > before[-1]
+            if rising and (latest > mean + 3.0 * sd + 1e-9 or self._burst_since is not None):
+                if self._burst_since is None:
+                    self._burst_since = t_prev
+                left = window - (now - self._burst_since)
+                if left > 0:
+                    burst = True
+                    jump = (latest - before[-1]) / max(now - t_prev, 1e-9)
+                    guess = min(latest + jump * left, cap)
+                    if guess > best:
+                        best, basis = guess, "burst"
+            else:
+                self._burst_since = None
         return Forecast(rate_rps=best, latest_rps=latest, basis=basis, burst=burst)
 
 

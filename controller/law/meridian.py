@@ -123,25 +123,37 @@ class MeridianPolicy:
         view = self._capacity.view()
         if fc is None or fc.rate_rps <= 0:
             return Sizing(floor, None, "no arrivals")
-        if view.service_s is None or view.concurrency_cap is None:
+        service, cap = view.service_s, view.concurrency_cap
+        in_flight, queued = _usable(obs.in_flight), _usable(obs.queued) or 0.0
+        if service is None and in_flight and obs.arrival_rate_rps > 0:
+            # never seen a calm sample: in_flight / rate under-states the slot-holding time
+            # while a queue builds, but the queue itself is sized for below, and counting
+            # waiting time here as well would feed the queue back into the size
+            service = in_flight / obs.arrival_rate_rps
+        if cap is None and in_flight and obs.ready_replicas > 0:
+            cap = in_flight / obs.ready_replicas  # at least what the replicas hold now
+        if service is None or cap is None:
             return self._size_by_rate(obs, fc, view)
         target = self.objective.ttft_s
         first = view.first_token_s or 0.0
         budget = target * self.settings.ttft_headroom - first
-        slots = view.slots if view.slots is not None else view.concurrency_cap
-        at_least = max(floor, math.ceil(fc.rate_rps * view.service_s / view.concurrency_cap))
-        n, wait_q = replicas_for_wait(
-            fc.rate_rps, view.service_s, slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
-        )
-        extra = self._backlog_replicas(obs, view)
+        # requests already queued must be served on top of new arrivals: drain them
+        # within one horizon (the soonest new capacity could help anyway)
+        rate = fc.rate_rps + queued / horizon_s
+        at_least = max(floor, math.ceil(rate * service / cap))
+        if view.slots is not None:
+            n, wait_q = replicas_for_wait(
+                rate, service, view.slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
+            )
+        else:
+            # slots never filled: no queueing model to apply yet, plan the mean concurrency
+            # at the probe bound (itself above the busiest snapshot seen meeting the objective)
+            n, wait_q = at_least, 0.0
         why = (
-            f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon); "
-            f"per replica <= {view.concurrency_cap:.3g} in flight ({view.limited_by}), "
-            f"service {view.service_s:.3g} s"
+            f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon)"
+            + (f" + {queued:.0f} queued" if queued >= 1 else "")
+            + f"; per replica <= {cap:.3g} in flight ({view.limited_by}), service {service:.3g} s"
         )
-        if extra and obs.replicas + extra > n:
-            n = obs.replicas + extra
-            why += f"; +{extra} for {obs.queued:.0f} queued at TTFT {obs.ttft_quantile_s:.2f} s"
         predicted = first + wait_q if math.isfinite(wait_q) else None
         if predicted is not None:
             why += f"; predicted p{self.objective.percentile:g} TTFT {predicted:.2f} s"
@@ -154,14 +166,6 @@ class MeridianPolicy:
             return Sizing(n, None, f"forecast {fc.rate_rps:.3g} req/s at <= {view.safe_rate_per_replica:.3g} req/s per replica seen healthy")
         base = self._base if self._base is not None else obs.replicas
         return Sizing(base, None, "capacity not yet learnt")
-
-    def _backlog_replicas(self, obs: Observation, view: CapacityView) -> int:
-        """Replicas to absorb requests already queued while the objective is being missed."""
-        ttft, queued = _usable(obs.ttft_quantile_s), _usable(obs.queued)
-        if ttft is None or queued is None or queued < 1 or ttft <= self.objective.ttft_s * self.settings.ttft_headroom:
-            return 0
-        per = view.slots or view.concurrency_cap or 1.0
-        return math.ceil(queued / per)
 
     @staticmethod
     def _action(current: int, total: int) -> str:

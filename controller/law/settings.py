@@ -28,7 +28,7 @@ class LawSettings:
     tail_share: float = 0.5
     # When the per-replica concurrency that breaks the objective has never been seen, plan
     # at most this factor above the highest concurrency observed to be fine (a bounded probe).
-    probe_growth: float = 1.25
+    probe_growth: float = 1.2
     # Largest scale-down per decision, as a share of the current size (on top of the
     # stabilisation window): a wrong estimate can cost at most this much capacity at once.
     max_down_share: float = 0.1
