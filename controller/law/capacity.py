@@ -4,8 +4,9 @@ Nothing about the model, GPU or token mix is handed in; everything is learnt fro
 the observation stream and relearnt when it changes:
 
 - service time (mean time a request holds a batch slot) by Little's law,
-  in_flight = rate * service, fitted against per-replica concurrency because decode
-  slows as the batch fills;
+  in_flight = rate * service, fitted against the arrival rate per replica because
+  decode slows as the batch fills (not against in-flight per replica: that shares
+  its noise with in_flight / rate and would fit a slope to noise);
 - batch slots per replica: seen only when requests queue for a slot, at which point
   in_flight / ready is a lower bound on the slots (exact when every replica is full);
 - first-token time without queueing (the prefill percentile) against per-replica
@@ -51,8 +52,12 @@ class CapacityEstimator:
     def __init__(self, target_ttft_s: float, settings: LawSettings):
         self.target = target_ttft_s
         self.s = settings
-        self.service = ForgettingLine(settings.forget)  # service_s against concurrency
-        self.first_token = ForgettingLine(settings.forget)  # no-queue TTFT_q against concurrency
+        # service_s against arrival rate per replica; relearns after a sustained 50 % shift (new model or
+        # token mix), not on the +-30 % a varying prompt mix gives from minute to minute
+        self.service = ForgettingLine(settings.forget, shift=0.5, patience=5)
+        # no-queue TTFT_q against concurrency: the prompt mix moves it a lot between windows,
+        # so it only forgets, it never restarts
+        self.first_token = ForgettingLine(settings.forget, patience=0)
         self.slots: float | None = None
         self._slots_low_run = 0
         self.safe_concurrency: float | None = None
@@ -79,17 +84,17 @@ class CapacityEstimator:
         calm = self._since_queue >= self.CALM_SAMPLES
         if calm and per_replica is not None and x.rate_rps > 0 and x.in_flight > 0:
             # Little's law: in_flight = rate * slot-holding time
-            if self.service.add(per_replica, x.in_flight / x.rate_rps):
-                self.safe_concurrency = None  # the system changed: re-probe from here
-        ttft_ok = x.ttft_q_s is not None and x.ttft_q_s <= self.target
-        if calm and ttft_ok and per_replica is not None and x.rate_rps > 0:
-            if self.first_token.add(per_replica, x.ttft_q_s):
-                self.safe_concurrency = None
-        meets = x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom
-        if meets and calm:
+            self.service.add(x.rate_rps / x.ready, x.in_flight / x.rate_rps)
+        if calm and x.ttft_q_s is not None and x.ttft_q_s <= self.target and per_replica is not None and x.rate_rps > 0:
+            self.first_token.add(per_replica, x.ttft_q_s)
+        if calm:
+            # no request waited for a slot: the replicas held this many at once, so they have
+            # at least this many slots (whatever the TTFT, which prefill may dominate)
             if per_replica is not None:
                 self.safe_concurrency = max(self.safe_concurrency or 0.0, per_replica)
-            if x.rate_rps > 0:
+                if self.slots is not None:
+                    self.safe_concurrency = min(self.safe_concurrency, self.slots)
+            if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
                 self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
 
     def _learn_slots(self, per_replica: float) -> None:
@@ -128,8 +133,10 @@ class CapacityEstimator:
             cap, by = None, "none"
         service = None
         if self.service.weight > 0:
-            at = cap if cap is not None else self.service.mean_x()
-            service = max(self.service.predict(at), 1e-3)
+            service = max(self.service.mean_y(), 1e-3)
+            if cap is not None:
+                # the rate per replica that fills `cap` slots, then the service time there
+                service = max(self.service.predict(cap / service), 1e-3)
         first = None
         if self.first_token.weight > 0:
             at = cap if cap is not None else self.first_token.mean_x()
@@ -145,10 +152,10 @@ class CapacityEstimator:
         )
 
     def _prefill_cap(self) -> float | None:
-        """Concurrency at which the no-queue TTFT percentile reaches the planned share."""
+        """Concurrency at which the no-queue TTFT percentile reaches the objective."""
         slope = self.first_token.slope()
         if slope <= 0 or self.first_token.weight <= 0:
             return None
-        room = self.target * self.s.ttft_headroom - self.first_token.mean_y()
+        room = self.target - self.first_token.mean_y()
         cap = self.first_token.mean_x() + room / slope
         return cap if cap > 0 and math.isfinite(cap) else None

@@ -141,14 +141,20 @@ class MeridianPolicy:
         # within one horizon (the soonest new capacity could help anyway)
         rate = fc.rate_rps + queued / horizon_s
         at_least = max(floor, math.ceil(rate * service / cap))
-        if view.slots is not None:
-            n, wait_q = replicas_for_wait(
-                rate, service, view.slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
-            )
-        else:
-            # slots never filled: no queueing model to apply yet, plan the mean concurrency
-            # at the probe bound (itself above the busiest snapshot seen meeting the objective)
-            n, wait_q = at_least, 0.0
+        # Until a queue has shown the slot count, plan as if a replica had the probe bound's
+        # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
+        # same queueing model, so the guess is never run at full occupancy.
+        slots = view.slots if view.slots is not None else cap
+        n, wait_q = replicas_for_wait(
+            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
+        )
+        if view.slots is None and view.safe_concurrency:
+            # ...but never more than keeps the mean concurrency at a level already seen
+            # queue-free: a small guess must not add queueing headroom to a fleet that has
+            # shown it needs none
+            seen = max(floor, math.ceil(rate * service / view.safe_concurrency))
+            if seen < n:
+                n, wait_q = seen, 0.0
         why = (
             f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon)"
             + (f" + {queued:.0f} queued" if queued >= 1 else "")

@@ -52,8 +52,8 @@ class ForgettingLine:
 
     Old samples fade with factor `forget` per sample, so the fit follows a
     changing system. `predict` falls back to the weighted mean when x has not
-    varied enough to identify a slope, and `slope` is clamped to be >= 0 where
-    the caller knows the physics is monotone (latency never falls with load).
+    varied enough, or the slope is not significant; the slope is never negative
+    (latency and service time never fall with load).
     """
 
     def __init__(self, forget: float, min_spread: float = 0.1, shift: float = 0.3, patience: int = 3):
@@ -61,12 +61,12 @@ class ForgettingLine:
         self.min_spread = min_spread  # relative spread of x needed before a slope is trusted
         self.shift = shift  # relative residual that counts as a surprise (see RelearningEwma)
         self.patience = patience
-        self._w = self._wx = self._wy = self._wxx = self._wxy = 0.0
+        self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
         self._run = 0
         self.relearned = 0
 
     def reset(self) -> None:
-        self._w = self._wx = self._wy = self._wxx = self._wxy = 0.0
+        self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
 
     @property
     def weight(self) -> float:
@@ -75,7 +75,7 @@ class ForgettingLine:
     def add(self, x: float, y: float) -> bool:
         """Add a sample; returns True when a sustained shift made the fit start over."""
         relearn = False
-        if self._w >= self.patience:
+        if self.patience and self._w >= self.patience:
             guess = self.predict(x)
             rel = (y - guess) / max(abs(guess), 1e-12)
             if abs(rel) > self.shift:
@@ -98,6 +98,7 @@ class ForgettingLine:
         self._wy = self._wy * f + y
         self._wxx = self._wxx * f + x * x
         self._wxy = self._wxy * f + x * y
+        self._wyy = self._wyy * f + y * y
 
     def mean_x(self) -> float:
         return self._wx / self._w if self._w > 0 else 0.0
@@ -106,15 +107,27 @@ class ForgettingLine:
         return self._wy / self._w if self._w > 0 else 0.0
 
     def slope(self) -> float:
-        """Non-negative slope, 0 when x has not spread enough to tell."""
-        if self._w <= 1.0:
+        """Non-negative slope; 0 unless x has spread and the slope is significant.
+
+        Significant means above zero at the 95 % level (Student t, at least 3 degrees
+        of freedom): a slope fitted to noise (a varying prompt mix, a start-up
+        transient) must not be extrapolated to other loads.
+        """
+        dof = self._w - 2.0
+        if dof < 3.0:
             return 0.0
         mx = self.mean_x()
         var = self._wxx / self._w - mx * mx
         if var <= (self.min_spread * max(abs(mx), 1e-9)) ** 2:
             return 0.0
-        cov = self._wxy / self._w - mx * self.mean_y()
-        return max(0.0, cov / var)
+        my = self.mean_y()
+        cov = self._wxy / self._w - mx * my
+        b = cov / var
+        resid = max(self._wyy / self._w - my * my - b * cov, 0.0)
+        se = math.sqrt(resid / (var * dof))
+        # two-sided 95 % Student t critical value, approximated as 1.96 + 3/dof
+        # (within 0.25 of the tabled value from 3 degrees of freedom up)
+        return b if b > (1.96 + 3.0 / dof) * se else 0.0
 
     def predict(self, x: float) -> float:
         b = self.slope()
