@@ -29,6 +29,7 @@ from controller.law.settings import LawSettings
 class Sample:
     """One healthy observation reduced to what the estimator needs."""
 
+    time_s: float
     ready: int
     rate_rps: float
     in_flight: float | None
@@ -40,9 +41,10 @@ class Sample:
 class CapacityView:
     service_s: float | None  # mean slot-holding time at the planning concurrency
     slots: float | None  # batch slots per replica, None until a queue has been seen
-    safe_concurrency: float | None  # highest per-replica in-flight seen meeting the objective
+    safe_concurrency: float | None  # highest per-replica in-flight seen with no queue
+    safe_mean_concurrency: float | None  # highest per-replica offered load seen with no queue
     concurrency_cap: float | None  # per-replica in-flight the law plans up to
-    first_token_s: float | None  # no-queue TTFT percentile at the cap
+    first_token_s: float | None  # no-queue TTFT percentile at the cap, in a bad (1 %) window
     safe_rate_per_replica: float | None  # fallback when in-flight is not reported
     limited_by: str  # which evidence sets the cap: "slots", "prefill", "probe" or "none"
 
@@ -54,16 +56,19 @@ class CapacityEstimator:
         self.s = settings
         # service_s against arrival rate per replica; relearns after a sustained 50 % shift (new model or
         # token mix), not on the +-30 % a varying prompt mix gives from minute to minute
-        self.service = ForgettingLine(settings.forget, shift=0.5, patience=5)
+        self.service = ForgettingLine(settings.forget, min_spread=0.01, shift=0.5, patience=5)
         # no-queue TTFT_q against concurrency: the prompt mix moves it a lot between windows,
         # so it only forgets, it never restarts
-        self.first_token = ForgettingLine(settings.forget, patience=0)
+        self.first_token = ForgettingLine(settings.forget, min_spread=0.01, patience=0)
         self.slots: float | None = None
         self._slots_low_run = 0
-        self.safe_concurrency: float | None = None
+        self.safe_concurrency: float | None = None  # busiest queue-free snapshot, per replica
+        self.safe_mean_concurrency: float | None = None  # busiest queue-free offered load, per replica
         self.safe_rate: float | None = None
         self._last_ready: int | None = None
         self._since_queue = self.CALM_SAMPLES  # observations since a queue was last seen
+        self._last_queue: tuple[float, float] | None = None  # (time, queued) of the last look
+        self.miss_rate_cap: float | None = None  # rate per replica, from queue-free misses
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
@@ -73,20 +78,26 @@ class CapacityEstimator:
         # a request waiting for a slot means at least one replica's batch is full
         queue_now = x.queued is not None and queued >= 1.0
         self._since_queue = 0 if queue_now else self._since_queue + 1
+        previous, self._last_queue = self._last_queue, (x.time_s, queued) if x.queued is not None else None
         if x.ready <= 0:
             return
         per_replica = x.in_flight / x.ready if x.in_flight is not None else None
         if queue_now and per_replica is not None and not ready_changed:
             # (replicas that just became ready have not filled yet: not a slot count)
             self._learn_slots(per_replica)
+            if previous is not None and previous[1] >= 1.0 and x.time_s > previous[0] and x.in_flight > 0:
+                self._learn_saturated_service(x, (queued - previous[1]) / (x.time_s - previous[0]))
         # Trailing-window figures still carry a queue that has just drained, so the
         # queue-free fits take only samples a full window (CALM_SAMPLES) after the last queue.
         calm = self._since_queue >= self.CALM_SAMPLES
         if calm and per_replica is not None and x.rate_rps > 0 and x.in_flight > 0:
             # Little's law: in_flight = rate * slot-holding time
             self.service.add(x.rate_rps / x.ready, x.in_flight / x.rate_rps)
-        if calm and x.ttft_q_s is not None and x.ttft_q_s <= self.target and per_replica is not None and x.rate_rps > 0:
-            self.first_token.add(per_replica, x.ttft_q_s)
+        if calm and x.ttft_q_s is not None and x.rate_rps > 0:
+            # against the arrival rate per replica too: a window's TTFT quantile reflects the
+            # occupancy over the window, which the window's rate tracks better than a snapshot
+            self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)
+            self._track_misses(x.rate_rps / x.ready, x.ttft_q_s, per_replica)
         if calm:
             # no request waited for a slot: the replicas held this many at once, so they have
             # at least this many slots (whatever the TTFT, which prefill may dominate)
@@ -94,8 +105,20 @@ class CapacityEstimator:
                 self.safe_concurrency = max(self.safe_concurrency or 0.0, per_replica)
                 if self.slots is not None:
                     self.safe_concurrency = min(self.safe_concurrency, self.slots)
+                if self.service.weight > 0 and x.rate_rps > 0:
+                    # the mean (offered) concurrency of this queue-free minute
+                    mean_load = x.rate_rps * self.service.mean_y() / x.ready
+                    self.safe_mean_concurrency = max(self.safe_mean_concurrency or 0.0, min(mean_load, per_replica * 2))
             if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
                 self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
+
+    def _learn_saturated_service(self, x: Sample, queue_growth_rps: float) -> None:
+        """With every slot busy, the served rate is the arrival rate less the queue's growth,
+        and Little's law on the slots gives the service time at a full batch -- the very
+        point a queue-free fleet never shows and the fit most needs."""
+        served = x.rate_rps - queue_growth_rps
+        if served > 0.3 * x.rate_rps:
+            self.service.add(served / x.ready, x.in_flight / served)
 
     def _learn_slots(self, per_replica: float) -> None:
         if self.slots is None or per_replica >= self.slots:
@@ -119,10 +142,16 @@ class CapacityEstimator:
         """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law
         plans up to: the prefill cap, and -- only while the slots are unknown -- the probe
         bound. Known slots are a server count for the queueing model instead."""
+        service_mean = max(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
+
+        def service_at_concurrency(c: float) -> float:
+            # the rate per replica that keeps `c` slots busy, then the service time there
+            return max(self.service.predict(c / service_mean), 1e-3)
+
         caps: list[tuple[float, str]] = []
-        prefill_cap = self._prefill_cap()
-        if prefill_cap is not None:
-            caps.append((prefill_cap, "prefill"))
+        rate_cap = self.miss_rate_cap
+        if rate_cap is not None and service_mean is not None:
+            caps.append((rate_cap * max(self.service.predict(rate_cap), 1e-3), "prefill"))
         if self.slots is not None:
             caps.append((self.slots, "slots"))
         elif self.safe_concurrency is not None and self.safe_concurrency > 0:
@@ -132,30 +161,37 @@ class CapacityEstimator:
         else:
             cap, by = None, "none"
         service = None
-        if self.service.weight > 0:
-            service = max(self.service.mean_y(), 1e-3)
-            if cap is not None:
-                # the rate per replica that fills `cap` slots, then the service time there
-                service = max(self.service.predict(cap / service), 1e-3)
+        if service_mean is not None:
+            service = service_at_concurrency(cap) if cap is not None else service_mean
         first = None
         if self.first_token.weight > 0:
-            at = cap if cap is not None else self.first_token.mean_x()
-            first = max(self.first_token.predict(at), 0.0)
+            at = cap / service if cap is not None and service else self.first_token.mean_x()
+            first = max(self.first_token.predict(at) + self._ttft_spread(), 0.0)
         return CapacityView(
             service_s=service,
             slots=self.slots,
             safe_concurrency=self.safe_concurrency,
+            safe_mean_concurrency=self.safe_mean_concurrency,
             concurrency_cap=cap,
             first_token_s=first,
             safe_rate_per_replica=self.safe_rate,
             limited_by=by,
         )
 
-    def _prefill_cap(self) -> float | None:
-        """Concurrency at which the no-queue TTFT percentile reaches the objective."""
-        slope = self.first_token.slope()
-        if slope <= 0 or self.first_token.weight <= 0:
-            return None
-        room = self.target - self.first_token.mean_y()
-        cap = self.first_token.mean_x() + room / slope
-        return cap if cap > 0 and math.isfinite(cap) else None
+    def _track_misses(self, rate_per_replica: float, ttft_q_s: float, per_replica: float | None) -> None:
+        """A queue-free window that still missed the objective at a busy batch: the GPU was
+        too busy for the prefill. Until the fitted slope says by how much, cap the rate per
+        replica as if TTFT were proportional to it (it grows more slowly, so this errs on
+        the safe side), and relax the cap by 0.2 % per window that meets the objective
+        (~10 % in 12 minutes). A miss with the batch less than half full is the prompt
+        mix (long prompts), which more replicas cannot fix: it is not counted."""
+        slots = self.slots or self.safe_concurrency
+        busy = per_replica is not None and slots is not None and per_replica >= 0.5 * slots
+        if ttft_q_s > self.target and busy:
+            cap = rate_per_replica * self.target / ttft_q_s
+            self.miss_rate_cap = cap if self.miss_rate_cap is None else min(self.miss_rate_cap, cap)
+        elif self.miss_rate_cap is not None:
+            self.miss_rate_cap *= 1.002
+
+    def _ttft_spread(self) -> float:
+        return self.s.window_z * self.first_token.residual_sd()

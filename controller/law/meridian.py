@@ -108,6 +108,7 @@ class MeridianPolicy:
         self._forecaster.update(obs.time_s, rate)
         self._capacity.update(
             Sample(
+                time_s=obs.time_s,
                 ready=obs.ready_replicas,
                 rate_rps=rate,
                 in_flight=_usable(obs.in_flight),
@@ -148,13 +149,16 @@ class MeridianPolicy:
         n, wait_q = replicas_for_wait(
             rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
         )
-        if view.slots is None and view.safe_concurrency:
-            # ...but never more than keeps the mean concurrency at a level already seen
-            # queue-free: a small guess must not add queueing headroom to a fleet that has
-            # shown it needs none
-            seen = max(floor, math.ceil(rate * service / view.safe_concurrency))
+        if view.slots is None and view.safe_mean_concurrency:
+            # ...but never more than keeps the offered load per replica at a level already
+            # seen queue-free: a small guess must not add queueing headroom to a fleet
+            # that has shown it needs none
+            seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
+        guard = self._saturation_guard(obs, slots)
+        if guard > n:
+            n = guard
         why = (
             f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon)"
             + (f" + {queued:.0f} queued" if queued >= 1 else "")
@@ -172,6 +176,16 @@ class MeridianPolicy:
             return Sizing(n, None, f"forecast {fc.rate_rps:.3g} req/s at <= {view.safe_rate_per_replica:.3g} req/s per replica seen healthy")
         base = self._base if self._base is not None else obs.replicas
         return Sizing(base, None, "capacity not yet learnt")
+
+    def _saturation_guard(self, obs: Observation, slots: float) -> int:
+        """Closed-loop backstop: the objective is missed and requests are queueing, so
+        the model under-states the load. Then hold slots for everything in the system now
+        (running plus queued), and at least one replica more than now, whatever the model
+        says (Knative's panic mode reasons the same way)."""
+        ttft, queued, in_flight = _usable(obs.ttft_quantile_s), _usable(obs.queued), _usable(obs.in_flight)
+        if ttft is None or queued is None or in_flight is None or queued < 1 or ttft <= self.objective.ttft_s:
+            return 0
+        return max(obs.replicas + 1, math.ceil((in_flight + queued) / max(slots, 1e-6)))
 
     @staticmethod
     def _action(current: int, total: int) -> str:

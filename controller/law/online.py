@@ -129,6 +129,17 @@ class ForgettingLine:
         # (within 0.25 of the tabled value from 3 degrees of freedom up)
         return b if b > (1.96 + 3.0 / dof) * se else 0.0
 
+    def residual_sd(self) -> float:
+        """Weighted standard deviation of y around the fitted line."""
+        if self._w <= 2.0:
+            return 0.0
+        mx, my = self.mean_x(), self.mean_y()
+        var_y = max(self._wyy / self._w - my * my, 0.0)
+        var_x = self._wxx / self._w - mx * mx
+        b = self.slope()
+        cov = self._wxy / self._w - mx * my
+        return math.sqrt(max(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
+
     def predict(self, x: float) -> float:
         b = self.slope()
         return self.mean_y() + b * (x - self.mean_x())

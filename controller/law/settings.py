@@ -26,6 +26,10 @@ class LawSettings:
     # Plan the waiting-time tail for this share of the objective's tail (1 - percentile):
     # the prefill and waiting percentiles add, and half the tail is left for each.
     tail_share: float = 0.5
+    # The first-token time without queueing varies from window to window with the prompt
+    # mix; plan for its value in all but 1 % of windows (normal quantile 2.326): the SLO is
+    # judged per 1-minute window and must hold in 99 % of them.
+    window_z: float = 2.326
     # When the per-replica concurrency that breaks the objective has never been seen, plan
     # at most this factor above the highest concurrency observed to be fine (a bounded probe).
     probe_growth: float = 1.2
