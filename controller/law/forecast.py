@@ -34,10 +34,10 @@ class Forecast:
 
 
 class RateForecaster:
-    def __init__(self, interval_s: float, max_ratio: float, keep_s: float = 1800.0):
+    def __init__(self, interval_s: float, max_ratio: float):
         self.interval_s = interval_s
         self.max_ratio = max_ratio
-        self.keep_s = keep_s
+        self._keep_s = 0.0  # the longest horizon asked for so far: older rates are never used
         self._hist: deque[tuple[float, float]] = deque()
         self._burst_since: float | None = None
 
@@ -45,14 +45,15 @@ class RateForecaster:
         if self._hist and time_s <= self._hist[-1][0]:
             self._hist.pop()  # repeated or out-of-order time: keep the newest value only
         self._hist.append((time_s, rate_rps))
-        while self._hist and self._hist[0][0] < time_s - self.keep_s:
-            self._hist.popleft()
 
     def forecast(self, horizon_s: float) -> Forecast | None:
         if not self._hist:
             return None
         now, latest = self._hist[-1]
-        recent = [(t, r) for t, r in self._hist if t >= now - horizon_s]
+        self._keep_s = max(self._keep_s, horizon_s)
+        while self._hist[0][0] < now - self._keep_s:
+            self._hist.popleft()
+        recent = [p for p in self._hist if p[0] >= now - horizon_s] if self._keep_s > horizon_s else list(self._hist)
         peak = max(r for _, r in recent)
         cap = latest * self.max_ratio
         reach = horizon_s + self.interval_s
@@ -68,8 +69,9 @@ class RateForecaster:
         window = 4.0 * self.interval_s
         if len(recent) >= 4:
             before = [r for _, r in recent[:-1]]
-            mean = sum(before) / len(before)
-            sd = math.sqrt(sum((r - mean) ** 2 for r in before) / (len(before) - 1))
+            k = len(before)
+            mean = sum(before) / k
+            sd = math.sqrt(max(sum(r * r for r in before) / k - mean * mean, 0.0) * k / (k - 1))
             t_prev = recent[-2][0]
             rising = latest > before[-1]
             if rising and (latest > mean + 3.0 * sd + 1e-9 or self._burst_since is not None):
@@ -91,9 +93,15 @@ def _slope(points: list[tuple[float, float]]) -> float:
     n = len(points)
     if n < 3:
         return 0.0
-    mt = sum(t for t, _ in points) / n
-    mr = sum(r for _, r in points) / n
-    var = sum((t - mt) ** 2 for t, _ in points)
-    if var <= 0:
+    st = sr = stt = str_ = 0.0
+    t0 = points[0][0]  # times relative to the first: no cancellation on day-long clocks
+    for t, r in points:
+        t -= t0
+        st += t
+        sr += r
+        stt += t * t
+        str_ += t * r
+    var = stt - st * st / n
+    if var <= 1e-12:
         return 0.0
-    return sum((t - mt) * (r - mr) for t, r in points) / var
+    return (str_ - st * sr / n) / var

@@ -180,12 +180,14 @@ class MeridianPolicy:
     def _saturation_guard(self, obs: Observation, slots: float) -> int:
         """Closed-loop backstop: the objective is missed and requests are queueing, so
         the model under-states the load. Then hold slots for everything in the system now
-        (running plus queued), and at least one replica more than now, whatever the model
+        (running plus queued), and one replica more than now if none is starting, whatever the model
         says (Knative's panic mode reasons the same way)."""
         ttft, queued, in_flight = _usable(obs.ttft_quantile_s), _usable(obs.queued), _usable(obs.in_flight)
         if ttft is None or queued is None or in_flight is None or queued < 1 or ttft <= self.objective.ttft_s:
             return 0
-        return max(obs.replicas + 1, math.ceil((in_flight + queued) / max(slots, 1e-6)))
+        need = math.ceil((in_flight + queued) / max(slots, 1e-6))
+        # one more than now unless capacity is already on its way
+        return need if obs.starting_replicas else max(need, obs.replicas + 1)
 
     @staticmethod
     def _action(current: int, total: int) -> str:
