@@ -51,6 +51,7 @@ class CapacityView:
 
 class CapacityEstimator:
     CALM_SAMPLES = 4  # one typical rate window (1 min) at a 15 s interval
+    MAX_SERVICE_S = 3600.0  # a slot held longer than this is a measurement artefact (rate ~ 0)
     def __init__(self, target_ttft_s: float, settings: LawSettings):
         self.target = target_ttft_s
         self.s = settings
@@ -92,7 +93,9 @@ class CapacityEstimator:
         calm = self._since_queue >= self.CALM_SAMPLES
         if calm and per_replica is not None and x.rate_rps > 0 and x.in_flight > 0:
             # Little's law: in_flight = rate * slot-holding time
-            self.service.add(x.rate_rps / x.ready, x.in_flight / x.rate_rps)
+            service = x.in_flight / x.rate_rps
+            if service < self.MAX_SERVICE_S:
+                self.service.add(x.rate_rps / x.ready, service)
         if calm and x.ttft_q_s is not None and x.rate_rps > 0:
             # against the arrival rate per replica too: a window's TTFT quantile reflects the
             # occupancy over the window, which the window's rate tracks better than a snapshot
@@ -117,7 +120,7 @@ class CapacityEstimator:
         and Little's law on the slots gives the service time at a full batch -- the very
         point a queue-free fleet never shows and the fit most needs."""
         served = x.rate_rps - queue_growth_rps
-        if served > 0.3 * x.rate_rps:
+        if served > 0.3 * x.rate_rps and x.in_flight / served < self.MAX_SERVICE_S:
             self.service.add(served / x.ready, x.in_flight / served)
 
     def _learn_slots(self, per_replica: float) -> None:

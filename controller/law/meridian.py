@@ -133,7 +133,7 @@ class MeridianPolicy:
             service = in_flight / obs.arrival_rate_rps
         if cap is None and in_flight and obs.ready_replicas > 0:
             cap = in_flight / obs.ready_replicas  # at least what the replicas hold now
-        if service is None or cap is None:
+        if service is None or cap is None or not (math.isfinite(service) and math.isfinite(cap) and cap > 0):
             return self._size_by_rate(obs, fc, view)
         target = self.objective.ttft_s
         first = view.first_token_s or 0.0
@@ -171,7 +171,7 @@ class MeridianPolicy:
 
     def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
         """No in-flight data to model with: size on the best rate per replica seen healthy."""
-        if view.safe_rate_per_replica:
+        if view.safe_rate_per_replica and math.isfinite(fc.rate_rps / view.safe_rate_per_replica):
             n = math.ceil(fc.rate_rps / view.safe_rate_per_replica)
             return Sizing(n, None, f"forecast {fc.rate_rps:.3g} req/s at <= {view.safe_rate_per_replica:.3g} req/s per replica seen healthy")
         base = self._base if self._base is not None else obs.replicas
