@@ -32,7 +32,7 @@ class LawSettings:
     window_z: float = 2.326
     # When the per-replica concurrency that breaks the objective has never been seen, plan
     # at most this factor above the highest concurrency observed to be fine (a bounded probe).
-    probe_growth: float = 1.2
+    probe_growth: float = 1.1
     # Largest scale-down per decision, as a share of the current size (on top of the
     # stabilisation window): a wrong estimate can cost at most this much capacity at once.
     max_down_share: float = 0.1
