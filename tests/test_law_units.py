@@ -127,14 +127,25 @@ def test_forecast_holds_recent_peak_and_extrapolates_a_sustained_trend():
     assert fc.rate_rps == pytest.approx(69.0 + (180.0 + 15.0) / 15.0, rel=0.02)
 
 
-def test_forecast_detects_a_burst_and_caps_extrapolation():
+def _bursting() -> RateForecaster:
     f = RateForecaster(15.0, 2.0)
     for i in range(12):
         f.update(i * 15.0, 50.0 + (1.0 if i % 2 else -1.0))
-    f.update(180.0, 80.0)
-    fc = f.forecast(horizon_s=180.0)
+    f.update(180.0, 80.0)  # +30 req/s in one interval of a 60 s trailing window
+    return f
+
+
+def test_forecast_extrapolates_a_burst_the_fleet_cannot_absorb():
+    fc = _bursting().forecast(horizon_s=180.0, overloaded=True)
     assert fc.burst and fc.basis == "burst"
-    assert 80.0 < fc.rate_rps <= 160.0
+    # the window has seen 15 of 60 s of the step: 45 s more of +2 req/s per second
+    assert fc.rate_rps == pytest.approx(80.0 + 2.0 * 45.0, rel=0.05)
+
+
+def test_forecast_does_not_extrapolate_a_spike_the_fleet_absorbs():
+    fc = _bursting().forecast(horizon_s=180.0, overloaded=False)
+    assert fc.burst and fc.basis != "burst"
+    assert fc.rate_rps == pytest.approx(80.0)
 
 
 # -- stabiliser ----------------------------------------------------------------------------------

@@ -96,7 +96,9 @@ class CapacityEstimator:
             service = x.in_flight / x.rate_rps
             if service < self.MAX_SERVICE_S:
                 self.service.add(x.rate_rps / x.ready, service)
-        if calm and x.ttft_q_s is not None and x.rate_rps > 0:
+        # (a queue-free TTFT above twice the objective is a drained queue still in the
+        # window, not prefill: the law could not meet the objective there anyway)
+        if calm and x.ttft_q_s is not None and x.rate_rps > 0 and x.ttft_q_s <= 2.0 * self.target:
             # against the arrival rate per replica too: a window's TTFT quantile reflects the
             # occupancy over the window, which the window's rate tracks better than a snapshot
             self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)

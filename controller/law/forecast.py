@@ -13,10 +13,12 @@ from the trailing-window rates it has seen:
   decision interval of metric lag;
 - burst: a rate that jumps above the recent level by more than three standard
   deviations of recent variation. A step in the true rate shows in a trailing-window
-  rate as a ramp as long as the window, so the jump between the last two samples is
-  extrapolated over what is left of one typical rate window (`rate(x[1m])`, four
-  intervals) since the burst began, to reach the level the step is heading for.
-Upward extrapolation is capped at `max_ratio` times the latest rate.
+  rate as a ramp as long as the window, so -- when the caller confirms the jump is
+  demand the fleet cannot absorb (requests are queueing) -- the jump between the last
+  two samples is extrapolated over what is left of one typical rate window
+  (`rate(x[1m])`, four intervals) since the burst began. A spike the fleet absorbs is
+  not extrapolated: capacity ordered for it would arrive after it, one cold start late.
+The trend extrapolation is capped at `max_ratio` times the latest rate.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class RateForecaster:
             self._hist.pop()  # repeated or out-of-order time: keep the newest value only
         self._hist.append((time_s, rate_rps))
 
-    def forecast(self, horizon_s: float) -> Forecast | None:
+    def forecast(self, horizon_s: float, overloaded: bool = False) -> Forecast | None:
         if not self._hist:
             return None
         now, latest = self._hist[-1]
@@ -78,10 +80,12 @@ class RateForecaster:
                 if self._burst_since is None:
                     self._burst_since = t_prev
                 left = window - (now - self._burst_since)
-                if left > 0:
-                    burst = True
+                burst = True
+                if left > 0 and overloaded:
                     jump = (latest - before[-1]) / max(now - t_prev, 1e-9)
-                    guess = min(latest + jump * left, cap)
+                    # no `cap` here: the ramp's own geometry bounds it (a window that has
+                    # seen a step for `elapsed` seconds shows elapsed/window of it)
+                    guess = latest + jump * left
                     if guess > best:
                         best, basis = guess, "burst"
             else:

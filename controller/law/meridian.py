@@ -120,7 +120,8 @@ class MeridianPolicy:
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
         limits = self.limits
         floor = floor_replicas(limits)
-        fc = self._forecaster.forecast(horizon_s)
+        queued_now = _usable(obs.queued) or 0.0
+        fc = self._forecaster.forecast(horizon_s, overloaded=queued_now >= 1.0)
         view = self._capacity.view()
         if fc is None or fc.rate_rps <= 0:
             return Sizing(floor, None, "no arrivals")
@@ -156,7 +157,7 @@ class MeridianPolicy:
             seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
-        guard = self._saturation_guard(obs, slots)
+        guard = self._saturation_guard(obs)
         if guard > n:
             n = guard
         why = (
@@ -177,17 +178,15 @@ class MeridianPolicy:
         base = self._base if self._base is not None else obs.replicas
         return Sizing(base, None, "capacity not yet learnt")
 
-    def _saturation_guard(self, obs: Observation, slots: float) -> int:
-        """Closed-loop backstop: the objective is missed and requests are queueing, so
-        the model under-states the load. Then hold slots for everything in the system now
-        (running plus queued), and one replica more than now if none is starting, whatever the model
-        says (Knative's panic mode reasons the same way)."""
-        ttft, queued, in_flight = _usable(obs.ttft_quantile_s), _usable(obs.queued), _usable(obs.in_flight)
-        if ttft is None or queued is None or in_flight is None or queued < 1 or ttft <= self.objective.ttft_s:
+    def _saturation_guard(self, obs: Observation) -> int:
+        """Closed-loop backstop: the objective is missed while requests queue, yet the model
+        thinks the fleet is big enough -- so the model under-states the load. Add one
+        replica per decision while nothing is starting, whatever the model says (the
+        queued requests themselves are drained by the sizing above)."""
+        ttft, queued = _usable(obs.ttft_quantile_s), _usable(obs.queued)
+        if ttft is None or queued is None or queued < 1 or ttft <= self.objective.ttft_s:
             return 0
-        need = math.ceil((in_flight + queued) / max(slots, 1e-6))
-        # one more than now unless capacity is already on its way
-        return need if obs.starting_replicas else max(need, obs.replicas + 1)
+        return 0 if obs.starting_replicas else obs.replicas + 1
 
     @staticmethod
     def _action(current: int, total: int) -> str:
