@@ -47,6 +47,7 @@ class CapacityView:
     first_token_s: float | None  # no-queue TTFT percentile at the cap, in a bad (1 %) window
     safe_rate_per_replica: float | None  # fallback when in-flight is not reported
     limited_by: str  # which evidence sets the cap: "slots", "prefill", "probe" or "none"
+    peakedness: float = 1.0  # variance / mean of the busy slots (1 = Poisson arrivals)
 
 
 class CapacityEstimator:
@@ -70,6 +71,7 @@ class CapacityEstimator:
         self._since_queue = self.CALM_SAMPLES  # observations since a queue was last seen
         self._last_queue: tuple[float, float] | None = None  # (time, queued) of the last look
         self.miss_rate_cap: float | None = None  # rate per replica, from queue-free misses
+        self._z_num = self._z_den = 0.0  # peakedness of the offered load (weighted mean)
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
@@ -103,6 +105,8 @@ class CapacityEstimator:
             # occupancy over the window, which the window's rate tracks better than a snapshot
             self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)
             self._track_misses(x.rate_rps / x.ready, x.ttft_q_s, per_replica)
+        if calm and per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
+            self._learn_peakedness(x)
         if calm:
             # no request waited for a slot: the replicas held this many at once, so they have
             # at least this many slots (whatever the TTFT, which prefill may dominate)
@@ -116,6 +120,22 @@ class CapacityEstimator:
                     self.safe_mean_concurrency = max(self.safe_mean_concurrency or 0.0, min(mean_load, per_replica * 2))
             if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
                 self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
+
+    def _learn_peakedness(self, x: Sample) -> None:
+        """Without a queue the busy slots are an infinite-server group: Poisson arrivals
+        keep their count Poisson (variance = mean = offered load), burstier arrivals
+        spread it wider. The squared deviation from the offered load over the load is
+        the peakedness (Hayward); it also absorbs estimation error, on the safe side."""
+        load = x.rate_rps * max(self.service.predict(x.rate_rps / x.ready), 1e-3)
+        if load >= 1.0:
+            sample = (x.in_flight - load) ** 2 / load
+            f = self.s.forget
+            self._z_num = self._z_num * f + sample
+            self._z_den = self._z_den * f + 1.0
+
+    @property
+    def peakedness(self) -> float:
+        return max(1.0, self._z_num / self._z_den) if self._z_den > 0 else 1.0
 
     def _learn_saturated_service(self, x: Sample, queue_growth_rps: float) -> None:
         """With every slot busy, the served rate is the arrival rate less the queue's growth,
@@ -181,6 +201,7 @@ class CapacityEstimator:
             first_token_s=first,
             safe_rate_per_replica=self.safe_rate,
             limited_by=by,
+            peakedness=self.peakedness,
         )
 
     def _track_misses(self, rate_per_replica: float, ttft_q_s: float, per_replica: float | None) -> None:

@@ -148,7 +148,7 @@ class MeridianPolicy:
         # same queueing model, so the guess is never run at full occupancy.
         slots = view.slots if view.slots is not None else cap
         n, wait_q = replicas_for_wait(
-            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor)
+            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
         )
         if view.slots is None and view.safe_mean_concurrency:
             # ...but never more than keeps the offered load per replica at a level already
@@ -164,6 +164,7 @@ class MeridianPolicy:
             f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon)"
             + (f" + {queued:.0f} queued" if queued >= 1 else "")
             + f"; per replica <= {cap:.3g} in flight ({view.limited_by}), service {service:.3g} s"
+            + (f", peakedness {view.peakedness:.2g}" if view.peakedness > 1.05 else "")
         )
         predicted = first + wait_q if math.isfinite(wait_q) else None
         if predicted is not None:

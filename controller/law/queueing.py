@@ -14,6 +14,13 @@ utilisation target gives the square-root staffing rule (Halfin & Whitt, Operatio
 Research 29(3), 1981): utilisation rises with scale, so large fleets run hotter and
 small fleets keep the headroom their noise needs.
 
+Arrivals burstier than Poisson are handled with Hayward's approximation (Fredericks,
+"Congestion in blocking systems - a simple approximation technique", Bell System
+Technical Journal 59(6), 1980): traffic of peakedness z (variance / mean of the busy
+servers in an infinite-server group; 1 for Poisson) on c servers behaves like Poisson
+traffic a/z on c/z servers, so the waiting probability is C(c/z, a/z) and the tail
+decays z times more slowly.
+
 Erlang C is computed from Erlang B: by the stable recursion for small c (Jagerman,
 Bell System Technical Journal 53(3), 1974) and, for large c, from the exact Poisson
 term (via lgamma) over a normal approximation of the Poisson CDF, which is what the
@@ -58,26 +65,28 @@ def erlang_c(servers: int, load: float) -> float:
     return servers * b / (servers - load * (1.0 - b))
 
 
-def wait_tail(servers: int, load: float, service_s: float, wait_s: float) -> float:
-    """P(wait > wait_s) in M/M/c; 1.0 when unstable."""
+def wait_tail(servers: int, load: float, service_s: float, wait_s: float, peakedness: float = 1.0) -> float:
+    """P(wait > wait_s) in M/M/c (Hayward-scaled for peakedness > 1); 1.0 when unstable."""
     if load <= 0.0:
         return 0.0
     if servers <= load:
         return 1.0
-    decay = (servers - load) * max(wait_s, 0.0) / max(service_s, 1e-9)
-    return erlang_c(servers, load) * math.exp(-decay)
+    z = max(peakedness, 1.0)
+    decay = (servers - load) * max(wait_s, 0.0) / (max(service_s, 1e-9) * z)
+    return erlang_c(int(servers / z), load / z) * math.exp(-decay)
 
 
-def wait_quantile(servers: int, load: float, service_s: float, tail: float) -> float:
+def wait_quantile(servers: int, load: float, service_s: float, tail: float, peakedness: float = 1.0) -> float:
     """The waiting time exceeded with probability `tail` (inf when unstable)."""
     if load <= 0.0:
         return 0.0
     if servers <= load:
         return math.inf
-    c = erlang_c(servers, load)
+    z = max(peakedness, 1.0)
+    c = erlang_c(int(servers / z), load / z)
     if c <= tail:
         return 0.0
-    return service_s * math.log(c / tail) / (servers - load)
+    return service_s * z * math.log(c / tail) / (servers - load)
 
 
 def replicas_for_wait(
@@ -88,6 +97,7 @@ def replicas_for_wait(
     tail: float,
     at_least: int,
     at_most: int,
+    peakedness: float = 1.0,
 ) -> tuple[int, float]:
     """Fewest replicas in [at_least, at_most] whose P(wait > budget) <= tail.
 
@@ -104,8 +114,8 @@ def replicas_for_wait(
     n = max(at_least, int(load / per) + 1)
     while n < at_most:
         servers = int(n * per)
-        if servers > load and wait_tail(servers, load, service_s, wait_budget_s) <= tail:
+        if servers > load and wait_tail(servers, load, service_s, wait_budget_s, peakedness) <= tail:
             break
         n += 1
     n = min(n, at_most)
-    return n, wait_quantile(int(n * per), load, service_s, tail)
+    return n, wait_quantile(int(n * per), load, service_s, tail, peakedness)
