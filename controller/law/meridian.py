@@ -196,3 +196,9 @@ class MeridianPolicy:
         if total < current:
             return f"scale down {current}->{total}"
         return f"hold {total}"
+
+
+def make(objective: Objective, limits: Limits, knob: float | None = None) -> MeridianPolicy:
+    """Factory for the bench registry. The knob is ignored: meridian has none to tune,
+    it learns capacity, cold start and burstiness from the observations."""
+    return MeridianPolicy(objective, limits)
