@@ -139,9 +139,10 @@ class MeridianPolicy:
         target = self.objective.ttft_s
         first = view.first_token_s or 0.0
         budget = target * self.settings.ttft_headroom - first
-        # requests already queued must be served on top of new arrivals: drain them
-        # within one horizon (the soonest new capacity could help anyway)
-        rate = fc.rate_rps + queued / horizon_s
+        backlog = self._projected_backlog(obs, fc.rate_rps, queued, service, view, horizon_s - self.settings.interval_s)
+        # the backlog new capacity will find must be served on top of new arrivals: drain
+        # it within one more horizon
+        rate = fc.rate_rps + backlog / horizon_s
         at_least = max(floor, math.ceil(rate * service / cap))
         # Until a queue has shown the slot count, plan as if a replica had the probe bound's
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
@@ -162,7 +163,7 @@ class MeridianPolicy:
             n = guard
         why = (
             f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon)"
-            + (f" + {queued:.0f} queued" if queued >= 1 else "")
+            + (f" + {backlog:.0f} queued by the time new capacity is ready" if backlog >= 1 else "")
             + f"; per replica <= {cap:.3g} in flight ({view.limited_by}), service {service:.3g} s"
             + (f", peakedness {view.peakedness:.2g}" if view.peakedness > 1.05 else "")
         )
@@ -178,6 +179,18 @@ class MeridianPolicy:
             return Sizing(n, None, f"forecast {fc.rate_rps:.3g} req/s at <= {view.safe_rate_per_replica:.3g} req/s per replica seen healthy")
         base = self._base if self._base is not None else obs.replicas
         return Sizing(base, None, "capacity not yet learnt")
+
+    @staticmethod
+    def _projected_backlog(
+        obs: Observation, rate: float, queued: float, service: float, view: CapacityView, cold_s: float
+    ) -> float:
+        """Requests queued now, plus what keeps piling up until capacity ordered now is
+        ready: while the expected arrival rate exceeds what the ready slots serve (slots /
+        service per replica), the queue grows by the difference for one cold start."""
+        if queued < 1.0 or view.slots is None:
+            return queued
+        serving = obs.ready_replicas * view.slots / service
+        return queued + max(0.0, rate - serving) * cold_s
 
     def _saturation_guard(self, obs: Observation) -> int:
         """Closed-loop backstop: the objective is missed while requests queue, yet the model
