@@ -198,3 +198,18 @@ def test_mix_respects_budget_and_says_so():
     mix = planner.plan(_obs(), 10, limits, 200.0, 1)
     assert mix.budget_limited and mix.replicas == 5  # 5 x 4 USD/h
     assert "budget" in mix.note
+
+
+def test_growth_quantile_learns_how_far_the_rate_rises_within_a_horizon():
+    from controller.law.forecast import GrowthQuantile
+
+    g = GrowthQuantile(q=0.9, min_samples=10)
+    assert g.ratio() == 1.0  # nothing learnt yet: no headroom
+    for i in range(400):  # every 10th sample a spike to twice the level
+        g.update(i * 15.0, 100.0 if i % 10 == 0 else 50.0, horizon_s=60.0)
+    # most samples see the next spike within 60 s (4 samples): the 0.9 quantile is 2x
+    assert g.ratio() == 2.0
+    smooth = GrowthQuantile(q=0.9, min_samples=10)
+    for i in range(400):
+        smooth.update(i * 15.0, 50.0, horizon_s=60.0)
+    assert smooth.ratio() == 1.0

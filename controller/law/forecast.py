@@ -11,6 +11,8 @@ from the trailing-window rates it has seen:
   rise seen in every third is a sustained trend (a step that is over shows in one
   part only), and the smallest slope is extrapolated over the horizon plus one
   decision interval of metric lag;
+- surge headroom: the latest rate times the quantile of how much the rate has risen
+  within one horizon in this service's own history (`GrowthQuantile`);
 - burst: a rate that jumps above the recent level by more than three standard
   deviations of recent variation. A step in the true rate shows in a trailing-window
   rate as a ramp as long as the window, so -- when the caller confirms the jump is
@@ -23,6 +25,7 @@ The trend extrapolation is capped at `max_ratio` times the latest rate.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections import deque
 from dataclasses import dataclass
 
@@ -36,9 +39,10 @@ class Forecast:
 
 
 class RateForecaster:
-    def __init__(self, interval_s: float, max_ratio: float):
+    def __init__(self, interval_s: float, max_ratio: float, growth_quantile: float = 0.99):
         self.interval_s = interval_s
         self.max_ratio = max_ratio
+        self.growth = GrowthQuantile(growth_quantile)
         self._keep_s = 0.0  # the longest horizon asked for so far: older rates are never used
         self._hist: deque[tuple[float, float]] = deque()
         self._burst_since: float | None = None
@@ -47,6 +51,7 @@ class RateForecaster:
         if self._hist and time_s <= self._hist[-1][0]:
             self._hist.pop()  # repeated or out-of-order time: keep the newest value only
         self._hist.append((time_s, rate_rps))
+        self.growth.update(time_s, rate_rps, self._keep_s or 20.0 * self.interval_s)
 
     def forecast(self, horizon_s: float, overloaded: bool = False) -> Forecast | None:
         if not self._hist:
@@ -62,6 +67,9 @@ class RateForecaster:
         best, basis, burst = latest, "level", False
         if peak > best:
             best, basis = peak, "peak-hold"
+        surge = latest * self.growth.ratio()
+        if surge > best:
+            best, basis = surge, f"x{surge / latest:.2f} surge headroom"
         third = len(recent) // 3
         trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
         if trend > 0:
@@ -91,6 +99,55 @@ class RateForecaster:
             else:
                 self._burst_since = None
         return Forecast(rate_rps=best, latest_rps=latest, basis=basis, burst=burst)
+
+
+class GrowthQuantile:
+    """How much the rate rose within one horizon after each past sample, and its quantile.
+
+    For every observed rate r(t) the law later learns the highest rate seen in
+    (t, t + horizon]; the ratio is how far load climbed before capacity ordered at t
+    could have been ready. Planning for the `q` quantile of that ratio (q = the share of
+    windows that must meet the objective) provisions standing headroom exactly as bursty
+    as this service's own history has been -- none for smooth traffic, a lot for spiky
+    traffic -- instead of a fixed utilisation margin. Ratios of the last `keep` samples.
+    """
+
+    def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
+        self.q = q
+        self.keep = keep
+        self.min_samples = min_samples
+        self._open: deque[list[float]] = deque()  # [time, rate, highest rate since]
+        self._ratios: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def update(self, time_s: float, rate: float, horizon_s: float) -> None:
+        while self._open and self._open[0][0] < time_s - horizon_s:
+            t0, r0, top = self._open.popleft()
+            if r0 > 0:
+                self._add(top / r0)
+        for item in self._open:
+            if rate > item[2]:
+                item[2] = rate
+        self._open.append([time_s, rate, rate])
+
+    def _add(self, ratio: float) -> None:
+        self._ratios.append(ratio)
+        insort(self._sorted, ratio)
+        if len(self._ratios) > self.keep:
+            old = self._ratios.popleft()
+            del self._sorted[_index(self._sorted, old)]
+
+    def ratio(self) -> float:
+        n = len(self._sorted)
+        if n < self.min_samples:
+            return 1.0
+        return max(1.0, self._sorted[min(n - 1, int(self.q * n))])
+
+
+def _index(sorted_list: list[float], x: float) -> int:
+    from bisect import bisect_left
+
+    return bisect_left(sorted_list, x)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:

@@ -55,7 +55,7 @@ class MeridianPolicy:
         self._capacity = CapacityEstimator(objective.ttft_s, s)
         prior = limits.cold_start_s if limits.cold_start_s else s.cold_start_prior_s
         self._cold = ColdStartLearner(prior)
-        self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio)
+        self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner()
         self._base: int | None = None  # replicas needed for load, before spot fallback

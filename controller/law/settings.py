@@ -30,6 +30,13 @@ class LawSettings:
     # mix; plan for its value in all but 1 % of windows (normal quantile 2.326): the SLO is
     # judged per 1-minute window and must hold in 99 % of them.
     window_z: float = 2.326
+    # Surge headroom: the forecast provisions for this quantile of how far the rate rose
+    # within one cold start in the service's own history (learnt online). Not the 0.99
+    # window target itself: a rise only costs windows if it also outruns the queueing
+    # headroom, which covers the short-term fluctuation; the 0.99 quantile also counts the
+    # rate's own measurement noise and doubled the cost for ~0.1 % more attainment in the
+    # twin, so the top decile is left to the queueing headroom and the reactive path.
+    surge_quantile: float = 0.9
     # When the per-replica concurrency that breaks the objective has never been seen, plan
     # at most this factor above the highest concurrency observed to be fine (a bounded probe).
     probe_growth: float = 1.1
