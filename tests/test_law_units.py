@@ -213,3 +213,14 @@ def test_growth_quantile_learns_how_far_the_rate_rises_within_a_horizon():
     for i in range(400):
         smooth.update(i * 15.0, 50.0, horizon_s=60.0)
     assert smooth.ratio() == 1.0
+
+
+def test_mix_keeps_running_on_demand_until_replacing_spot_is_ready():
+    planner = MixPlanner()
+    limits = Limits(max_replicas=100, spot_share=1.0)
+    # a warm fleet of 10 on-demand replicas, moved onto spot: on-demand stays meanwhile
+    first = planner.plan(_obs(time_s=0.0, ready_spot=0), 10, limits, 200.0, 1)
+    assert first.spot == 10 and first.replicas == 20 and first.fallback == 10
+    half = planner.plan(_obs(time_s=120.0, ready_replicas=15, ready_spot=5, starting_replicas=15,
+                             starting_spot=5), 10, limits, 200.0, 1)
+    assert half.fallback == 5  # released as spot comes up

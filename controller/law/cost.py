@@ -7,9 +7,11 @@ arXiv:2411.01438; SkyPilot docs "Using Spot Instances for Serving",
 `dynamic_ondemand_fallback`): keep the spot target, and run on-demand replicas for
 every spot replica that is not ready, releasing them as spot comes back. One
 refinement: spot replicas the law itself just ordered to grow the fleet are not
-covered while they are within their expected cold start -- an on-demand fallback
-ordered at the same moment would be ready no sooner, so it would only add cost.
-Spot that was reclaimed, or is later than a cold start, is covered at once.
+covered by *new* on-demand while they are within their expected cold start -- an
+on-demand fallback ordered at the same moment would be ready no sooner, so it would
+only add cost -- but on-demand replicas already running are kept until the spot
+replacing them is ready (make before break). Spot that was reclaimed, or is later
+than a cold start, is covered at once.
 """
 from __future__ import annotations
 
@@ -56,7 +58,16 @@ class MixPlanner:
         while self._growth and self._growth[0][0] < now - cold_start_s:
             self._growth.popleft()
         fresh = min(sum(n for _, n in self._growth), spot)
-        fallback = max(0, spot - obs.ready_spot - fresh) if use_spot else 0
+        fallback = 0
+        if use_spot:
+            not_ready = max(0, spot - obs.ready_spot)
+            # new on-demand only for spot that was lost or is late, not for spot just ordered
+            cover = max(0, not_ready - fresh)
+            # make before break: on-demand already running beyond the base share stays
+            # until the spot replacing it is ready (e.g. moving a warm fleet onto spot)
+            running_od = (obs.ready_replicas - obs.ready_spot) + (obs.starting_replicas - obs.starting_spot)
+            keep = min(max(0, running_od - (needed - spot)), not_ready)
+            fallback = max(cover, keep)
         note = f"{fallback} on-demand covering spot not ready" if fallback else ""
         return self._fit_budget(obs, limits, needed, spot, fallback, floor, note)
 
