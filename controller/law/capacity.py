@@ -18,7 +18,6 @@ the observation stream and relearnt when it changes:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from controller.law.online import ForgettingLine

@@ -23,7 +23,7 @@ from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
 from controller.law.forecast import Forecast, RateForecaster
 from controller.law.queueing import replicas_for_wait
-from controller.law.safety import Health, assess, clamp, floor_replicas, step_bound
+from controller.law.safety import assess, clamp, floor_replicas, step_bound
 from controller.law.settings import LawSettings
 from controller.law.stabilise import Stabiliser
 from controller.law.types import Decision, Limits, Objective, Observation
@@ -69,7 +69,7 @@ class MeridianPolicy:
         current = self._base if self._base is not None else clamp(obs.replicas, limits)
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
-            self._learn(obs, health)
+            self._learn(obs)
         predicted = None
         if not health.rate_ok:
             needed, why = current, f"{health.problem}: holding {current}"
@@ -103,7 +103,7 @@ class MeridianPolicy:
         )
 
     # -- steps ----------------------------------------------------------------------------
-    def _learn(self, obs: Observation, health: Health) -> None:
+    def _learn(self, obs: Observation) -> None:
         rate = obs.arrival_rate_rps
         self._forecaster.update(obs.time_s, rate)
         self._capacity.update(
