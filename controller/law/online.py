@@ -64,9 +64,11 @@ class ForgettingLine:
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
         self._run = 0
         self.relearned = 0
+        self._slope: float | None = None  # cached until the next sample
 
     def reset(self) -> None:
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
+        self._slope = None
 
     @property
     def weight(self) -> float:
@@ -92,6 +94,7 @@ class ForgettingLine:
         return relearn
 
     def _add(self, x: float, y: float) -> None:
+        self._slope = None
         f = self.forget
         self._w = self._w * f + 1.0
         self._wx = self._wx * f + x
@@ -113,6 +116,11 @@ class ForgettingLine:
         of freedom): a slope fitted to noise (a varying prompt mix, a start-up
         transient) must not be extrapolated to other loads.
         """
+        if self._slope is None:
+            self._slope = self._fit_slope()
+        return self._slope
+
+    def _fit_slope(self) -> float:
         dof = self._w - 2.0
         if dof < 3.0:
             return 0.0
