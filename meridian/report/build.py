@@ -1,0 +1,373 @@
+"""Render the demo report (`index.html` plus its figures) from the artifacts the commands wrote.
+
+`render` writes into a directory it is given; `write_report` builds in a temporary sibling
+directory and renames it into place, so a reader never sees a half-written report.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from meridian.report import figures, html
+from meridian.report.artifacts import (BENCH_COLUMNS, BenchArtifact, DrillJournal, Missing, PlanArtifact,
+                                       load_bench, load_journal, load_plan)
+from meridian.report.html import FigureRef
+from meridian.report.inputs import DrillInput, ReportInputs
+
+MARKER = ".meridian-report"  # marks a directory this module wrote, so it may be replaced
+IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
+
+# Bench figure kinds, recognised by words in the file names `meridian bench --plot` writes.
+_BENCH_FIGURE_KINDS = (
+    ("ttft", ("ttft", "latency", "cdf", "distribution", "hist")),
+    ("cost", ("cost", "pareto", "attainment")),
+    ("replicas", ("replica", "load", "fleet", "timeseries", "over_time", "capacity")),
+)
+
+
+def write_report(inputs: ReportInputs, out: Path) -> Path:
+    """Render into a fresh temporary directory next to `out`, then swap it into place."""
+    out = Path(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        render(inputs, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return publish(staging, out)
+
+
+def publish(staging: Path, out: Path) -> Path:
+    """Rename a finished report directory onto `out`, replacing an earlier report there."""
+    (staging / MARKER).write_text("written by meridian; this directory is replaced on the next run\n")
+    os.chmod(staging, 0o755)  # mkdtemp makes it 0700
+    if out.exists():
+        if not (out / MARKER).exists():
+            raise FileExistsError(f"{out} exists and is not a meridian report")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.rename(out, old)
+        os.rename(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, out)
+    return out / "index.html"
+
+
+def render(inputs: ReportInputs, out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = _Context(out_dir)
+    body = [
+        _summary(inputs),
+        html.section("topology", "Topology: validate and plan", _guarded(_topology, inputs, ctx)),
+        html.section("bench", "Autoscaling on real traces (digital twin)", _guarded(_bench, inputs, ctx)),
+        html.section("drills", "Chaos drills on the twin", _guarded(_drills, inputs, ctx)),
+        html.section("reproduce", "Reproduce", _reproduce(inputs)),
+    ]
+    nav = [("summary", "Summary"), ("topology", "Topology"), ("bench", "Bench"), ("drills", "Drills"),
+           ("reproduce", "Reproduce")]
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    subtitle = f"Generated {html.text(when)}" + (f" by {html.code(inputs.generated_by)}" if inputs.generated_by else "")
+    index = out_dir / "index.html"
+    index.write_text(html.page(inputs.title, subtitle, nav, "".join(body)), encoding="utf-8")
+    return index
+
+
+def _guarded(section, inputs: ReportInputs, ctx: "_Context") -> str:
+    """An artifact that passes the loaders but still trips a section must not lose the whole report."""
+    try:
+        return section(inputs, ctx)
+    except Exception as exc:  # noqa: BLE001 - reported in the page instead
+        return html.not_available(f"this section could not be drawn from the artifacts: "
+                                  f"{type(exc).__name__}: {exc}")
+
+
+class _Context:
+    """Where figures go, and how an image path becomes a link relative to index.html."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir.resolve()
+        self.figures = self.out_dir / "figures"
+
+    def image(self, path: Path | None) -> str | None:
+        """Relative link to an image, copied under figures/ if it lives outside the report."""
+        if path is None or not path.is_file() or path.stat().st_size == 0:
+            return None
+        path = path.resolve()
+        if not path.is_relative_to(self.out_dir):
+            self.figures.mkdir(exist_ok=True)
+            target = self.figures / path.name
+            n = 1
+            while target.exists():
+                target = self.figures / f"{path.stem}-{n}{path.suffix}"
+                n += 1
+            shutil.copyfile(path, target)
+            path = target
+        return path.relative_to(self.out_dir).as_posix()
+
+    def drawn(self, name: str) -> Path:
+        self.figures.mkdir(exist_ok=True)
+        return self.figures / name
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _summary(inputs: ReportInputs) -> str:
+    parts = ["<p>meridian plans a multi-region inference estate under data-residency rules, scales it on "
+             "latency and cost, and drills its failures. Everything below ran offline: the Pulumi program "
+             "under Pulumi's mock runtime, the autoscalers and drills on a digital twin driven by real "
+             "public request traces.</p>"]
+    if inputs.steps:
+        rows = [[html.text(s.name), html.status(s.status), f"{s.seconds:.1f} s",
+                 f'<span class="text">{html.text(s.detail)}</span>',
+                 html.text(s.log) if s.log else ""] for s in inputs.steps]
+        parts.append(html.table(["step", "status", "time", "detail", "log"], rows, "steps"))
+    parts += [f"<p>{html.text(n)}</p>" for n in inputs.notes]
+    return html.section("summary", "Summary", "".join(parts))
+
+
+# ---------------------------------------------------------------- topology
+
+
+def _topology(inputs: ReportInputs, ctx: _Context) -> str:
+    parts = [f"<h3>Validate {html.text(inputs.stack)}</h3>"]
+    if inputs.validate_output is not None:
+        parts.append(f"<pre>{html.text(inputs.validate_output.strip() or '(no output)')}</pre>")
+        if inputs.validate_command:
+            parts.append(f"<p>Reproduce: {html.code(inputs.validate_command)}</p>")
+    else:
+        parts.append(html.not_available(inputs.validate_unavailable or "`meridian validate` did not run"))
+
+    parts.append("<h3>Topology diagram</h3>")
+    src = ctx.image(inputs.diagram)
+    if src:
+        parts.append(html.figure(FigureRef(src, "Jurisdictions, regions, DR relations and the edge, as planned.",
+                                           inputs.plan_command)))
+    else:
+        parts.append(html.not_available(inputs.plan_unavailable or "`meridian plan --diagram` drew no diagram"))
+
+    parts.append("<h3>Offline plan</h3>")
+    plan = load_plan(inputs.plan_json)
+    if isinstance(plan, Missing):
+        parts.append(html.not_available(inputs.plan_unavailable or plan.reason))
+    else:
+        parts.append(_plan_tables(plan, inputs.plan_command))
+    return "".join(parts)
+
+
+def _plan_tables(plan: PlanArtifact, command: str) -> str:
+    rows = []
+    for region in sorted(plan.by_region):
+        counts = plan.by_region[region]
+        kinds = ", ".join(f"{_short_type(t)} ×{n}" for t, n in counts.most_common(8))
+        more = "" if len(counts) <= 8 else f", … {len(counts) - 8} more types"
+        rows.append([html.text(region), str(sum(counts.values())), f'<span class="text">{html.text(kinds + more)}</span>'])
+    parts = [f"<p>{plan.resource_count} resources in stack {html.text(plan.stack)}, "
+             f"{len(plan.violations)} policy violations.</p>",
+             html.table(["region", "resources", "most common types"], rows, "plan")]
+    if plan.violations:
+        vrows = [[html.text(v.policy), html.text(v.resource), f'<span class="text">{html.text(v.message)}</span>',
+                  html.text(v.level)] for v in plan.violations]
+        parts.append(html.table(["policy", "resource", "message", "level"], vrows, "violations"))
+    if command:
+        parts.append(f"<p>Reproduce: {html.code(command)}</p>")
+    return "".join(parts)
+
+
+def _short_type(token: str) -> str:
+    """`aws:eks/cluster:Cluster` -> `eks Cluster`, readable in a narrow column."""
+    pieces = token.split(":")
+    if len(pieces) == 3:
+        return f"{pieces[1].split('/')[0]} {pieces[2]}"
+    return token
+
+
+# ---------------------------------------------------------------- bench
+
+
+def _bench(inputs: ReportInputs, ctx: _Context) -> str:
+    bench = load_bench(inputs.bench_json)
+    plots = _bench_plots(inputs.bench_plots)
+    if isinstance(bench, Missing):
+        reason = inputs.bench_unavailable or bench.reason
+        return (html.not_available(reason) + "<h3>Replicas and load over time</h3>" + html.not_available(reason)
+                + "<h3>TTFT distributions</h3>" + html.not_available(reason)
+                + "<h3>Cost versus attainment</h3>" + html.not_available(reason))
+    cmd = inputs.bench_command
+    parts = [_bench_setting(bench)]
+    for trace in bench.traces:
+        parts.append(f"<h3>Results: {html.text(trace.trace)}</h3>")
+        if trace.extra:
+            parts.append("<p>" + html.text(", ".join(f"{k}: {v}" for k, v in trace.extra.items())) + "</p>")
+        parts.append(_bench_table(trace.results))
+    if cmd:
+        parts.append(f"<p>Reproduce the table: {html.code(cmd)}</p>")
+
+    parts.append("<h3>Replicas and load over time</h3>")
+    if plots["replicas"]:
+        parts += [html.figure(FigureRef(ctx.image(p), f"Replicas and offered load per policy ({p.name}).", cmd))
+                  for p in plots["replicas"]]
+    else:
+        parts.append(html.not_available("`meridian bench --plot` wrote no replicas-over-time figure"
+                                        if inputs.bench_plots else "the bench ran without --plot"))
+
+    parts.append("<h3>TTFT distributions</h3>")
+    if plots["ttft"]:
+        parts += [html.figure(FigureRef(ctx.image(p), f"Time to first token per policy ({p.name}).", cmd))
+                  for p in plots["ttft"]]
+    else:
+        slo_s = _slo_ttft_seconds(bench.slo)
+        path = figures.ttft_percentiles(bench.traces, slo_s, ctx.drawn("ttft-percentiles.png"))
+        parts.append(html.figure(FigureRef(ctx.image(path), "TTFT p50/p95/p99 per policy, from the bench JSON "
+                                           "(the bench drew no distribution figure).", cmd)))
+
+    parts.append("<h3>Cost versus attainment</h3>")
+    if plots["cost"]:
+        parts += [html.figure(FigureRef(ctx.image(p), f"Cost against SLO attainment ({p.name}).", cmd))
+                  for p in plots["cost"]]
+    else:
+        path = figures.cost_vs_attainment(bench.traces, ctx.drawn("cost-vs-attainment.png"))
+        parts.append(html.figure(FigureRef(ctx.image(path), "Cost against SLO window attainment per policy, "
+                                           "drawn from the bench JSON.", cmd)))
+    if plots["other"]:
+        parts.append("<h3>Other bench figures</h3>")
+        parts += [html.figure(FigureRef(ctx.image(p), p.name, cmd)) for p in plots["other"]]
+    return "".join(parts)
+
+
+def _bench_plots(directory: Path | None) -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {"replicas": [], "ttft": [], "cost": [], "other": []}
+    if directory is None or not directory.is_dir():
+        return found
+    for path in sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        name = path.stem.lower()
+        kind = next((k for k, words in _BENCH_FIGURE_KINDS if any(w in name for w in words)), "other")
+        found[kind].append(path)
+    return found
+
+
+def _bench_setting(bench: BenchArtifact) -> str:
+    rows = [[html.text(f"SLO {k}"), f'<span class="text">{html.text(v)}</span>'] for k, v in bench.slo.items()]
+    rows += [[html.text(f"tuned {k}"), f'<span class="text">{html.text(_compact(v))}</span>']
+             for k, v in bench.tuned.items()]
+    if not rows:
+        return ""
+    return ("<p>Every baseline's single knob was tuned to the cheapest value meeting the objective, "
+            "then evaluated unchanged.</p>" + html.table(["setting", "value"], rows, "bench-setting"))
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_compact(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _bench_table(results: tuple[dict, ...]) -> str:
+    columns = [c for c in BENCH_COLUMNS if any(c[0] in r for r in results)]
+    rows = []
+    for r in results:
+        cells = [html.text(r["policy"])]
+        for key, _, fmt in columns:
+            value = r.get(key)
+            cells.append(html.text(fmt.format(value)) if isinstance(value, (int, float))
+                         and not isinstance(value, bool) else html.text("" if value is None else value))
+        rows.append(cells)
+    return html.table(["policy"] + [c[1] for c in columns], rows, "bench")
+
+
+def _slo_ttft_seconds(slo: dict) -> float | None:
+    ms = slo.get("ttft_ms")
+    if isinstance(ms, (int, float)) and not isinstance(ms, bool):
+        return ms / 1000.0
+    s = slo.get("ttft_s")
+    return float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else None
+
+
+# ---------------------------------------------------------------- drills
+
+
+def _drills(inputs: ReportInputs, ctx: _Context) -> str:
+    if not inputs.drills:
+        return html.not_available("no drill was run")
+    parts = []
+    for drill in inputs.drills:
+        parts.append(f"<h3>Drill: {html.text(drill.name)}</h3>")
+        journal = load_journal(drill.journal, drill.experiment)
+        if isinstance(journal, Missing):
+            parts.append(html.not_available(drill.unavailable or journal.reason))
+            continue
+        parts.append(_drill_table(journal))
+        path = figures.drill_timeline(journal, ctx.drawn(f"drill-{drill.name}.png"))
+        parts.append(html.figure(FigureRef(
+            ctx.image(path), f"Timeline of {drill.name}: probe readings and events; drawn from the journal.",
+            drill.command)))
+        if journal.rollbacks:
+            parts.append("<p>Rollbacks: " + html.text(", ".join(_rollback_label(r) for r in journal.rollbacks))
+                         + "</p>")
+    return "".join(parts)
+
+
+def _drill_table(journal: DrillJournal) -> str:
+    m, e = journal.measurements, journal.expect
+    rows = [_judged("RTO (s)", m.get("rto_seconds"), e.rto_seconds, "<="),
+            _judged("RPO (s)", m.get("rpo_seconds"), e.rpo_seconds, "<="),
+            _judged("residency violations", m.get("residency_violations"),
+                    e.residency_violations if e.residency_violations is not None else 0.0, "<="),
+            _judged("SLO attainment during the fault", m.get("slo_attainment_during"), e.min_slo_attainment, ">=")]
+    head = (f"<p>Verdict: {html.status(journal.status)} · target {html.text(journal.target or '?')} · "
+            f"{html.text(journal.started_at)} → {html.text(journal.ended_at)}</p>")
+    return head + html.table(["measurement", "measured", "expected", "met"], rows, "drill")
+
+
+def _judged(label: str, measured: object, expected: float | None, op: str) -> list[str]:
+    value = _scalar(measured, op)
+    shown = "—" if measured is None else (f"{value:g}" if value is not None else _compact(measured))
+    if expected is None:
+        return [html.text(label), html.text(shown), "—", "—"]
+    if value is None:
+        return [html.text(label), html.text(shown), html.text(f"{op} {expected:g}"), html.status("unknown")]
+    met = value <= expected if op == "<=" else value >= expected
+    return [html.text(label), html.text(shown), html.text(f"{op} {expected:g}"),
+            html.status("ok") if met else html.status("failed")]
+
+
+def _scalar(value: object, op: str) -> float | None:
+    """A measurement as one number; a per-jurisdiction dict is judged by its worst entry."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        numbers = [float(v) for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers:
+            return max(numbers) if op == "<=" else min(numbers)
+    return None
+
+
+def _rollback_label(rollback: object) -> str:
+    if isinstance(rollback, dict):
+        name = rollback.get("name") or rollback.get("action") or "rollback"
+        state = rollback.get("status") or rollback.get("ok")
+        return f"{name} ({state})" if state is not None else str(name)
+    return str(rollback)
+
+
+# ---------------------------------------------------------------- reproduce
+
+
+def _reproduce(inputs: ReportInputs) -> str:
+    commands = [("validate the stack", inputs.validate_command), ("plan + topology diagram", inputs.plan_command),
+                ("bench table and figures", inputs.bench_command)]
+    commands += [(f"drill {d.name} (journal; the report draws its timeline)", d.command) for d in inputs.drills]
+    commands.append(("this whole report", inputs.generated_by))
+    rows = [[html.text(what), f'<span class="text">{html.code(cmd)}</span>'] for what, cmd in commands if cmd]
+    if not rows:
+        return html.not_available("no commands were recorded")
+    return ("<p>Run from the repository root (<code>scripts/meridian</code> bootstraps its own virtual "
+            "environment).</p>" + html.table(["figure", "command"], rows, "reproduce"))
