@@ -327,7 +327,12 @@ def _drill_table(journal: DrillJournal) -> str:
 
 def _judged(label: str, measured: object, expected: float | None, op: str) -> list[str]:
     value = _scalar(measured, op)
-    shown = "—" if measured is None else (f"{value:g}" if value is not None else _compact(measured))
+    if measured is None:
+        shown = "—"
+    elif isinstance(measured, (int, float)) and not isinstance(measured, bool):
+        shown = f"{measured:g}"
+    else:
+        shown = _compact(measured)
     if expected is None:
         return [html.text(label), html.text(shown), "—", "—"]
     if value is None:

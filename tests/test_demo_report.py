@@ -1,0 +1,247 @@
+"""The report generator on its own: small artifacts following the documented schemas, rendered to HTML."""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from meridian.report import DrillInput, ReportInputs, StepRecord, render, write_report
+from meridian.report.artifacts import Missing, load_journal
+from meridian.report.build import MARKER
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(path: Path, label: str) -> Path:
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.plot([0, 1, 2], [1, 3, 2])
+    ax.set_title(label)
+    FigureCanvasAgg(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def _journal(status: str, rto: float, violations: int, with_expect: bool = True) -> dict:
+    doc = {
+        "title": "EU primary region outage", "target": "sim",
+        "started_at": "2026-11-23T10:00:00Z", "ended_at": "2026-11-23T10:20:00Z", "status": status,
+        "steady_state": {"before": {"ok": True}, "during": {"ok": True}, "after": {"ok": True}},
+        "timeline": [
+            {"t": 0, "kind": "probe", "name": "slo_attainment", "output": {"value": 0.99, "jurisdiction": "eu"}},
+            {"t": 120, "kind": "action", "name": "region_outage", "output": {"region": "eu-west-1"}},
+            {"t": 180, "kind": "probe", "name": "slo_attainment", "output": {"value": 0.62}},
+            {"t": 300, "kind": "probe", "name": "slo_attainment", "output": 0.97},
+            {"t": 600, "kind": "rollback", "name": "restore_region", "output": None},
+        ],
+        "measurements": {"rto_seconds": rto, "rpo_seconds": 30, "residency_violations": violations,
+                         "slo_attainment_during": {"eu": 0.91, "us": 0.99}},
+        "rollbacks": [{"name": "restore_region", "status": "succeeded"}],
+    }
+    if with_expect:
+        doc["expect"] = {"rto_seconds": 600, "rpo_seconds": 60, "residency_violations": 0,
+                         "min_slo_attainment": 0.9}
+    return doc
+
+
+def build_artifacts(root: Path) -> ReportInputs:
+    """One artifact of each kind, as `meridian plan/bench/drill run` document them."""
+    art = root / "artifacts"
+    art.mkdir(parents=True)
+    plan = {"stack": "dev", "resources": [
+        {"type": "aws:eks/cluster:Cluster", "name": "eu-west-1-eks", "region": "eu-west-1", "parent": "c", "inputs": {}},
+        {"type": "aws:s3/bucket:Bucket", "name": "eu-west-1-data", "region": "eu-west-1", "parent": "c", "inputs": {}},
+        {"type": "aws:eks/cluster:Cluster", "name": "us-east-1-eks", "region": "us-east-1", "parent": "c", "inputs": {}},
+        {"type": "aws:route53/record:Record", "name": "geo-eu", "region": None, "parent": "edge", "inputs": {}},
+    ], "violations": [{"policy": "s3-encryption", "resource": "eu-west-1-data", "message": "no KMS key",
+                       "level": "mandatory"}]}
+    (art / "plan.json").write_text(json.dumps(plan))
+    (art / "topology.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="120" viewBox="0 0 240 120">'
+        '<rect x="10" y="10" width="100" height="50" fill="#8cf"/><text x="20" y="40">eu-west-1</text></svg>')
+    rows = [
+        {"policy": p, "cost_usd": c, "gpu_hours": c / 1.2, "requests": 19366, "ttft_p50_s": 0.2, "ttft_p95_s": t95,
+         "ttft_p99_s": t95 * 2, "e2e_p95_s": 9.0, "slo_window_attainment": att, "feasible_windows": 58,
+         "request_attainment": 0.98, "scale_events": 12, "max_replicas": 9, "residency_violations": 0}
+        for p, c, t95, att in (("hpa", 31.5, 0.8, 0.995), ("kpa", 28.25, 0.9, 0.99), ("oracle", 20.0, 0.7, 1.0),
+                               ("meridian", 22.75, 0.75, 0.997))]
+    bench = {"slo": {"percentile": 95, "ttft_ms": 1000}, "tuned": {"hpa": {"target_inflight": 4}},
+             "traces": [{"trace": "AzureLLMInferenceTrace_conv.csv", "results": rows, "hindsight": True},
+                        {"trace": "servegen#language/m-large", "results": rows[:2]}]}
+    (art / "bench.json").write_text(json.dumps(bench))
+    _png(art / "bench-plots" / "replicas_azure.png", "replicas")
+    _png(art / "bench-plots" / "ttft_cdf.png", "ttft")
+    (art / "eu.json").write_text(json.dumps(_journal("passed", 300, 0)))
+    (art / "spot.json").write_text(json.dumps(_journal("deviated", 900, 2)))
+    return ReportInputs(
+        stack="Pulumi.dev.yaml", validate_output="topology valid: 3 jurisdictions, 6 regions",
+        validate_command="scripts/meridian validate Pulumi.dev.yaml",
+        plan_json=art / "plan.json", diagram=art / "topology.svg",
+        plan_command="scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg",
+        bench_json=art / "bench.json", bench_plots=art / "bench-plots", bench_command="scripts/meridian bench ...",
+        drills=(DrillInput("eu-primary-outage", art / "eu.json", None, "scripts/meridian drill run eu.yaml"),
+                DrillInput("spot-reclaim-wave", art / "spot.json", None, "scripts/meridian drill run spot.yaml")),
+        steps=(StepRecord("plan", "ok", 3.2, "", "scripts/meridian plan ..."),),
+        generated_by="scripts/meridian demo")
+
+
+class _Page(HTMLParser):
+    """Images, table classes and 'not available' notes of a rendered page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+        self.tables: list[str] = []
+        self.unavailable = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "table":
+            self.tables.append(attrs.get("class", ""))
+        if "not-available" in (attrs.get("class") or ""):
+            self.unavailable += 1
+
+
+def _parse(index: Path) -> tuple[_Page, str]:
+    text = index.read_text()
+    page = _Page()
+    page.feed(text)
+    return page, text
+
+
+def _section(text: str, anchor: str) -> str:
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', text, re.S)
+    assert match, anchor
+    return match.group(1)
+
+
+def test_full_report_has_every_figure_and_table(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    index = write_report(inputs, tmp_path / "report")
+    page, text = _parse(index)
+    assert page.unavailable == 0
+    assert {"steps", "plan", "violations", "bench", "bench-setting", "drill", "reproduce"} <= set(page.tables)
+    assert page.tables.count("bench") == 2 and page.tables.count("drill") == 2
+    # diagram, replicas, ttft (from --plot), cost (drawn from JSON), two drill timelines
+    assert len(page.images) == 6
+    for src in page.images:
+        image = index.parent / src
+        assert image.is_file() and image.stat().st_size > 0, src
+        assert not Path(src).is_absolute()
+    assert "figures/cost-vs-attainment.png" in page.images
+    assert "figures/drill-eu-primary-outage.png" in page.images
+    assert (index.parent / "figures/cost-vs-attainment.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert "scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg" in text
+    assert "no KMS key" in text  # plan violations listed
+
+
+def test_drill_measurements_are_judged_against_expectations(tmp_path):
+    index = write_report(build_artifacts(tmp_path / "in"), tmp_path / "report")
+    text = index.read_text()
+    drills = _section(text, "drills")
+    eu, spot = drills.split("Drill: spot-reclaim-wave")
+    # eu: RTO 300 <= 600 met; spot: RTO 900 > 600 and 2 residency violations, not met
+    assert re.search(r"RTO \(s\)</td><td>300</td><td>&lt;= 600</td><td><span class=\"ok\">", eu)
+    assert re.search(r"RTO \(s\)</td><td>900</td><td>&lt;= 600</td><td><span class=\"failed\">", spot)
+    assert re.search(r"residency violations</td><td>2</td><td>&lt;= 0</td><td><span class=\"failed\">", spot)
+    # per-jurisdiction attainment is judged by its worst jurisdiction (0.91 >= 0.9)
+    assert re.search(r"SLO attainment during the fault</td><td>eu=0.91, us=0.99</td><td>&gt;= 0.9</td>"
+                     r"<td><span class=\"ok\">", eu)
+    assert "restore_region (succeeded)" in eu
+
+
+def test_missing_bench_json_yields_not_available_sections(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    inputs.bench_json.unlink()
+    page, text = _parse(write_report(inputs, tmp_path / "report"))
+    bench = _section(text, "bench")
+    assert bench.count("not available:") == 4  # table, replicas, TTFT, cost
+    assert "bench.json was not written" in bench
+    assert "bench" not in page.tables
+    assert "plan" in page.tables and page.tables.count("drill") == 2  # other sections unaffected
+
+
+def test_reason_given_by_the_demo_replaces_the_loader_reason(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    from dataclasses import replace
+    inputs = replace(inputs, plan_json=None, diagram=None, plan_unavailable="plan missing: `meridian plan` is not in this build yet")
+    text = write_report(inputs, tmp_path / "report").read_text()
+    topo = _section(text, "topology")
+    assert topo.count("not available:") == 2
+    assert "`meridian plan` is not in this build yet" in topo
+
+
+def test_malformed_journal_is_not_available_with_the_reason(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    inputs.drills[1].journal.write_text(json.dumps({"title": "x", "status": "failed"}))
+    text = write_report(inputs, tmp_path / "report").read_text()
+    drills = _section(text, "drills")
+    assert drills.count("not available:") == 1
+    assert "spot.json has no &#x27;timeline&#x27; list" in drills
+
+
+def test_bench_plots_absent_draws_ttft_and_cost_from_json(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    from dataclasses import replace
+    inputs = replace(inputs, bench_plots=None)
+    page, text = _parse(write_report(inputs, tmp_path / "report"))
+    assert "figures/ttft-percentiles.png" in page.images and "figures/cost-vs-attainment.png" in page.images
+    bench = _section(text, "bench")
+    assert bench.count("not available:") == 1 and "the bench ran without --plot" in bench
+
+
+def test_expectations_come_from_the_drill_file_when_the_journal_lacks_them(tmp_path):
+    journal = tmp_path / "j.json"
+    journal.write_text(json.dumps(_journal("passed", 100, 0, with_expect=False)))
+    drill = tmp_path / "d.yaml"
+    drill.write_text("title: t\nexpect: {rto_seconds: 120, rpo_seconds: 5, residency_violations: 0}\n")
+    loaded = load_journal(journal, drill)
+    assert not isinstance(loaded, Missing)
+    assert (loaded.expect.rto_seconds, loaded.expect.rpo_seconds) == (120.0, 5.0)
+    assert load_journal(journal, None).expect.rto_seconds is None
+
+
+def test_iso_timestamps_in_the_timeline_become_seconds(tmp_path):
+    doc = _journal("passed", 100, 0)
+    doc["timeline"] = [{"t": "2026-11-23T10:00:00Z", "kind": "probe", "name": "p", "output": 1},
+                       {"t": "2026-11-23T10:02:30+00:00", "kind": "action", "name": "a", "output": {}}]
+    path = tmp_path / "j.json"
+    path.write_text(json.dumps(doc))
+    loaded = load_journal(path)
+    assert [ev.t for ev in loaded.timeline] == [0.0, 150.0]
+    doc["timeline"][1]["t"] = "yesterday"
+    path.write_text(json.dumps(doc))
+    assert "neither seconds nor an ISO timestamp" in load_journal(path).reason
+
+
+def test_write_report_replaces_an_old_report_but_refuses_other_directories(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    out = tmp_path / "report"
+    write_report(inputs, out)
+    (out / "stale.txt").write_text("from an earlier run")
+    write_report(inputs, out)
+    assert (out / MARKER).exists() and not (out / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        write_report(inputs, precious)
+    assert (precious / "thesis.tex").read_text() == "keep me" and not (precious / "index.html").exists()
+
+
+def test_render_escapes_artifact_text(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    from dataclasses import replace
+    inputs = replace(inputs, validate_output="<script>alert(1)</script>")
+    text = render(inputs, tmp_path / "out").read_text()
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
