@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TextIO
 
+from meridian import logs
 from meridian.report import DrillInput, ReportInputs, StepRecord, render
 from meridian.report.build import MARKER, publish
 from regions.errors import InputError, Problem
@@ -154,7 +155,8 @@ class _Capture(io.TextIOBase):
         return len(s)
 
     def flush(self) -> None:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
 
     def isatty(self) -> bool:
         return False
@@ -166,13 +168,19 @@ class _Capture(io.TextIOBase):
 @contextlib.contextmanager
 def _logging_to(stream: TextIO):
     """Point the root logger's stream handlers (structlog's included) at `stream` for a while."""
-    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
-    previous = [h.setStream(stream) for h in handlers]
+    root = logging.getLogger()
+    handlers = [h for h in root.handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.setStream(stream)
     try:
         yield
     finally:
         for handler, old in zip(handlers, previous):
             handler.setStream(old)
+        for handler in root.handlers:  # configured during the step: must not keep the closed capture
+            if isinstance(handler, logging.StreamHandler) and handler.stream is stream:
+                handler.setStream(sys.__stderr__)
 
 
 def run_step(step: Step, log_path: Path, runner: Runner, progress: "Progress") -> StepRun:
@@ -311,6 +319,7 @@ def run_demo(out: Path, quick: bool = False, *, stderr: TextIO | None = None,
              plan_factory: Callable[[Path, bool], DemoPlan] = default_plan,
              runner: Runner = _cli_main, display_out: str | None = None) -> DemoResult:
     stderr = stderr or sys.stderr
+    logs.configure("WARNING")  # before any step, so no step's captured stream becomes the log handler's
     out = Path(out)
     check_out_dir(out)
     if out.exists() and not (out / MARKER).exists():
