@@ -50,6 +50,34 @@ def _journal(status: str, rto: float, violations: int, with_expect: bool = True)
     return doc
 
 
+def _chaos_journal() -> dict:
+    """Shaped like `meridian drill run --journal` writes it: kinds probe-before/during/after,
+    action/action-end, stop-condition, verdict; the drill's own expectation checks in measurements."""
+    def probe(t, kind, name, value):
+        return {"t": t, "kind": kind, "name": name, "output": {"value": value, "within": True}}
+    return {
+        "title": "EU primary region outage", "target": "sim", "started_at": "2026-11-23T10:00:00+00:00",
+        "ended_at": "2026-11-23T10:00:41+00:00", "status": "passed",
+        "steady_state": {"before": {"t": 0, "met": True, "probes": []}, "during": None, "after": None},
+        "timeline": [probe(0, "probe-before", "slo_attainment", 0.99),
+                     probe(0, "probe-before", "residency_violations", 0),
+                     {"t": 600, "kind": "action", "name": "ireland-down", "output": {"region": "eu-west-1"}},
+                     probe(660, "stop-condition", "us-unharmed", 0.98),
+                     probe(1200, "probe-during", "slo_attainment", 0.71),
+                     {"t": 2400, "kind": "action-end", "name": "ireland-down", "output": None},
+                     probe(3600, "probe-after", "slo_attainment", 0.97),
+                     {"t": 3600, "kind": "verdict", "name": "passed", "output": "hypothesis held"}],
+        "measurements": {"rto_seconds": 420, "rpo_seconds": 30, "residency_violations": 0,
+                         "slo_attainment_during": {"eu": 0.71, "us": 0.99},
+                         "checks": [{"name": "rto_seconds", "expected": "<= 600", "measured": 420, "met": True},
+                                    {"name": "residency_violations", "expected": "<= 0", "measured": 0, "met": True},
+                                    {"name": "slo_attainment_during.eu", "expected": ">= 0.5", "measured": 0.71,
+                                     "met": True}]},
+        "rollbacks": [{"name": "ireland-down", "status": "skipped", "output": None, "error": None,
+                       "reason": "listed in rollbacks; fault already ended"}],
+    }
+
+
 def build_artifacts(root: Path) -> ReportInputs:
     """One artifact of each kind, as `meridian plan/bench/drill run` document them."""
     art = root / "artifacts"
@@ -77,7 +105,10 @@ def build_artifacts(root: Path) -> ReportInputs:
     (art / "bench.json").write_text(json.dumps(bench))
     _png(art / "bench-plots" / "replicas_azure.png", "replicas")
     _png(art / "bench-plots" / "ttft_cdf.png", "ttft")
-    (art / "eu.json").write_text(json.dumps(_journal("passed", 300, 0)))
+    (art / "eu.json").write_text(json.dumps(_chaos_journal()))
+    (art / "eu.yaml").write_text("title: EU primary region outage\nexpect:\n  rto_seconds: 600\n"
+                                 "  rpo_seconds: 60\n  residency_violations: 0\n"
+                                 "  min_slo_attainment_during: {eu: 0.5, us: 0.9}\n")
     (art / "spot.json").write_text(json.dumps(_journal("deviated", 900, 2)))
     return ReportInputs(
         stack="Pulumi.dev.yaml", validate_output="topology valid: 3 jurisdictions, 6 regions",
@@ -85,7 +116,7 @@ def build_artifacts(root: Path) -> ReportInputs:
         plan_json=art / "plan.json", diagram=art / "topology.svg",
         plan_command="scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg",
         bench_json=art / "bench.json", bench_plots=art / "bench-plots", bench_command="scripts/meridian bench ...",
-        drills=(DrillInput("eu-primary-outage", art / "eu.json", None, "scripts/meridian drill run eu.yaml"),
+        drills=(DrillInput("eu-primary-outage", art / "eu.json", art / "eu.yaml", "scripts/meridian drill run eu.yaml"),
                 DrillInput("spot-reclaim-wave", art / "spot.json", None, "scripts/meridian drill run spot.yaml")),
         steps=(StepRecord("plan", "ok", 3.2, "", "scripts/meridian plan ..."),),
         generated_by="scripts/meridian demo")
@@ -148,14 +179,19 @@ def test_drill_measurements_are_judged_against_expectations(tmp_path):
     text = index.read_text()
     drills = _section(text, "drills")
     eu, spot = drills.split("Drill: spot-reclaim-wave")
-    # eu: RTO 300 <= 600 met; spot: RTO 900 > 600 and 2 residency violations, not met
-    assert re.search(r"RTO \(s\)</td><td>300</td><td>&lt;= 600</td><td><span class=\"ok\">", eu)
+    # eu: the drill's own checks, plus RPO shown although no check covered it
+    assert re.search(r"RTO \(s\)</td><td>420</td><td>&lt;= 600</td><td><span class=\"ok\">", eu)
+    assert re.search(r"RPO \(s\)</td><td>30</td><td>—</td><td>—</td>", eu)
+    assert re.search(r"SLO attainment during the fault: eu</td><td>0.71</td><td>&gt;= 0.5</td>"
+                     r"<td><span class=\"ok\">", eu)
+    assert "ireland-down (skipped)" in eu
+    # spot: judged here against `expect`: RTO 900 > 600 and 2 residency violations, not met
     assert re.search(r"RTO \(s\)</td><td>900</td><td>&lt;= 600</td><td><span class=\"failed\">", spot)
     assert re.search(r"residency violations</td><td>2</td><td>&lt;= 0</td><td><span class=\"failed\">", spot)
-    # per-jurisdiction attainment is judged by its worst jurisdiction (0.91 >= 0.9)
+    # a single floor judges a per-jurisdiction measurement by its worst jurisdiction (0.91 >= 0.9)
     assert re.search(r"SLO attainment during the fault</td><td>eu=0.91, us=0.99</td><td>&gt;= 0.9</td>"
-                     r"<td><span class=\"ok\">", eu)
-    assert "restore_region (succeeded)" in eu
+                     r"<td><span class=\"ok\">", spot)
+    assert "restore_region (succeeded)" in spot
 
 
 def test_missing_bench_json_yields_not_available_sections(tmp_path):
@@ -209,6 +245,21 @@ def test_expectations_come_from_the_drill_file_when_the_journal_lacks_them(tmp_p
     assert load_journal(journal, None).expect.rto_seconds is None
 
 
+def test_per_jurisdiction_floors_from_the_drill_file_are_each_judged(tmp_path):
+    journal = tmp_path / "j.json"
+    doc = _journal("passed", 100, 0, with_expect=False)
+    doc["measurements"]["slo_attainment_during"] = {"eu": 0.71, "us": 0.85}
+    journal.write_text(json.dumps(doc))
+    drill = tmp_path / "d.yaml"
+    drill.write_text("expect: {rto_seconds: 600, min_slo_attainment_during: {eu: 0.5, us: 0.9}}\n")
+    inputs = ReportInputs(drills=(DrillInput("d", journal, drill),))
+    text = _section(render(inputs, tmp_path / "out").read_text(), "drills")
+    assert re.search(r"eu=0.71, us=0.85</td><td>eu &gt;= 0.5, us &gt;= 0.9</td><td><span class=\"failed\">", text)
+    drill.write_text("expect: {min_slo_attainment_during: {eu: 0.5, us: 0.8}}\n")
+    text = _section(render(inputs, tmp_path / "out").read_text(), "drills")
+    assert re.search(r"us &gt;= 0.8</td><td><span class=\"ok\">", text)
+
+
 def test_iso_timestamps_in_the_timeline_become_seconds(tmp_path):
     doc = _journal("passed", 100, 0)
     doc["timeline"] = [{"t": "2026-11-23T10:00:00Z", "kind": "probe", "name": "p", "output": 1},
@@ -245,3 +296,16 @@ def test_render_escapes_artifact_text(tmp_path):
     inputs = replace(inputs, validate_output="<script>alert(1)</script>")
     text = render(inputs, tmp_path / "out").read_text()
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_timeline_helpers_read_the_journal_shapes():
+    from meridian.report.artifacts import TimelineEvent
+    from meridian.report.figures import fault_start, fault_windows, probe_value
+    assert probe_value({"value": 0.7, "within": True}) == 0.7 and probe_value(3) == 3.0
+    assert probe_value({"value": None, "within": False}) is None and probe_value("held") is None
+    assert probe_value(True) is None
+    events = tuple(TimelineEvent(t, k, n, None) for t, k, n in (
+        (0, "probe-before", "p"), (600, "action", "down"), (700, "action", "spot"), (900, "rollback", "spot"),
+        (2400, "action-end", "down")))
+    assert fault_start(events) == 600
+    assert fault_windows(events) == [("down", 600, 2400), ("spot", 700, 900)]

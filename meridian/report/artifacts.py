@@ -139,7 +139,7 @@ class Expectations:
     rto_seconds: float | None = None
     rpo_seconds: float | None = None
     residency_violations: float | None = None
-    min_slo_attainment: float | None = None
+    min_slo_attainment: float | dict[str, float] | None = None  # one floor, or per jurisdiction ("*": all)
 
 
 @dataclass(frozen=True)
@@ -213,10 +213,18 @@ def _expectations(journal: dict, experiment: Path | None) -> Expectations:
             expect = None
     if not isinstance(expect, dict):
         return Expectations()
-    min_att = next((expect[k] for k in ("min_slo_attainment", "slo_attainment_during", "slo_attainment")
-                    if _number(expect.get(k)) is not None), None)
+    min_att: float | dict[str, float] | None = None
+    for key in ("min_slo_attainment_during", "min_slo_attainment", "slo_attainment_during"):
+        value = expect.get(key)
+        if _number(value) is not None:
+            min_att = _number(value)
+        elif isinstance(value, dict):
+            floors = {str(j): _number(v) for j, v in value.items() if _number(v) is not None}
+            min_att = floors or None
+        if min_att is not None:
+            break
     return Expectations(_number(expect.get("rto_seconds")), _number(expect.get("rpo_seconds")),
-                        _number(expect.get("residency_violations")), _number(min_att))
+                        _number(expect.get("residency_violations")), min_att)
 
 
 def _number(value: Any) -> float | None:

@@ -305,7 +305,8 @@ def _drills(inputs: ReportInputs, ctx: _Context) -> str:
         parts.append(_drill_table(journal))
         path = figures.drill_timeline(journal, ctx.drawn(f"drill-{drill.name}.png"))
         parts.append(html.figure(FigureRef(
-            ctx.image(path), f"Timeline of {drill.name}: probe readings and events; drawn from the journal.",
+            ctx.image(path), f"Timeline of {drill.name}, drawn from its journal: probe readings (top) and events (bottom). "
+            "Red bar: fault active; shaded: from the fault to recovery (measured RTO); dashed line: expected RTO.",
             drill.command)))
         if journal.rollbacks:
             parts.append("<p>Rollbacks: " + html.text(", ".join(_rollback_label(r) for r in journal.rollbacks))
@@ -313,33 +314,83 @@ def _drills(inputs: ReportInputs, ctx: _Context) -> str:
     return "".join(parts)
 
 
+_MEASUREMENT_LABELS = {"rto_seconds": "RTO (s)", "rpo_seconds": "RPO (s)",
+                       "residency_violations": "residency violations", "detection_seconds": "detection (s)",
+                       "slo_attainment_during": "SLO attainment during the fault"}
+
+
 def _drill_table(journal: DrillJournal) -> str:
-    m, e = journal.measurements, journal.expect
-    rows = [_judged("RTO (s)", m.get("rto_seconds"), e.rto_seconds, "<="),
-            _judged("RPO (s)", m.get("rpo_seconds"), e.rpo_seconds, "<="),
-            _judged("residency violations", m.get("residency_violations"),
-                    e.residency_violations if e.residency_violations is not None else 0.0, "<="),
-            _judged("SLO attainment during the fault", m.get("slo_attainment_during"), e.min_slo_attainment, ">=")]
+    """Measured against expected: the drill's own `checks` when the journal has them, else judged here."""
+    m = journal.measurements
+    checks = m.get("checks")
+    if isinstance(checks, list) and checks and all(isinstance(c, dict) and "name" in c for c in checks):
+        rows = _rows_from_checks(m, checks)
+    else:
+        e = journal.expect
+        rows = [_judged("rto_seconds", m.get("rto_seconds"), e.rto_seconds, "<="),
+                _judged("rpo_seconds", m.get("rpo_seconds"), e.rpo_seconds, "<="),
+                _judged("residency_violations", m.get("residency_violations"),
+                        e.residency_violations if e.residency_violations is not None else 0.0, "<="),
+                _judged("slo_attainment_during", m.get("slo_attainment_during"), e.min_slo_attainment, ">=")]
     head = (f"<p>Verdict: {html.status(journal.status)} · target {html.text(journal.target or '?')} · "
             f"{html.text(journal.started_at)} → {html.text(journal.ended_at)}</p>")
     return head + html.table(["measurement", "measured", "expected", "met"], rows, "drill")
 
 
-def _judged(label: str, measured: object, expected: float | None, op: str) -> list[str]:
-    value = _scalar(measured, op)
+def _label(name: str) -> str:
+    base, _, juris = name.partition(".")
+    label = _MEASUREMENT_LABELS.get(base, base.replace("_", " "))
+    return f"{label}: {juris}" if juris else label
+
+
+def _shown(measured: object) -> str:
     if measured is None:
-        shown = "—"
-    elif isinstance(measured, (int, float)) and not isinstance(measured, bool):
-        shown = f"{measured:g}"
-    else:
-        shown = _compact(measured)
+        return "—"
+    if isinstance(measured, (int, float)) and not isinstance(measured, bool):
+        return f"{measured:.4g}"
+    return _compact(measured)
+
+
+def _rows_from_checks(m: dict, checks: list[dict]) -> list[list[str]]:
+    """The drill's checks, with RTO, RPO and residency always shown even when nothing was expected of them."""
+    by_base: dict[str, list[dict]] = {}
+    for check in checks:
+        by_base.setdefault(str(check["name"]).partition(".")[0], []).append(check)
+    rows = []
+    for key in ("rto_seconds", "rpo_seconds", "residency_violations", *[k for k in by_base if k not in (
+            "rto_seconds", "rpo_seconds", "residency_violations")]):
+        for check in by_base.get(key, []):
+            met = check.get("met")
+            rows.append([html.text(_label(str(check["name"]))), html.text(_shown(check.get("measured"))),
+                         html.text(check.get("expected", "—")),
+                         html.status("ok" if met is True else "failed" if met is False else "unknown")])
+        if key not in by_base:
+            rows.append([html.text(_label(key)), html.text(_shown(m.get(key))), "—", "—"])
+    if "slo_attainment_during" not in by_base and m.get("slo_attainment_during") not in (None, {}):
+        rows.append([html.text(_label("slo_attainment_during")), html.text(_shown(m["slo_attainment_during"])),
+                     "—", "—"])
+    return rows
+
+
+def _judged(name: str, measured: object, expected: float | dict[str, float] | None, op: str) -> list[str]:
+    label, shown = html.text(_label(name)), html.text(_shown(measured))
     if expected is None:
-        return [html.text(label), html.text(shown), "—", "—"]
+        return [label, shown, "—", "—"]
+    if isinstance(expected, dict):  # per jurisdiction; "*" means every jurisdiction
+        wanted = ", ".join(f"{j} {op} {v:g}" for j, v in expected.items())
+        values = measured if isinstance(measured, dict) else {}
+        verdicts = [_meets(_scalar(values if j == "*" else values.get(j), op), v, op) for j, v in expected.items()]
+    else:
+        wanted = f"{op} {expected:g}"
+        verdicts = [_meets(_scalar(measured, op), expected, op)]
+    met = "unknown" if None in verdicts else ("ok" if all(verdicts) else "failed")
+    return [label, shown, html.text(wanted), html.status(met)]
+
+
+def _meets(value: float | None, limit: float, op: str) -> bool | None:
     if value is None:
-        return [html.text(label), html.text(shown), html.text(f"{op} {expected:g}"), html.status("unknown")]
-    met = value <= expected if op == "<=" else value >= expected
-    return [html.text(label), html.text(shown), html.text(f"{op} {expected:g}"),
-            html.status("ok") if met else html.status("failed")]
+        return None
+    return value <= limit if op == "<=" else value >= limit
 
 
 def _scalar(value: object, op: str) -> float | None:

@@ -17,8 +17,16 @@ from meridian.report.artifacts import BenchTrace, DrillJournal, TimelineEvent
 
 # Keys of a probe's output that hold the value worth plotting, most specific first.
 _VALUE_KEYS = ("value", "attainment", "slo_attainment", "replicas", "error_rate", "violations")
-_KIND_COLOURS = {"action": "#d62728", "rollback": "#2ca02c", "probe": "#1f77b4", "steady_state": "#9467bd",
-                 "stop_condition": "#ff7f0e"}
+_KIND_COLOURS = {"action": "#d62728", "action-end": "#d62728", "rollback": "#2ca02c", "probe": "#1f77b4",
+                 "steady_state": "#9467bd", "stop": "#ff7f0e", "verdict": "#333333", "abort": "#b3261e",
+                 "error": "#b3261e"}
+_LABELLED_KINDS = ("action", "action-end", "rollback", "verdict", "abort", "error")
+_EVENT_KINDS = ("action", "action-end", "rollback", "verdict", "abort", "error")
+
+
+def _colour(kind: str) -> str:
+    """Kinds such as probe-before / probe-during share their family's colour."""
+    return _KIND_COLOURS.get(kind) or _KIND_COLOURS.get(kind.replace("_", "-").split("-")[0], "#555555")
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -47,33 +55,68 @@ def fault_start(timeline: tuple[TimelineEvent, ...]) -> float | None:
     return next((ev.t for ev in timeline if ev.kind == "action"), None)
 
 
+def fault_windows(timeline: tuple[TimelineEvent, ...]) -> list[tuple[str, float, float]]:
+    """(action, injected at, ended at) for each action that has an `action-end` or `rollback` after it."""
+    windows = []
+    for i, ev in enumerate(timeline):
+        if ev.kind != "action":
+            continue
+        end = next((later.t for later in timeline[i + 1:]
+                    if later.kind in ("action-end", "rollback") and later.name == ev.name), None)
+        if end is not None:
+            windows.append((ev.name, ev.t, end))
+    return windows
+
+
+# Event lanes, top to bottom in the order a drill goes through them; unknown kinds follow.
+_LANE_ORDER = ("probe-before", "probe-during", "probe-recovery", "probe-after", "stop-condition", "action",
+               "action-end", "rollback", "abort", "error", "verdict")
+
+
 def drill_timeline(journal: DrillJournal, path: Path) -> Path:
-    fig = Figure(figsize=(9, 4.2))
+    """Probe readings over time (fractions on the left axis, counts on the right) above an event lane
+    per kind. Red bar: fault active; shaded: fault to recovery (measured RTO); dashed: expected RTO."""
+    fig = Figure(figsize=(9, 4.4))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     series: dict[str, list[tuple[float, float]]] = {}
     for ev in journal.timeline:
         value = probe_value(ev.output)
-        if value is not None and ev.kind not in ("action", "rollback"):
+        if value is not None and ev.kind not in _EVENT_KINDS:
             series.setdefault(ev.name or ev.kind, []).append((ev.t, value))
-    for name, points in sorted(series.items()):
+    fractions = {n: pts for n, pts in series.items() if all(0.0 <= v <= 1.0 for _, v in pts)
+                 and not n.startswith("residency")}
+    counts = {n: pts for n, pts in series.items() if n not in fractions}
+    lines = []
+    for name, points in sorted(fractions.items()):
         xs, ys = zip(*points)
-        top.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=name)
-    if series:
-        top.legend(fontsize=7, loc="best")
+        lines += top.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=name)
+    if counts:
+        right = top.twinx()
+        for i, (name, points) in enumerate(sorted(counts.items())):
+            xs, ys = zip(*points)
+            lines += right.plot(xs, ys, marker="s", markersize=3, linewidth=1, linestyle="--",
+                                color=f"C{len(fractions) + i}", label=f"{name} (right axis)")
+        right.set_ylabel("count", fontsize=8)
+        right.set_ylim(bottom=min(0.0, right.get_ylim()[0]), top=max(1.0, right.get_ylim()[1]))
+    if lines:
+        top.legend(handles=lines, fontsize=7, loc="lower right")
     else:
         top.text(0.5, 0.5, "the journal has no numeric probe readings", ha="center", va="center",
                  transform=top.transAxes, color="#666")
-    top.set_ylabel("probe value")
+    top.set_ylabel("attainment / fraction")
     top.set_title(f"{journal.title} — {journal.status}", fontsize=10)
 
-    kinds = sorted({ev.kind for ev in journal.timeline})
+    present = {ev.kind for ev in journal.timeline}
+    kinds = [k for k in _LANE_ORDER if k in present] + sorted(present - set(_LANE_ORDER))
+    kinds.reverse()  # first lane at the top
     for lane, kind in enumerate(kinds):
         events = [ev for ev in journal.timeline if ev.kind == kind]
-        colour = _KIND_COLOURS.get(kind, "#555")
-        bottom.scatter([ev.t for ev in events], [lane] * len(events), color=colour, s=18, zorder=3)
-        if kind in ("action", "rollback"):
+        bottom.scatter([ev.t for ev in events], [lane] * len(events), color=_colour(kind), s=18, zorder=3)
+        if kind in _LABELLED_KINDS:
             for ev in events:
-                bottom.annotate(ev.name, (ev.t, lane), xytext=(3, 5), textcoords="offset points", fontsize=7)
+                bottom.annotate(ev.name, (ev.t, lane), xytext=(3, 4), textcoords="offset points", fontsize=7)
+    for _, begin, end in fault_windows(journal.timeline):
+        top.axvspan(begin, end, ymin=0.97, ymax=1.0, color="#d62728", alpha=0.6)
     bottom.set_yticks(range(len(kinds)), kinds, fontsize=8)
     bottom.set_ylim(-0.7, max(len(kinds), 1) - 0.3)
     bottom.set_xlabel("seconds since the drill started")
@@ -88,9 +131,6 @@ def drill_timeline(journal: DrillJournal, path: Path) -> Path:
             if journal.expect.rto_seconds is not None:
                 ax.axvline(start + journal.expect.rto_seconds, color="#444", linewidth=1, linestyle="--")
         ax.grid(alpha=0.3)
-    if start is not None:
-        top.text(0.995, 0.02, "shaded: fault → recovery (measured RTO); dashed: expected RTO",
-                 transform=top.transAxes, ha="right", va="bottom", fontsize=7, color="#444")
     return _save(fig, path)
 
 

@@ -64,8 +64,14 @@ def table(headers: list[str], rows: list[list[str]], css_class: str = "") -> str
 
 
 def status(value: str) -> str:
-    css = value if value in ("ok", "failed", "missing", "skipped") else (
-        "ok" if value == "passed" else "failed")
+    if value in ("ok", "failed", "missing", "skipped"):
+        css = value
+    elif value == "passed":
+        css = "ok"
+    elif value == "unknown":
+        css = "missing"
+    else:
+        css = "failed"
     return f'<span class="{css}">{text(value)}</span>'
 
 
