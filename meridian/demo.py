@@ -57,6 +57,7 @@ class Step:
     argv: tuple[str, ...]  # arguments of `meridian`
     expected_s: float = 5.0  # fills the progress bar; a guess, never a limit
     unavailable: str = ""  # set when the step cannot run at all (e.g. traces not found)
+    outputs: tuple[Path, ...] = ()  # files/dirs the command writes; their parent directories are made first
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,11 @@ def default_plan(work: Path, quick: bool) -> DemoPlan:
     missing_trace = next((t for t in setting.bench_traces if not (traces / t.split("#")[0]).is_file()), None)
     steps = [
         Step("validate", ("validate", str(stack)), 2.0),
-        Step("plan", ("plan", str(stack), "--json", str(plan_json), "--diagram", str(diagram)), 10.0),
+        Step("plan", ("plan", str(stack), "--json", str(plan_json), "--diagram", str(diagram)), 10.0,
+             outputs=(plan_json, diagram)),
         Step("bench", tuple(bench_argv), setting.expected_bench_s,
              f"the shared trace {missing_trace} is not at {traces} (see ../shared/traces/SOURCES.md)"
-             if missing_trace else ""),
+             if missing_trace else "", outputs=(bench_json, bench_plots)),
     ]
     drills = []
     for name in DRILLS:
@@ -112,7 +114,8 @@ def default_plan(work: Path, quick: bool) -> DemoPlan:
         drills.append((name, experiment, journal))
         steps.append(Step(f"drill:{name}", ("drill", "run", str(experiment), *setting.drill_flags,
                                             "--journal", str(journal)), setting.expected_drill_s,
-                          "" if experiment.is_file() else f"the drill file chaos/drills/{name}.yaml is not in this build"))
+                          "" if experiment.is_file() else f"the drill file chaos/drills/{name}.yaml is not in this build",
+                          outputs=(journal,)))
     return DemoPlan(stack, work, plan_json, diagram, bench_json, bench_plots, tuple(drills), tuple(steps))
 
 
@@ -193,6 +196,8 @@ def run_step(step: Step, log_path: Path, runner: Runner, progress: "Progress") -
         progress.done("missing", 0.0)
         return StepRun(StepRecord(step.key, "missing", 0.0, detail))
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    for output in step.outputs:
+        output.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log:
         capture = _Capture(log)

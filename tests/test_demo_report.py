@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def build_artifacts(root: Path) -> ReportInputs:
          "request_attainment": 0.98, "scale_events": 12, "max_replicas": 9, "residency_violations": 0}
         for p, c, t95, att in (("hpa", 31.5, 0.8, 0.995), ("kpa", 28.25, 0.9, 0.99), ("oracle", 20.0, 0.7, 1.0),
                                ("meridian", 22.75, 0.75, 0.997))]
-    bench = {"slo": {"percentile": 95, "ttft_ms": 1000}, "tuned": {"hpa": {"target_inflight": 4}},
+    bench = {"slo": {"percentile": 95, "ttft_ms": 1000}, "tuned": {"hpa": {"knob": 4.0, "meaning": "target in-flight requests per pod",
+                               "tune_on": "/data/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
+                               "attainment_on_tune": 0.995, "met": True}},
              "traces": [{"trace": "AzureLLMInferenceTrace_conv.csv", "results": rows, "hindsight": True},
                         {"trace": "servegen#language/m-large", "results": rows[:2]}]}
     (art / "bench.json").write_text(json.dumps(bench))
@@ -148,6 +151,17 @@ def _parse(index: Path) -> tuple[_Page, str]:
     return page, text
 
 
+def _rows(fragment: str, table_class: str) -> list[list[str]]:
+    """Cell texts (tags stripped, entities decoded) of every row of the tables with this class."""
+    rows = []
+    for table in re.findall(rf'<table class="{table_class}">(.*?)</table>', fragment, re.S):
+        for row in re.findall(r"<tr>(.*?)</tr>", table, re.S):
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            if cells:
+                rows.append([unescape(re.sub(r"<[^>]+>", "", c)) for c in cells])
+    return rows
+
+
 def _section(text: str, anchor: str) -> str:
     match = re.search(rf'<section id="{anchor}">(.*?)</section>', text, re.S)
     assert match, anchor
@@ -159,7 +173,7 @@ def test_full_report_has_every_figure_and_table(tmp_path):
     index = write_report(inputs, tmp_path / "report")
     page, text = _parse(index)
     assert page.unavailable == 0
-    assert {"steps", "plan", "violations", "bench", "bench-setting", "drill", "reproduce"} <= set(page.tables)
+    assert {"steps", "plan", "violations", "bench", "bench-tuning", "drill", "reproduce"} <= set(page.tables)
     assert page.tables.count("bench") == 2 and page.tables.count("drill") == 2
     # diagram, replicas, ttft (from --plot), cost (drawn from JSON), two drill timelines
     assert len(page.images) == 6
@@ -172,26 +186,28 @@ def test_full_report_has_every_figure_and_table(tmp_path):
     assert (index.parent / "figures/cost-vs-attainment.png").read_bytes().startswith(PNG_SIGNATURE)
     assert "scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg" in text
     assert "no KMS key" in text  # plan violations listed
+    bench = _rows(text, "bench")
+    assert len(bench) == 6 and bench[0][:3] == ["hpa", "31.50", "26.2"] and bench[3][0] == "meridian"
+    assert _rows(text, "bench-tuning") == [["hpa", "4", "target in-flight requests per pod",
+                                            "AzureLLMInferenceTrace_conv.csv", "0.995", "True"]]
 
 
 def test_drill_measurements_are_judged_against_expectations(tmp_path):
     index = write_report(build_artifacts(tmp_path / "in"), tmp_path / "report")
     text = index.read_text()
     drills = _section(text, "drills")
-    eu, spot = drills.split("Drill: spot-reclaim-wave")
+    eu, spot = (_rows(part, "drill") for part in drills.split("Drill: spot-reclaim-wave"))
     # eu: the drill's own checks, plus RPO shown although no check covered it
-    assert re.search(r"RTO \(s\)</td><td>420</td><td>&lt;= 600</td><td><span class=\"ok\">", eu)
-    assert re.search(r"RPO \(s\)</td><td>30</td><td>—</td><td>—</td>", eu)
-    assert re.search(r"SLO attainment during the fault: eu</td><td>0.71</td><td>&gt;= 0.5</td>"
-                     r"<td><span class=\"ok\">", eu)
-    assert "ireland-down (skipped)" in eu
+    assert ["RTO (s)", "420", "<= 600", "ok"] in eu
+    assert ["RPO (s)", "30", "—", "—"] in eu
+    assert ["SLO attainment during the fault: eu", "0.71", ">= 0.5", "ok"] in eu
+    assert "ireland-down (skipped)" in drills
     # spot: judged here against `expect`: RTO 900 > 600 and 2 residency violations, not met
-    assert re.search(r"RTO \(s\)</td><td>900</td><td>&lt;= 600</td><td><span class=\"failed\">", spot)
-    assert re.search(r"residency violations</td><td>2</td><td>&lt;= 0</td><td><span class=\"failed\">", spot)
+    assert ["RTO (s)", "900", "<= 600", "failed"] in spot
+    assert ["residency violations", "2", "<= 0", "failed"] in spot
     # a single floor judges a per-jurisdiction measurement by its worst jurisdiction (0.91 >= 0.9)
-    assert re.search(r"SLO attainment during the fault</td><td>eu=0.91, us=0.99</td><td>&gt;= 0.9</td>"
-                     r"<td><span class=\"ok\">", spot)
-    assert "restore_region (succeeded)" in spot
+    assert ["SLO attainment during the fault", "eu=0.91, us=0.99", ">= 0.9", "ok"] in spot
+    assert "restore_region (succeeded)" in drills
 
 
 def test_missing_bench_json_yields_not_available_sections(tmp_path):
@@ -253,11 +269,11 @@ def test_per_jurisdiction_floors_from_the_drill_file_are_each_judged(tmp_path):
     drill = tmp_path / "d.yaml"
     drill.write_text("expect: {rto_seconds: 600, min_slo_attainment_during: {eu: 0.5, us: 0.9}}\n")
     inputs = ReportInputs(drills=(DrillInput("d", journal, drill),))
-    text = _section(render(inputs, tmp_path / "out").read_text(), "drills")
-    assert re.search(r"eu=0.71, us=0.85</td><td>eu &gt;= 0.5, us &gt;= 0.9</td><td><span class=\"failed\">", text)
+    rows = _rows(render(inputs, tmp_path / "out").read_text(), "drill")
+    assert ["SLO attainment during the fault", "eu=0.71, us=0.85", "eu >= 0.5, us >= 0.9", "failed"] in rows
     drill.write_text("expect: {min_slo_attainment_during: {eu: 0.5, us: 0.8}}\n")
-    text = _section(render(inputs, tmp_path / "out").read_text(), "drills")
-    assert re.search(r"us &gt;= 0.8</td><td><span class=\"ok\">", text)
+    rows = _rows(render(inputs, tmp_path / "out").read_text(), "drill")
+    assert ["SLO attainment during the fault", "eu=0.71, us=0.85", "eu >= 0.5, us >= 0.8", "ok"] in rows
 
 
 def test_iso_timestamps_in_the_timeline_become_seconds(tmp_path):

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from meridian.report import figures, html
-from meridian.report.artifacts import (BENCH_COLUMNS, BenchArtifact, DrillJournal, Missing, PlanArtifact,
+from meridian.report.artifacts import (BENCH_COLUMNS, BenchArtifact, BenchTrace, DrillJournal, Missing, PlanArtifact,
                                        load_bench, load_journal, load_plan)
 from meridian.report.html import FigureRef
 from meridian.report.inputs import DrillInput, ReportInputs
@@ -123,7 +123,7 @@ def _summary(inputs: ReportInputs) -> str:
              "public request traces.</p>"]
     if inputs.steps:
         rows = [[html.text(s.name), html.status(s.status), f"{s.seconds:.1f} s",
-                 f'<span class="text">{html.text(s.detail)}</span>',
+                 html.text(s.detail),
                  html.text(s.log) if s.log else ""] for s in inputs.steps]
         parts.append(html.table(["step", "status", "time", "detail", "log"], rows, "steps"))
     parts += [f"<p>{html.text(n)}</p>" for n in inputs.notes]
@@ -155,6 +155,8 @@ def _topology(inputs: ReportInputs, ctx: _Context) -> str:
     if isinstance(plan, Missing):
         parts.append(html.not_available(inputs.plan_unavailable or plan.reason))
     else:
+        if inputs.plan_unavailable:
+            parts.append(html.warning(inputs.plan_unavailable))
         parts.append(_plan_tables(plan, inputs.plan_command))
     return "".join(parts)
 
@@ -165,12 +167,12 @@ def _plan_tables(plan: PlanArtifact, command: str) -> str:
         counts = plan.by_region[region]
         kinds = ", ".join(f"{_short_type(t)} ×{n}" for t, n in counts.most_common(8))
         more = "" if len(counts) <= 8 else f", … {len(counts) - 8} more types"
-        rows.append([html.text(region), str(sum(counts.values())), f'<span class="text">{html.text(kinds + more)}</span>'])
+        rows.append([html.text(region), str(sum(counts.values())), html.text(kinds + more)])
     parts = [f"<p>{plan.resource_count} resources in stack {html.text(plan.stack)}, "
              f"{len(plan.violations)} policy violations.</p>",
              html.table(["region", "resources", "most common types"], rows, "plan")]
     if plan.violations:
-        vrows = [[html.text(v.policy), html.text(v.resource), f'<span class="text">{html.text(v.message)}</span>',
+        vrows = [[html.text(v.policy), html.text(v.resource), html.text(v.message),
                   html.text(v.level)] for v in plan.violations]
         parts.append(html.table(["policy", "resource", "message", "level"], vrows, "violations"))
     if command:
@@ -198,11 +200,14 @@ def _bench(inputs: ReportInputs, ctx: _Context) -> str:
                 + "<h3>TTFT distributions</h3>" + html.not_available(reason)
                 + "<h3>Cost versus attainment</h3>" + html.not_available(reason))
     cmd = inputs.bench_command
-    parts = [_bench_setting(bench)]
+    parts = [html.warning(inputs.bench_unavailable)] if inputs.bench_unavailable else []
+    parts.append(_bench_setting(bench))
     for trace in bench.traces:
-        parts.append(f"<h3>Results: {html.text(trace.trace)}</h3>")
-        if trace.extra:
-            parts.append("<p>" + html.text(", ".join(f"{k}: {v}" for k, v in trace.extra.items())) + "</p>")
+        parts.append(f"<h3>Results: {html.text(_trace_title(trace))}</h3>")
+        extra = {k: v for k, v in trace.extra.items() if k != "name" and v not in (None, "", [], {})}
+        if extra:
+            parts.append("<p>" + html.text("; ".join(f"{k.replace('_', ' ')}: {_compact(v)}"
+                                                     for k, v in extra.items())) + "</p>")
         parts.append(_bench_table(trace.results))
     if cmd:
         parts.append(f"<p>Reproduce the table: {html.code(cmd)}</p>")
@@ -251,20 +256,39 @@ def _bench_plots(directory: Path | None) -> dict[str, list[Path]]:
 
 
 def _bench_setting(bench: BenchArtifact) -> str:
-    rows = [[html.text(f"SLO {k}"), f'<span class="text">{html.text(v)}</span>'] for k, v in bench.slo.items()]
-    rows += [[html.text(f"tuned {k}"), f'<span class="text">{html.text(_compact(v))}</span>']
-             for k, v in bench.tuned.items()]
-    if not rows:
-        return ""
-    return ("<p>Every baseline's single knob was tuned to the cheapest value meeting the objective, "
-            "then evaluated unchanged.</p>" + html.table(["setting", "value"], rows, "bench-setting"))
+    parts = []
+    if bench.slo:
+        objective = ", ".join(f"{k} {_compact(v)}" for k, v in bench.slo.items() if v is not None)
+        parts.append(f"<p>Objective and setting: {html.text(objective)}.</p>")
+    tuned = {p: v for p, v in bench.tuned.items() if isinstance(v, dict)}
+    if tuned:
+        keys = list(dict.fromkeys(k for v in tuned.values() for k in v))
+        rows = [[html.text(p)] + [html.text(_compact(v.get(k, ""))) for k in keys] for p, v in tuned.items()]
+        parts.append("<p>Every baseline's single knob was tuned to the cheapest value meeting the objective, "
+                     "then evaluated unchanged on every trace:</p>"
+                     + html.table(["policy"] + [k.replace("_", " ") for k in keys], rows, "bench-tuning"))
+    return "".join(parts)
+
+
+def _trace_title(trace: BenchTrace) -> str:
+    name = trace.extra.get("name")
+    if isinstance(name, str) and name:
+        return name
+    path, _, series = trace.trace.partition("#")
+    return Path(path).name + (f"#{series}" if series else "")
 
 
 def _compact(value: object) -> str:
+    """Short text for a JSON value: 4 significant digits, file paths by their name."""
     if isinstance(value, dict):
         return ", ".join(f"{k}={_compact(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_compact(v) for v in value)
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, str) and "/" in value and not value.startswith(("http:", "https:")):
+        path, _, series = value.partition("#")
+        return Path(path).name + (f"#{series}" if series else "")
     return str(value)
 
 
@@ -302,6 +326,8 @@ def _drills(inputs: ReportInputs, ctx: _Context) -> str:
         if isinstance(journal, Missing):
             parts.append(html.not_available(drill.unavailable or journal.reason))
             continue
+        if drill.unavailable and journal.status == "passed":  # the command failed after writing it
+            parts.append(html.warning(drill.unavailable))
         parts.append(_drill_table(journal))
         path = figures.drill_timeline(journal, ctx.drawn(f"drill-{drill.name}.png"))
         parts.append(html.figure(FigureRef(
@@ -422,7 +448,7 @@ def _reproduce(inputs: ReportInputs) -> str:
                 ("bench table and figures", inputs.bench_command)]
     commands += [(f"drill {d.name} (journal; the report draws its timeline)", d.command) for d in inputs.drills]
     commands.append(("this whole report", inputs.generated_by))
-    rows = [[html.text(what), f'<span class="text">{html.code(cmd)}</span>'] for what, cmd in commands if cmd]
+    rows = [[html.text(what), html.code(cmd)] for what, cmd in commands if cmd]
     if not rows:
         return html.not_available("no commands were recorded")
     return ("<p>Run from the repository root (<code>scripts/meridian</code> bootstraps its own virtual "

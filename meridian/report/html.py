@@ -4,6 +4,7 @@ Plain strings, no template engine: the page is static, self-describing and opens
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
@@ -16,9 +17,8 @@ h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin-top: 38px;
 .sub { color: #5b6472; margin: 0 0 18px; }
 nav a { margin-right: 14px; }
 table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13px; }
-th, td { border: 1px solid #dde1e7; padding: 4px 8px; text-align: right; }
-th { background: #eef1f5; } td:first-child, th:first-child { text-align: left; }
-td.text { text-align: left; }
+th, td { border: 1px solid #dde1e7; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #eef1f5; } .num { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: #137333; font-weight: 600; } .failed { color: #b3261e; font-weight: 600; }
 .missing, .skipped { color: #8a5a00; font-weight: 600; }
 .na { background: #fff7e0; border-left: 4px solid #e0a800; padding: 8px 12px; margin: 10px 0; }
@@ -49,16 +49,33 @@ def not_available(reason: str) -> str:
     return f'<p class="na not-available"><strong>not available:</strong> {text(reason)}</p>'
 
 
+def warning(reason: str) -> str:
+    """A step failed but left an artifact: show what it wrote, saying it may be incomplete."""
+    return (f'<p class="na step-warning"><strong>note:</strong> {text(reason)}; '
+            "what it wrote is shown below and may be incomplete</p>")
+
+
 def figure(ref: FigureRef) -> str:
     reproduce = f"<br>Reproduce: {code(ref.command)}" if ref.command else ""
     return (f'<figure><img src="{escape(ref.src, quote=True)}" alt="{escape(ref.caption, quote=True)}">'
             f"<figcaption>{text(ref.caption)}{reproduce}</figcaption></figure>")
 
 
+_NUMBER = re.compile(r"[-+]?(\d[\d,]*)?\.?\d+(e[-+]?\d+)?( s)?")
+
+
+def _is_number(cell: str) -> bool:
+    return bool(_NUMBER.fullmatch(cell.strip()))
+
+
 def table(headers: list[str], rows: list[list[str]], css_class: str = "") -> str:
-    """`rows` hold already-escaped cell HTML; headers are escaped here."""
-    head = "".join(f"<th>{text(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    """`rows` hold already-escaped cell HTML; headers are escaped here. Numeric columns align right."""
+    numeric = [bool(rows) and all(_is_number(r[i]) or r[i] in ("", "—") for r in rows if i < len(r))
+               and any(i < len(r) and _is_number(r[i]) for r in rows) for i in range(len(headers))]
+    cls = [' class="num"' if n else "" for n in numeric]
+    head = "".join(f"<th{cls[i]}>{text(h)}</th>" for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f"<td{cls[i] if i < len(cls) else ''}>{cell}</td>"
+                                    for i, cell in enumerate(row)) + "</tr>" for row in rows)
     cls = f' class="{escape(css_class, quote=True)}"' if css_class else ""
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
