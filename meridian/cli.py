@@ -14,6 +14,7 @@ from regions.errors import InputError
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
 COMMAND_MODULES = [
     "meridian.commands.regions_cmd",
+    "meridian.commands.validate_cmd",
     "meridian.commands.demo_cmd",
 ]
 
