@@ -405,7 +405,7 @@ def _report_inputs(plan: DemoPlan, runs: dict[str, StepRun], shown: _Display, qu
     return ReportInputs(
         title="meridian demo report" + (" (quick)" if quick else ""),
         stack=os.path.relpath(plan.stack, REPO),
-        validate_output=validate.output if ran_validate else None,
+        validate_output=validate.output.replace(f"{REPO}{os.sep}", "") if ran_validate else None,
         validate_command=command("validate"), validate_unavailable=why("validate"),
         plan_json=plan.plan_json, diagram=plan.diagram, plan_command=command("plan"),
         plan_unavailable=why("plan"),

@@ -95,3 +95,18 @@ def test_default_plan_runs_documented_commands_and_shows_them_reproducibly(tmp_p
     plan_cmd = shown.command(next(s for s in plan.steps if s.key == "plan").argv)
     assert plan_cmd == ("scripts/meridian plan Pulumi.dev.yaml --json meridian-report/artifacts/plan.json "
                         "--diagram meridian-report/artifacts/topology.svg")
+
+
+def _only(*keys: str):
+    def factory(work: Path, quick: bool) -> demo.DemoPlan:
+        plan = demo.default_plan(work, quick)
+        return replace(plan, steps=tuple(s for s in plan.steps if s.key in keys))
+    return factory
+
+
+def test_real_validate_step_on_the_dev_stack(tmp_path):
+    result = demo.run_demo(tmp_path / "r", plan_factory=_only("validate"), stderr=io.StringIO())
+    assert [(s.name, s.status) for s in result.steps] == [("validate", "ok")]
+    text = result.index.read_text()
+    assert "Pulumi.dev.yaml: valid" in text and str(demo.REPO) not in text.split("<pre>")[1].split("</pre>")[0]
+    assert "scripts/meridian validate Pulumi.dev.yaml" in text
