@@ -117,10 +117,14 @@ class _Context:
 
 
 def _summary(inputs: ReportInputs) -> str:
+    """What meridian is, the findings at a glance, and how each step of the run went."""
     parts = ["<p>meridian plans a multi-region inference estate under data-residency rules, scales it on "
              "latency and cost, and drills its failures. Everything below ran offline: the Pulumi program "
              "under Pulumi's mock runtime, the autoscalers and drills on a digital twin driven by real "
              "public request traces.</p>"]
+    glance = _glance(inputs)
+    if glance:
+        parts.append("<ul class=\"glance\">" + "".join(f"<li>{html.text(g)}</li>" for g in glance) + "</ul>")
     if inputs.steps:
         rows = [[html.text(s.name), html.status(s.status), f"{s.seconds:.1f} s",
                  html.text(s.detail),
@@ -128,6 +132,46 @@ def _summary(inputs: ReportInputs) -> str:
         parts.append(html.table(["step", "status", "time", "detail", "log"], rows, "steps"))
     parts += [f"<p>{html.text(n)}</p>" for n in inputs.notes]
     return html.section("summary", "Summary", "".join(parts))
+
+
+def _glance(inputs: ReportInputs) -> list[str]:
+    """One line per finding: the plan's size, the cheapest policy meeting the objective, drill verdicts."""
+    lines = []
+    plan = load_plan(inputs.plan_json)
+    if not isinstance(plan, Missing):
+        regions = [r for r in plan.by_region if r != "global"]
+        lines.append(f"Plan: {plan.resource_count} resources in {len(regions)} regions, "
+                     f"{len(plan.violations)} policy violations.")
+    bench = load_bench(inputs.bench_json)
+    if not isinstance(bench, Missing):
+        target = bench.slo.get("target_attainment", 0.99)
+        target = target if isinstance(target, (int, float)) else 0.99
+        for trace in bench.traces:
+            meeting = [r for r in trace.results if _num(r.get("slo_window_attainment")) is not None
+                       and r["slo_window_attainment"] >= target and _num(r.get("cost_usd")) is not None
+                       and r["policy"] != "oracle"]
+            best = min(meeting, key=lambda r: r["cost_usd"], default=None)
+            line = f"Bench on {_trace_title(trace)}: "
+            line += (f"cheapest policy meeting the objective (≥ {target:g} of windows): {best['policy']} at "
+                     f"${best['cost_usd']:,.2f}" if best else f"no policy but the oracle met the objective (≥ {target:g})")
+            oracle = next((r for r in trace.results if r["policy"] == "oracle"), None)
+            if oracle and _num(oracle.get("cost_usd")) is not None:
+                line += f"; oracle lower bound ${oracle['cost_usd']:,.2f}"
+            lines.append(line + ".")
+    for drill in inputs.drills:
+        journal = load_journal(drill.journal, drill.experiment)
+        if isinstance(journal, Missing):
+            continue
+        m = journal.measurements
+        facts = [f"{label} {_shown(m.get(key))}" for key, label in (
+            ("rto_seconds", "RTO s"), ("rpo_seconds", "RPO s"), ("residency_violations", "residency violations"))
+            if m.get(key) is not None]
+        lines.append(f"Drill {drill.name}: {journal.status}" + (f" ({', '.join(facts)})" if facts else "") + ".")
+    return lines
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 # ---------------------------------------------------------------- topology
