@@ -89,7 +89,7 @@ def bench_policies() -> str:
     """Every policy the bench knows (baselines, oracle and meridian's own law once registered)."""
     try:
         from sim.policies import REGISTRY
-    except ImportError:  # the twin is not in this build: the bench step reports itself missing
+    except Exception:  # noqa: BLE001 - twin absent or broken: the bench step itself reports why
         return ALL_POLICIES
     return ",".join(REGISTRY)
 
