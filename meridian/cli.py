@@ -15,6 +15,9 @@ from regions.errors import InputError
 COMMAND_MODULES = [
     "meridian.commands.regions_cmd",
     "meridian.commands.validate_cmd",
+    "meridian.commands.bench_cmd",
+    "meridian.commands.controller_cmd",
+    "meridian.commands.plan_cmd",
     "meridian.commands.demo_cmd",
 ]
 

@@ -1,0 +1,199 @@
+"""Kubernetes adapter: every API call the runtime makes, through the official client.
+
+Each call runs under `retry.call` (deadline, jittered backoff, 4xx never retried). The
+scale patch carries the resourceVersion it was computed from, so a concurrent change
+answers 409; we then re-read the scale and retry exactly once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controller import manifests, retry
+
+log = structlog.get_logger(__name__)
+
+MERGE_PATCH = "application/merge-patch+json"  # the client's default for scale is json-patch
+
+
+class TargetMissing(Exception):
+    """The InferenceScaler's Deployment does not exist."""
+
+
+class ScalerGone(Exception):
+    """The InferenceScaler was deleted while we were working on it."""
+
+
+class NotLeader(Exception):
+    """A write was refused because this instance no longer holds the lease."""
+
+
+@dataclass(frozen=True)
+class TargetState:
+    name: str
+    replicas: int  # spec.replicas: what we (or someone) asked for
+    ready: int
+    current: int  # status.replicas: pods that exist
+    resource_version: str
+    selector: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def starting(self) -> int:
+        return max(0, max(self.replicas, self.current) - self.ready)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    namespace: str
+    name: str
+    uid: str = ""
+    api_version: str = f"{manifests.GROUP}/{manifests.VERSION}"
+    kind: str = manifests.KIND
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class KubeAdapter:
+    def __init__(self, api_client: client.ApiClient, *, request_timeout: tuple[float, float] = (3.0, 10.0),
+                 write_timeout: tuple[float, float] = (2.0, 3.0), deadline_s: float = 10.0,
+                 identity: str = "meridian-controller", write_guard=lambda: True):
+        self.custom = client.CustomObjectsApi(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.timeout = request_timeout
+        self.deadline_s = deadline_s
+        self.write_timeout = write_timeout
+        self.identity = identity
+        self.write_guard = write_guard
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        return retry.call(fn, *args, deadline_s=self.deadline_s, what=what,
+                          _request_timeout=self.timeout, **kwargs)
+
+    def _write(self, what: str, fn, *args, **kwargs):
+        """Like `_call`, but every attempt first checks we still lead, and its request timeout
+        is short enough to land before another instance could take the lease over."""
+        def attempt(*a, **kw):
+            if not self.write_guard():
+                raise NotLeader(what)
+            return fn(*a, **kw)
+
+        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what,
+                          _request_timeout=self.write_timeout, **kwargs)
+
+    # -- InferenceScalers ------------------------------------------------------------------
+    def list_scalers(self, namespaces: list[str] | None) -> list[dict[str, Any]]:
+        g, v, p = manifests.GROUP, manifests.VERSION, manifests.PLURAL
+        if not namespaces:
+            return list(self._call("list scalers", self.custom.list_cluster_custom_object, g, v, p)
+                        .get("items", []))
+        items: list[dict[str, Any]] = []
+        for ns in namespaces:
+            items += self._call("list scalers", self.custom.list_namespaced_custom_object, g, v, ns, p
+                                ).get("items", [])
+        return items
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        try:
+            self._write("patch status", self.custom.patch_namespaced_custom_object_status,
+                       manifests.GROUP, manifests.VERSION, namespace, manifests.PLURAL, name,
+                       {"status": status}, _content_type=MERGE_PATCH)
+        except ApiException as err:
+            if err.status == 404:
+                raise ScalerGone(f"{namespace}/{name}") from None
+            raise
+
+    # -- the target Deployment -------------------------------------------------------------
+    def read_target(self, namespace: str, name: str) -> TargetState:
+        try:
+            dep = self._call("read deployment", self.apps.read_namespaced_deployment, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
+            raise
+        status = dep.status
+        return TargetState(
+            name=name,
+            replicas=int(dep.spec.replicas if dep.spec.replicas is not None else 1),
+            ready=int((status and status.ready_replicas) or 0),
+            current=int((status and status.replicas) or 0),
+            resource_version=dep.metadata.resource_version or "",
+            selector=dict((dep.spec.selector and dep.spec.selector.match_labels) or {}),
+        )
+
+    def patch_scale(self, namespace: str, name: str, replicas: int, resource_version: str) -> int:
+        """Set spec.replicas through the scale subresource. Returns the replicas now set."""
+        for attempt in (1, 2):
+            body: dict[str, Any] = {"spec": {"replicas": int(replicas)}}
+            if resource_version:
+                body["metadata"] = {"resourceVersion": resource_version}
+            try:
+                scale = self._write("patch scale", self.apps.patch_namespaced_deployment_scale, name, namespace,
+                                   body, _content_type=MERGE_PATCH)
+                return int(scale.spec.replicas)
+            except ApiException as err:
+                if err.status == 404:
+                    raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
+                if err.status != 409 or attempt == 2:
+                    raise
+                log.info("scale conflict, re-reading", target=f"{namespace}/{name}")
+                try:
+                    fresh = self._call("read scale", self.apps.read_namespaced_deployment_scale, name, namespace)
+                except ApiException as read_err:
+                    if read_err.status == 404:
+                        raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
+                    raise
+                resource_version = fresh.metadata.resource_version or ""
+        raise AssertionError("unreachable")
+
+    # -- where replicas run (for prices) ---------------------------------------------------
+    def replica_node_labels(self, namespace: str, selector: dict[str, str]) -> list[dict[str, str]]:
+        """Node labels of every scheduled pod of the target, one entry per pod."""
+        if not selector:
+            return []
+        sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        pods = self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=sel)
+        labels_by_node: dict[str, dict[str, str]] = {}
+        out = []
+        for pod in pods.items or []:
+            node = pod.spec.node_name if pod.spec else None
+            if not node or (pod.metadata and pod.metadata.deletion_timestamp):
+                continue
+            if node not in labels_by_node:
+                try:
+                    labels_by_node[node] = dict(self._call("read node", self.core.read_node, node).metadata.labels
+                                                or {})
+                except ApiException as err:
+                    if err.status != 404:
+                        raise
+                    labels_by_node[node] = {}
+            out.append(labels_by_node[node])
+        return out
+
+    # -- Events ----------------------------------------------------------------------------
+    def emit_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        """Best effort: an Event that cannot be written is logged, never fatal."""
+        stamp = dt.datetime.now(dt.timezone.utc)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name=f"{ref.name}.{uuid.uuid4().hex[:16]}", namespace=ref.namespace),
+            involved_object=client.V1ObjectReference(api_version=ref.api_version, kind=ref.kind, name=ref.name,
+                                                     namespace=ref.namespace, uid=ref.uid or None),
+            type=type_, reason=reason, message=message[:1024], count=1,
+            first_timestamp=stamp, last_timestamp=stamp,
+            source=client.V1EventSource(component=manifests.APP_NAME),
+            reporting_component=f"{manifests.GROUP}/controller", reporting_instance=self.identity,
+        )
+        try:
+            self._write("create event", self.core.create_namespaced_event, ref.namespace, event)
+        except NotLeader:
+            raise
+        except Exception as err:  # noqa: BLE001 - events are advisory
+            log.warning("event not written", reason=reason, error=str(err)[:200])

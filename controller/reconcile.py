@@ -1,0 +1,301 @@
+"""One sync over every InferenceScaler: observe, ask the policy, make it safe, act, explain.
+
+Safety does not depend on the policy: whatever it returns, the runtime clamps the
+answer to the spec's bounds and step limits, never scales to zero, and never scales
+down on missing, stale or NaN metrics (it holds the current size instead).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import structlog
+
+from controller import conditions as cond
+from controller.conditions import Condition
+from controller.kube import KubeAdapter, NotLeader, ObjectRef, ScalerGone, TargetMissing, TargetState, now_rfc3339
+from controller.law.types import Decision, Limits, Objective, Observation, Policy
+from controller.prices import PriceBook, ReplicaPrices
+from controller.sources.base import LoadSample, MetricSource, MetricsUnavailable
+from controller.spec import InvalidSpec, ScalerSpec, parse
+from controller.telemetry import Telemetry
+
+log = structlog.get_logger(__name__)
+
+PolicyFactory = Callable[[Objective, Limits], Policy]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    result: str  # one of telemetry.RESULTS
+    current: int | None = None
+    desired: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SafeDecision:
+    replicas: int
+    limited_reason: str | None  # HPA-style: TooFewReplicas, TooManyReplicas, ScaleUpLimit, ScaleDownLimit, HeldNoMetrics
+
+
+def make_safe(wanted: int, current: int, limits: Limits, metrics_ok: bool) -> SafeDecision:
+    """Bounds, step limits and fail-static, applied after any policy."""
+    lo, hi = max(1, limits.min_replicas), max(1, limits.max_replicas)
+    if not metrics_ok:  # hold; only the spec's minimum may raise it
+        return SafeDecision(max(current, lo), "HeldNoMetrics" if current >= lo else "TooFewReplicas")
+    target, reason = wanted, None
+    if target < lo:
+        target, reason = lo, "TooFewReplicas"
+    elif target > hi:
+        target, reason = hi, "TooManyReplicas"
+    if limits.max_step_up is not None and target > current + limits.max_step_up and current >= lo:
+        target, reason = current + limits.max_step_up, "ScaleUpLimit"
+    if limits.max_step_down is not None and target < current - limits.max_step_down and current <= hi:
+        target, reason = current - limits.max_step_down, "ScaleDownLimit"
+    return SafeDecision(max(1, target), reason)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None or not math.isfinite(seconds) else round(seconds * 1000.0, 1)
+
+
+class Reconciler:
+    def __init__(self, kube: KubeAdapter, source: MetricSource, prices: PriceBook, policy_factory: PolicyFactory, *,
+                 is_leader: Callable[[], bool] = lambda: True, dry_run: bool = False,
+                 telemetry: Telemetry | None = None, clock: Callable[[], float] = time.time):
+        self.kube, self.source, self.prices = kube, source, prices
+        self.policy_factory = policy_factory
+        self.is_leader = is_leader
+        self.dry_run = dry_run
+        self.telemetry = telemetry or Telemetry()
+        self.clock = clock
+        self._policies: dict[str, tuple[int, Policy]] = {}
+        self._known: set[tuple[str, str]] = set()
+
+    # -- all scalers -----------------------------------------------------------------------
+    def sync(self, namespaces: list[str] | None = None) -> list[Outcome]:
+        items = self.kube.list_scalers(namespaces)
+        self.telemetry.scalers.set(len(items))
+        outcomes = []
+        for obj in items:
+            if not self.is_leader():  # lost the lease mid-sync: stop before the next object
+                log.warning("lost leadership mid-sync; stopping")
+                break
+            outcomes.append(self.sync_one(obj))
+        seen = {(o["metadata"].get("namespace", ""), o["metadata"].get("name", "")) for o in items}
+        for ns, name in self._known - seen:
+            self.telemetry.forget(ns, name)
+        self._known = seen
+        live = {o["metadata"].get("uid") or f"{o['metadata'].get('namespace')}/{o['metadata'].get('name')}"
+                for o in items}
+        self._policies = {k: v for k, v in self._policies.items() if k in live}
+        return outcomes
+
+    def sync_one(self, obj: dict[str, Any]) -> Outcome:
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        try:
+            return self._sync_one(obj)
+        except (NotLeader, ScalerGone) as err:
+            log.info("sync skipped", scaler=key, why=type(err).__name__)
+            return self._count(Outcome(key, "error", message=type(err).__name__))
+        except Exception as err:  # noqa: BLE001 - one bad object must not stop the others
+            log.error("sync failed", scaler=key, error=f"{type(err).__name__}: {str(err)[:300]}")
+            self.telemetry.errors.labels("kubernetes" if "Api" in type(err).__name__ or "urllib3" in
+                                         type(err).__module__ else "internal").inc()
+            return self._count(Outcome(key, "error", message=str(err)[:200]))
+
+    def _count(self, outcome: Outcome) -> Outcome:
+        self.telemetry.decisions.labels(outcome.result).inc()
+        return outcome
+
+    def _sync_one(self, obj: dict[str, Any]) -> Outcome:
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace", "default"), meta.get("name", "")
+        ref = ObjectRef(ns, name, meta.get("uid", ""))
+        previous = (obj.get("status") or {}).get("conditions") or []
+        generation = int(meta.get("generation", 0) or 0)
+        try:
+            spec = parse(obj)
+        except InvalidSpec as err:
+            self.telemetry.errors.labels("spec").inc()
+            message = "; ".join(f"{p.path}: {p.message}" for p in err.problems) or err.summary
+            self._not_ready(ref, previous, generation, "InvalidSpec", message)
+            return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
+
+        try:
+            return self._observe_decide_act(spec, ref, previous)
+        except TargetMissing as err:  # before the read, or deleted between read and patch
+            self._policies.pop(spec.uid or spec.key, None)
+            self._not_ready(ref, previous, generation, "TargetNotFound",
+                            f"{err}; create it or fix spec.targetRef.name")
+            return self._count(Outcome(spec.key, "target_missing", message=str(err)))
+
+    def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict]) -> Outcome:
+        target = self.kube.read_target(spec.namespace, spec.target)
+        prices = self._prices(spec.namespace, target)
+        sample, unavailable = self._sample(spec)
+        if unavailable is None:
+            obs = self._observation(spec, target, sample, prices)
+            decision = self._decide(spec, obs)
+            metrics_ok = decision.metrics_available
+        else:
+            decision = Decision(replicas=target.replicas, reason=f"metrics unavailable ({unavailable.reason}): "
+                                f"{unavailable.message}; holding {target.replicas}", metrics_available=False)
+            metrics_ok = False
+        safe = make_safe(decision.replicas, target.replicas, spec.limits, metrics_ok)
+        return self._act(spec, ref, previous, target, sample, unavailable, decision, safe, prices)
+
+    # -- pieces ----------------------------------------------------------------------------
+    def _prices(self, ns: str, target: TargetState) -> ReplicaPrices:
+        try:
+            return self.prices.for_replicas(self.kube.replica_node_labels(ns, target.selector))
+        except Exception as err:  # noqa: BLE001 - price is advisory; fall back to the catalog
+            log.warning("replica prices unavailable", error=str(err)[:200])
+            self.telemetry.errors.labels("kubernetes").inc()
+            return self.prices.for_replicas([])
+
+    def _sample(self, spec: ScalerSpec) -> tuple[LoadSample | None, MetricsUnavailable | None]:
+        try:
+            return self.source.sample(spec), None
+        except MetricsUnavailable as err:
+            self.telemetry.errors.labels("prometheus").inc()
+            return None, err
+        except Exception as err:  # noqa: BLE001 - an adapter bug is still "no metrics", never a crash
+            self.telemetry.errors.labels("prometheus").inc()
+            return None, MetricsUnavailable("QueryFailed", f"{type(err).__name__}: {str(err)[:160]}")
+
+    def _observation(self, spec: ScalerSpec, target: TargetState, s: LoadSample, p: ReplicaPrices) -> Observation:
+        ready_spot = min(p.spot_replicas, target.ready)
+        return Observation(
+            time_s=self.clock(), ready_replicas=target.ready, starting_replicas=target.starting,
+            arrival_rate_rps=s.arrival_rate_rps, ttft_quantile_s=s.ttft_quantile_s, e2e_quantile_s=s.e2e_quantile_s,
+            in_flight=s.in_flight, queued=s.queued, price_on_demand_per_hour=p.on_demand_per_hour,
+            price_spot_per_hour=p.spot_per_hour, ready_spot=ready_spot,
+            starting_spot=max(0, min(p.spot_replicas - ready_spot, target.starting)),
+            metrics_age_s=s.age_s, mean_prompt_tokens=s.mean_prompt_tokens, mean_output_tokens=s.mean_output_tokens)
+
+    def _policy(self, spec: ScalerSpec) -> Policy:
+        key = spec.uid or spec.key
+        held = self._policies.get(key)
+        if held is None or held[0] != spec.generation:  # new scaler or edited spec: fresh policy state
+            held = (spec.generation, self.policy_factory(spec.objective, spec.limits))
+            self._policies[key] = held
+        return held[1]
+
+    def _decide(self, spec: ScalerSpec, obs: Observation) -> Decision:
+        try:
+            decision = self._policy(spec).decide(obs)
+            if not isinstance(decision.replicas, int):
+                raise TypeError(f"policy returned replicas={decision.replicas!r}")
+            return decision
+        except Exception as err:  # noqa: BLE001 - a policy fault holds, never crashes the controller
+            log.error("policy failed; holding", scaler=spec.key, error=f"{type(err).__name__}: {err}"[:300])
+            self.telemetry.errors.labels("policy").inc()
+            return Decision(replicas=obs.replicas, reason=f"policy error ({type(err).__name__}); holding",
+                            metrics_available=False)
+
+    def _act(self, spec, ref, previous, target, sample, unavailable, decision, safe, prices) -> Outcome:
+        current = target.replicas
+        desired = safe.replicas
+        now = now_rfc3339()
+        result = ("metrics_unavailable" if unavailable is not None else
+                  "scale_up" if desired > current else "scale_down" if desired < current else "hold")
+        message = decision.reason or "no reason given"
+        if safe.limited_reason and desired != decision.replicas:
+            message += f" (runtime: {safe.limited_reason}, {decision.replicas} → {desired})"
+        log.info("decision", scaler=spec.key, result=result, current=current, desired=desired,
+                 reason=message, dry_run=self.dry_run)
+
+        replicas_now = current
+        if desired != current:
+            verb = "ScaledUp" if desired > current else "ScaledDown"
+            if self.dry_run:
+                self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} from "
+                                     f"{current} to {desired}: {message}")
+            else:
+                replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired, target.resource_version)
+                self.kube.emit_event(ref, "Normal", verb, f"scaled {spec.target} from {current} to {desired}: {message}")
+
+        metrics_cond = (Condition("MetricsAvailable", True, "MetricsFresh", "all queries answered")
+                        if unavailable is None else
+                        Condition("MetricsAvailable", False, unavailable.reason, unavailable.message))
+        updates = [
+            Condition("Ready", True, "Reconciled", f"target {spec.target} found"),
+            metrics_cond,
+            Condition("ScalingActive", unavailable is None,
+                      "ValidMetricFound" if unavailable is None else "HoldingOnMissingMetrics",
+                      "the policy is deciding" if unavailable is None else f"holding at {current} replicas"),
+            Condition("ScalingLimited", safe.limited_reason is not None and safe.limited_reason != "HeldNoMetrics",
+                      safe.limited_reason or "DesiredWithinRange",
+                      f"policy asked {decision.replicas}, bounds {spec.limits.min_replicas}..{spec.limits.max_replicas}"),
+            Condition("BudgetLimited", bool(decision.budget_limited),
+                      "BudgetCeiling" if decision.budget_limited else "WithinBudget",
+                      f"budget {spec.limits.budget_per_hour} USD/h" if spec.limits.budget_per_hour else "no budget set"),
+        ]
+        if unavailable is not None and cond.transitioned(previous, metrics_cond):
+            self.kube.emit_event(ref, "Warning", "MetricsUnavailable", f"{unavailable.message}; holding {current}")
+        elif unavailable is None and (cond.find(previous, "MetricsAvailable") or {}).get("status") == "False":
+            self.kube.emit_event(ref, "Normal", "MetricsRecovered", "metrics answer again; scaling resumed")
+        if decision.budget_limited and cond.transitioned(previous, updates[4]):
+            self.kube.emit_event(ref, "Warning", "BudgetLimited", message)
+
+        observed = {}
+        if sample is not None:
+            observed = {k: v for k, v in {
+                "ttftMs": _ms(sample.ttft_quantile_s), "e2eMs": _ms(sample.e2e_quantile_s),
+                "arrivalRate": sample.arrival_rate_rps, "inFlight": sample.in_flight, "queued": sample.queued,
+                "ageSeconds": round(sample.age_s, 1), "time": now}.items() if v is not None}
+        status = {
+            "observedGeneration": spec.generation,
+            "replicas": replicas_now,
+            "desiredReplicas": desired,
+            "spotReplicas": min(decision.spot, desired),
+            "pricePerHour": round(prices.on_demand_per_hour * replicas_now, 4),
+            "observed": observed or None,
+            "lastDecision": {k: v for k, v in {
+                "time": now, "reason": _reason(result, safe), "message": message[:1024], "replicas": desired,
+                "predictedTtftMs": _ms(decision.predicted_ttft_s)}.items() if v is not None},
+            "conditions": cond.merge(previous, updates, generation=spec.generation, now=now),
+        }
+        self.kube.patch_status(ref.namespace, ref.name, status)
+        self._gauges(spec, replicas_now, desired, sample, decision, prices)
+        return self._count(Outcome(spec.key, result, current, desired, message))
+
+    def _gauges(self, spec, replicas_now, desired, sample, decision, prices) -> None:
+        t = self.telemetry
+        t.current.labels(spec.namespace, spec.name).set(replicas_now)
+        t.desired.labels(spec.namespace, spec.name).set(desired)
+        t.cost.labels(spec.namespace, spec.name).set(prices.on_demand_per_hour * replicas_now)
+        if decision.predicted_ttft_s is not None:
+            t.predicted_ttft.labels(spec.namespace, spec.name).set(decision.predicted_ttft_s)
+        if sample is not None and sample.ttft_quantile_s is not None:
+            t.observed_ttft.labels(spec.namespace, spec.name).set(sample.ttft_quantile_s)
+
+    def _not_ready(self, ref: ObjectRef, previous, generation: int, reason: str, message: str) -> None:
+        now = now_rfc3339()
+        ready = Condition("Ready", False, reason, message)
+        updates = [ready, Condition("ScalingActive", False, reason, "not scaling until this is fixed")]
+        if cond.transitioned(previous, ready) or (cond.find(previous, "Ready") or {}).get("message") != message:
+            self.kube.emit_event(ref, "Warning", reason, message)
+        self.kube.patch_status(ref.namespace, ref.name, {
+            "observedGeneration": generation,
+            "lastDecision": {"time": now, "reason": reason, "message": message[:1024]},
+            "conditions": cond.merge(previous, updates, generation=generation, now=now),
+        })
+
+
+def ref_key(ref: ObjectRef) -> str:
+    return f"{ref.namespace}/{ref.name}"
+
+
+def _reason(result: str, safe: SafeDecision) -> str:
+    base = {"scale_up": "ScaledUp", "scale_down": "ScaledDown", "hold": "Held",
+            "metrics_unavailable": "MetricsUnavailable"}[result]
+    if safe.limited_reason and result != "metrics_unavailable":
+        return f"{base}/{safe.limited_reason}"
+    return base

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources, one per concern; each takes a dataclass of arguments."""

@@ -1,0 +1,1 @@
+"""The offline plan: the Pulumi program run under Pulumi's own mock runtime, no CLI, no cloud."""

@@ -1,0 +1,179 @@
+"""`meridian bench`: baselines and oracle side by side on real traces, in the digital twin."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from controller.law.types import Objective
+from regions.errors import InputError, Problem
+from sim.bench import BenchConfig, run_bench
+from sim.policies import REGISTRY
+from sim.profiles import DEFAULT_INSTANCE
+from sim.traces import TraceOptions, default_trace
+from sim.traces.csv_columns import Columns
+
+DEFAULT_POLICIES = "hpa,kpa,skyserve,skyserve-fallback,static,oracle"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="benchmark autoscalers on request traces in the digital twin",
+        description="Replay traces through the fleet twin with each autoscaler. Each policy's knob is "
+        "tuned on --tune-on to the cheapest value whose SLO window attainment is >= 0.99, then "
+        "evaluated unchanged on every --trace. Prints a table; wall time and peak memory at the end.")
+    p.add_argument("--trace", action="append", metavar="PATH[#SERIES]",
+                   help="trace to evaluate (repeatable): Azure-style CSV, JSONL (timestamp ms, input_length, "
+                   "output_length), any CSV with --time-column etc., or a rate curve PATH#SERIES. Paths may "
+                   "be relative to ../shared/traces. Default: the Azure conversation trace")
+    p.add_argument("--tune-on", metavar="PATH[#SERIES]",
+                   help="trace the knobs are tuned on (default: the first --trace, i.e. hindsight tuning)")
+    p.add_argument("--rate-scale", type=float, default=1.0, metavar="K",
+                   help="K time-shifted superposed copies of each trace (fraction: thinning); for rate "
+                   "curves, rates x K with the same CV")
+    p.add_argument("--mean-rate", type=float, metavar="R", help="scale each trace to a mean of R req/s")
+    p.add_argument("--days", type=float, metavar="D", help="use only the first D days of each trace")
+    p.add_argument("--percentile", type=float, default=95.0, help="TTFT percentile of the objective (default 95)")
+    p.add_argument("--ttft-ms", type=float, default=1000.0, help="TTFT target in ms (default 1000)")
+    p.add_argument("--e2e-ms", type=float, help="optional end-to-end latency target in ms")
+    p.add_argument("--policies", default=DEFAULT_POLICIES, help=f"comma-separated (default {DEFAULT_POLICIES})")
+    p.add_argument("--capacity", choices=("on-demand", "spot-mix"), default="on-demand",
+                   help="on-demand for all (default), or spot for spot-capable policies at spot prices "
+                   "with interruptions")
+    p.add_argument("--topology", metavar="STACK_FILE",
+                   help="Pulumi stack file: split the trace among its jurisdictions, one autoscaler per region")
+    p.add_argument("--instance-type", default=DEFAULT_INSTANCE, help=f"GPU profile (default {DEFAULT_INSTANCE})")
+    p.add_argument("--region", default="us-east-1", help="region of the single-region fleet (default us-east-1)")
+    p.add_argument("--time-column", help="timestamp column of a generic CSV trace")
+    p.add_argument("--prompt-column", help="prompt-token column of a generic CSV trace")
+    p.add_argument("--output-column", help="output-token column of a generic CSV trace")
+    p.add_argument("--time-unit", choices=("s", "ms", "us"), default="s", help="unit of numeric timestamps")
+    p.add_argument("--step-s", type=float, default=10.0,
+                   help="time step for rate curves expanded into cohorts (default 10 s; request logs use 1 s)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="policies tuned in parallel processes (default: 2, or 1 on a 1-CPU machine)")
+    p.add_argument("--seed", type=int, default=0, help="seed for arrivals, cold starts and spot (default 0)")
+    p.add_argument("--json", metavar="OUT", help="write results as JSON to OUT")
+    p.add_argument("--plot", metavar="DIR", help="write PNG plots to DIR")
+    p.set_defaults(func=run)
+
+
+def _config(args) -> BenchConfig:
+    problems = []
+    if not 0 < args.percentile < 100:
+        problems.append(Problem("--percentile", f"{args.percentile} is not in (0, 100)", fix="e.g. 95"))
+    if args.ttft_ms <= 0:
+        problems.append(Problem("--ttft-ms", "must be > 0", fix="e.g. 1000"))
+    if args.e2e_ms is not None and args.e2e_ms <= 0:
+        problems.append(Problem("--e2e-ms", "must be > 0", fix="e.g. 30000"))
+    if args.jobs < 1:
+        problems.append(Problem("--jobs", "must be >= 1", fix="e.g. 2"))
+    if args.step_s <= 0:
+        problems.append(Problem("--step-s", "must be > 0", fix="e.g. 10"))
+    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    unknown = [p for p in policies if p not in REGISTRY]
+    if unknown or not policies:
+        problems.append(Problem("--policies", f"unknown or empty: {', '.join(unknown) or '(none)'}",
+                                fix=f"choose from {', '.join(REGISTRY)}"))
+    named = [args.time_column, args.prompt_column, args.output_column]
+    if any(named) and not all(named):
+        problems.append(Problem("--time-column/--prompt-column/--output-column", "give all three or none",
+                                fix="name the timestamp, prompt-token and output-token columns"))
+    if problems:
+        raise InputError("bad bench options", problems)
+    columns = Columns(*named, time_unit=args.time_unit) if all(named) else None
+    traces = tuple(args.trace or [default_trace()])
+    topology = None
+    if args.topology:
+        from sim.topology_split import load_split
+        topology = load_split(args.topology)
+    return BenchConfig(
+        traces=traces, tune_on=args.tune_on or traces[0],
+        trace_options=TraceOptions(rate_scale=args.rate_scale, mean_rate=args.mean_rate, days=args.days,
+                                   columns=columns, cohort_step_s=args.step_s, seed=args.seed),
+        objective=Objective(percentile=args.percentile, ttft_s=args.ttft_ms / 1000.0,
+                            e2e_s=args.e2e_ms / 1000.0 if args.e2e_ms else None),
+        policies=policies, capacity=args.capacity, instance_type=args.instance_type, region=args.region,
+        topology=topology, seed=args.seed, jobs=args.jobs)
+
+
+def run(args) -> int:
+    t0 = time.perf_counter()
+    cfg = _config(args)
+    if args.plot:
+        Path(args.plot).mkdir(parents=True, exist_ok=True)
+    out = run_bench(cfg, keep_runs=bool(args.plot))
+    runs = out.pop("_runs", None)
+    print(render_table(out))
+    if args.json:
+        write_json_atomic(args.json, out)
+    if args.plot and runs:
+        from sim.plots import write_plots
+        for path in write_plots(args.plot, out, runs, cfg):
+            print(f"plot: {path}", file=sys.stderr)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"\nwall time {time.perf_counter() - t0:.1f} s, peak memory {peak_mb:.0f} MB")
+    return 0
+
+
+def _fmt(v, spec: str) -> str:
+    if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+        return "inf" if isinstance(v, float) and math.isinf(v) else "-"
+    return format(v, spec)
+
+
+COLUMNS = [("policy", "policy", "<18", "s"), ("knob", "knob", ">9", ".4g"), ("cost_usd", "cost $", ">14", ",.2f"),
+           ("gpu_hours", "GPU h", ">11", ",.1f"), ("requests", "requests", ">15", ",.0f"),
+           ("ttft_p50_s", "TTFT p50", ">9", ".3f"), ("ttft_p95_s", "p95", ">8", ".3f"),
+           ("ttft_p99_s", "p99", ">8", ".3f"), ("e2e_p95_s", "E2E p95", ">8", ".1f"),
+           ("slo_window_attainment", "SLO win", ">8", ".4f"), ("feasible_windows", "feasible", ">9", "d"),
+           ("request_attainment", "req att", ">8", ".4f"), ("scale_events", "scales", ">7", "d"),
+           ("max_replicas", "max rep", ">8", "d"), ("residency_violations", "resid viol", ">11", ",.0f")]
+
+
+def render_table(out: dict) -> str:
+    slo = out["slo"]
+    lines = [f"objective: p{slo['percentile']:g} TTFT <= {slo['ttft_s'] * 1000:g} ms"
+             + (f", p{slo['percentile']:g} E2E <= {slo['e2e_s']:g} s" if slo["e2e_s"] else "")
+             + f"; SLO window attainment target {slo['target_attainment']}; capacity {slo['capacity']}; "
+             f"{slo['instance_type']}; first {slo['warmup_s']:g} s not scored"]
+    for entry in out["traces"]:
+        mark = "  [HINDSIGHT: knobs tuned on this trace]" if entry["hindsight"] else ""
+        lines.append(f"\ntrace {entry['name']}{mark}")
+        lines.append("".join(format(title, align.replace("s", "")) for _, title, align, _ in COLUMNS))
+        for row in entry["results"]:
+            cells = []
+            for key, _, align, spec in COLUMNS:
+                v = row[key]
+                cells.append(format(v if key == "policy" else _fmt(v, spec), align))
+            flag = "" if out["tuned"][row["policy"]]["met"] else "  (tuning missed 0.99)"
+            lines.append("".join(cells) + flag)
+    return "\n".join(lines)
+
+
+def _clean(v):
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_clean(data), f, indent=2)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,302 @@
+"""The benchmark: tune each policy's knob on one trace, run every policy on every trace.
+
+Protocol (issue 4):
+- Every policy gets the same fleet (region(s), GPU profile, prices, limits) and the same
+  warm start: each region begins with the replicas that keep the batch slots 70 % busy in
+  the busiest minute of the warm-up (first `warmup_s`, default 5 minutes), and the
+  warm-up is not scored. HPA-style stabilization histories start as if at that count.
+- Tuning: each policy's single knob (see `sim.policies.KNOBS`) is set on the `tune_on`
+  trace to the cheapest value whose SLO window attainment is at least 0.99, found by
+  bisection (log scale for targets, integers for the static count), then used unchanged
+  on every evaluated trace. Tuning on an evaluated trace is hindsight, marked as such.
+- Scores: `sim.score`. An objective leaving fewer than half of a trace's windows feasible
+  is refused.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from controller.law.types import Limits, Objective
+from regions.errors import InputError, Problem
+from sim.fleet import FleetConfig, RunResult, simulate
+from sim.policies import KNOBS, REGISTRY, SPOT_CAPABLE
+from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
+from sim.score import Windows, score, windows
+from sim.traces import Arrivals, TraceOptions, load_trace
+
+WARM_UTILIZATION = 0.7
+MAX_REPLICA_HEADROOM = 4.0  # max_replicas = busiest minute's need at 25 % slot utilization
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    traces: tuple[str, ...]
+    tune_on: str
+    trace_options: TraceOptions = TraceOptions()
+    objective: Objective = Objective()
+    policies: tuple[str, ...] = ("hpa", "kpa", "skyserve", "skyserve-fallback", "static", "oracle")
+    capacity: str = "on-demand"
+    instance_type: str = DEFAULT_INSTANCE
+    region: str = "us-east-1"
+    jurisdiction: str = "us"
+    topology: object | None = None  # sim.topology_split.Split when --topology is given
+    warmup_s: float = 300.0
+    target_attainment: float = 0.99
+    tune_iterations: int = 4  # bisections inside a factor-2 bracket: knob within ~4 %
+    tune_precision: float = 0.02  # static count: within 2 % (or one replica)
+    jobs: int = 1  # policies tuned in parallel processes
+    seed: int = 0
+
+
+@dataclass
+class Workload:
+    """A trace made ready for the fleet: arrivals, regions, warm start, limits, windows."""
+
+    spec: str
+    arrivals: Arrivals
+    fleet: FleetConfig
+    windows: Windows
+    profile: GpuProfile
+
+
+@dataclass
+class Tuned:
+    knob: float
+    attainment: float
+    cost_usd: float
+    met: bool
+    evaluations: int
+    history: list = field(default_factory=list)
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _busy_slots_per_minute(a: Arrivals, profile: GpuProfile, until_s: float | None = None) -> np.ndarray:
+    service = profile.service_s(a.prompt_tokens, a.output_tokens, WARM_UTILIZATION)
+    minute = (a.time_s // 60).astype(np.int64)
+    busy = np.bincount(minute, weights=a.weight * service, minlength=1) / 60.0
+    if until_s is not None:
+        busy = busy[: max(1, int(math.ceil(until_s / 60)))]
+    return busy
+
+
+def prepare(spec: str, cfg: BenchConfig) -> Workload:
+    options = cfg.trace_options
+    arrivals = load_trace(spec, options)
+    profile = get_profile(cfg.instance_type)
+    if cfg.topology is not None:
+        arrivals, regions, transfers = cfg.topology.apply(arrivals)
+    else:
+        arrivals.jurisdictions = (cfg.jurisdiction,)
+        regions, transfers = (cfg.region,), ()
+    step = options.cohort_step_s if arrivals.cohorts else 1.0
+    slots = profile.batch_slots
+    initial, peak_total = {}, 0.0
+    shares = _region_shares(arrivals, regions, cfg)
+    for code in regions:
+        share = shares.get(code, 0.0)
+        warm = _busy_slots_per_minute(arrivals, profile, cfg.warmup_s).max() * share
+        initial[code] = max(1, math.ceil(warm / (slots * WARM_UTILIZATION)))
+        peak_total = max(peak_total, _busy_slots_per_minute(arrivals, profile).max() * share)
+    max_replicas = max(max(initial.values()), math.ceil(peak_total * MAX_REPLICA_HEADROOM / slots) + 2)
+    limits = Limits(min_replicas=1, max_replicas=max_replicas,
+                    spot_share=1.0 if cfg.capacity == "spot-mix" else 0.0,
+                    cold_start_s=profile.cold_start_median_s)
+    fleet = FleetConfig(regions=tuple(regions), instance_type=cfg.instance_type, step_s=step,
+                        capacity=cfg.capacity, objective=cfg.objective, limits=limits,
+                        initial_replicas=initial, transfers=tuple(transfers), seed=cfg.seed)
+    win = windows(arrivals, cfg.objective, profile, cfg.warmup_s)
+    judged = win.feasible[win.scored]
+    if judged.size and judged.mean() < 0.5:
+        raise InputError("objective not feasible on this trace", [Problem(
+            "--ttft-ms/--percentile",
+            f"only {judged.mean():.0%} of {spec}'s 1-minute windows could meet p{cfg.objective.percentile:g} "
+            f"TTFT <= {cfg.objective.ttft_s:g} s even with unlimited replicas (prefill alone is too slow "
+            f"on {cfg.instance_type})",
+            fix="raise --ttft-ms, lower --percentile, or choose a faster --instance-type")])
+    log(f"{arrivals.name}: {arrivals.requests:,.0f} requests over {arrivals.duration_s / 3600:.1f} h "
+        f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}, "
+        f"max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
+    return Workload(spec, arrivals, fleet, win, profile)
+
+
+def _region_shares(arrivals: Arrivals, regions, cfg: BenchConfig) -> dict[str, float]:
+    if cfg.topology is None:
+        return {regions[0]: 1.0}
+    return cfg.topology.region_shares(arrivals)
+
+
+def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
+               progress: Callable[[float], None] | None = None) -> tuple[RunResult, dict]:
+    factory = REGISTRY[name]
+    fleet = work.fleet
+    if cfg.capacity == "spot-mix" and name not in SPOT_CAPABLE:
+        fleet = replace(fleet, capacity="on-demand", limits=replace(fleet.limits, spot_share=0.0))
+    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress)
+    return result, score(work.arrivals, result, cfg.objective, work.windows)
+
+
+def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
+    """Cheapest knob whose SLO window attainment on `work` reaches the target."""
+    spec = KNOBS[name]
+    history = []
+
+    def evaluate(knob: float) -> bool:
+        t0 = time.perf_counter()
+        show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 and cfg.jobs <= 1 else None
+        _, s = run_policy(work, name, knob, cfg, show)
+        history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
+        log(f"tune {name:<17} knob {knob:10.4g}: attainment {s['slo_window_attainment']:.4f} "
+            f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
+        return s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
+
+    if spec.integer:
+        _tune_count(work, evaluate, cfg.tune_precision)
+    else:
+        _tune_target(spec, _guess(name, work), evaluate, cfg.tune_iterations)
+    passing = [h for h in history if h[1] >= cfg.target_attainment - 1e-12]
+    if passing:
+        knob, att, cost = min(passing, key=lambda h: (h[2], -h[1]))
+        return Tuned(knob, att, cost, True, len(history), history)
+    knob, att, cost = max(history, key=lambda h: (h[1], -h[2]))
+    log(f"tune {name}: no knob reached {cfg.target_attainment}; using the best ({knob:g}, {att:.4f})")
+    return Tuned(knob, att, cost, False, len(history), history)
+
+
+def _guess(name: str, work: Workload) -> float | None:
+    """Where the search starts: 60 % of a replica's batch slots (or of its request rate)."""
+    p, a = work.profile, work.arrivals
+    service = float(np.average(p.service_s(a.prompt_tokens, a.output_tokens, 0.6), weights=a.weight))
+    return {"hpa": 0.6 * p.batch_slots, "kpa": 0.6 * p.batch_slots,
+            "skyserve": 0.6 * p.batch_slots / service, "skyserve-fallback": 0.6 * p.batch_slots / service,
+            "oracle": 0.6}.get(name)
+
+
+def _tune_count(work: Workload, good, precision: float) -> None:
+    """Smallest replica count that meets the target: doubling from the warm start, then bisection
+    down to `precision` (relative) or one replica."""
+    init = work.fleet.initial_replicas
+    lo, hi = 0, max(1, max(init.values()) if isinstance(init, dict) else init)
+    cap = work.fleet.limits.max_replicas
+    while not good(hi):
+        lo = hi
+        if hi >= cap:
+            return
+        hi = min(cap, hi * 2)
+    while hi - lo > max(1, int(precision * hi)):
+        mid = (lo + hi) // 2
+        if good(mid):
+            hi = mid
+        else:
+            lo = mid
+
+
+def _tune_target(spec, guess: float | None, good, iterations: int) -> None:
+    """Largest (cheapest) knob that still meets the target: bracket by doubling/halving from
+    the guess, then bisect `iterations` times in log space."""
+    x = min(spec.high, max(spec.low, guess if guess else math.sqrt(spec.low * spec.high)))
+    if good(x):
+        lo = x
+        while True:
+            hi = min(spec.high, lo * 2)
+            if hi <= lo:
+                return
+            if not good(hi):
+                break
+            lo = hi
+    else:
+        hi = x
+        while True:
+            lo = max(spec.low, hi / 2)
+            if lo >= hi:
+                return
+            if good(lo):
+                break
+            hi = lo
+    lo, hi = math.log(lo), math.log(hi)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        if good(math.exp(mid)):
+            lo = mid
+        else:
+            hi = mid
+
+
+_FORKED: tuple | None = None  # (workload, config) inherited by forked tuning workers
+
+
+def _tune_one(name: str) -> tuple[str, Tuned]:
+    work, cfg = _FORKED
+    return name, tune(work, name, cfg)
+
+
+def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
+    """Tune every policy; with `jobs` > 1, policies are tuned in parallel forked workers
+    (they share the prepared workload copy-on-write; only knobs and scores come back)."""
+    global _FORKED
+    jobs = min(cfg.jobs, len(cfg.policies))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {name: tune(work, name, cfg) for name in cfg.policies}
+    # Costliest first (KPA decides every step), so the workers finish together.
+    order = sorted(cfg.policies, key=lambda n: (n != "kpa", n != "hpa"))
+    _FORKED = (work, cfg)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            done = dict(pool.imap_unordered(_tune_one, order))
+    finally:
+        _FORKED = None
+    return {name: done[name] for name in cfg.policies}
+
+
+def _progress(label: str) -> Callable[[float], None]:
+    def report(frac: float) -> None:
+        print(f"\r[bench] {label}: {frac:4.0%}", end="", file=sys.stderr, flush=True)
+        if frac >= 0.95:
+            print("\r", end="", file=sys.stderr)
+    return report
+
+
+def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
+    unknown = [p for p in cfg.policies if p not in REGISTRY]
+    if unknown:
+        raise InputError("unknown policy", [Problem("--policies", f"{', '.join(unknown)} not known",
+                                                    fix=f"choose from {', '.join(REGISTRY)}")])
+    workloads = {spec: prepare(spec, cfg) for spec in dict.fromkeys(cfg.traces)}
+    tune_work = workloads.get(cfg.tune_on) or prepare(cfg.tune_on, cfg)
+    tuned = _tune_all(tune_work, cfg)
+    out = {
+        "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,
+                "e2e_s": cfg.objective.e2e_s, "window_s": 60.0, "target_attainment": cfg.target_attainment,
+                "warmup_s": cfg.warmup_s, "capacity": cfg.capacity, "instance_type": cfg.instance_type},
+        "tuned": {name: {"knob": t.knob, "meaning": KNOBS[name].meaning, "tune_on": cfg.tune_on,
+                         "attainment_on_tune": t.attainment, "met": t.met, "evaluations": t.evaluations}
+                  for name, t in tuned.items()},
+        "traces": [],
+    }
+    runs = {}
+    for spec, work in workloads.items():
+        entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
+                 "requests": work.arrivals.requests, "duration_s": work.arrivals.duration_s,
+                 "notes": work.arrivals.notes, "results": []}
+        for name in cfg.policies:
+            t0 = time.perf_counter()
+            result, s = run_policy(work, name, tuned[name].knob, cfg,
+                                   _progress(f"run {name}") if work.fleet.step_s > 1 else None)
+            log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
+                f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
+            entry["results"].append({"policy": name, "knob": tuned[name].knob, **s})
+            if keep_runs:
+                runs[(spec, name)] = (work, result)
+        out["traces"].append(entry)
+    if keep_runs:
+        out["_runs"] = runs
+    return out

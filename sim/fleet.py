@@ -1,0 +1,498 @@
+"""The fleet: regions of GPU replicas behind an edge, driven step by step by autoscalers.
+
+Per region: replicas of one GPU profile (cold start drawn per launch, on-demand or spot),
+a FIFO queue over their batch slots (`queue.SlotQueue`), per-second billing at the
+`regions` catalog price, spot interruptions with two minutes' notice, and one autoscaler
+(`controller.law.types.Policy`) that sees only `Observation`s (`observe.py`). The edge
+sends each jurisdiction's requests to the closest healthy region that residency allows
+(`regions.residency.check`, personal data, use `serve`); with none healthy, to the closest
+allowed region that is up; with none up, the requests fail. Nothing is served outside
+what residency allows. Replicas removed by scale-down stop billing at once (drain ignored).
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from controller.law.types import Decision, Limits, Objective, Policy
+from regions.catalog import distance_km, load_catalog
+from regions.errors import InputError, Problem
+from regions.jurisdictions import load_jurisdictions
+from regions.residency import DataClass, Use, check
+from sim.observe import ScrapeSample, build_observation
+from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
+from sim.queue import SlotQueue, admission_times
+from sim.scenario import Scenario
+from sim.traces.arrivals import Arrivals
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    regions: tuple[str, ...] = ("us-east-1",)
+    instance_type: str = DEFAULT_INSTANCE
+    step_s: float = 1.0
+    scrape_s: float = 15.0
+    rate_window_s: float = 60.0
+    capacity: str = "on-demand"  # or "spot-mix"
+    objective: Objective = Objective()
+    limits: Limits = Limits()
+    initial_replicas: int | dict = 1  # ready at t=0, per region (dict) or everywhere (int)
+    transfers: tuple = ()  # regions.residency.Transfer, declared by the topology
+    scenario: Scenario = Scenario()
+    spot_interruptions_per_hour: float | None = None  # None: sim/data/gpu_profiles.json
+    seed: int = 0
+
+
+@dataclass
+class Timeline:
+    """Per scrape, per region: what happened (for plots)."""
+
+    time_s: list = field(default_factory=list)
+    ready: list = field(default_factory=list)
+    starting: list = field(default_factory=list)
+    desired: list = field(default_factory=list)
+    arrival_rps: list = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    regions: tuple[str, ...]
+    ttft_s: np.ndarray  # per arrival row; inf when the request failed or was never served
+    e2e_s: np.ndarray
+    served_region: np.ndarray  # index into regions, -1 when failed
+    cost_usd: float
+    gpu_hours: float
+    scale_events: int
+    max_replicas: int
+    residency_violations: float  # requests served where residency forbids
+    failed_requests: float
+    timelines: dict[str, Timeline]
+    decisions: int
+
+
+class _Region:
+    """Mutable state of one region during a run."""
+
+    def __init__(self, code, idx, profile, cfg: FleetConfig, policy: Policy, max_service_s):
+        catalog = load_catalog()
+        if code not in catalog.regions:
+            raise InputError(f"unknown region {code}", [Problem("regions", f"{code} is not in the catalog",
+                                                                fix="see `meridian regions`")])
+        region = catalog.regions[code]
+        offer = region.offer(cfg.instance_type)
+        if offer is None:
+            raise InputError(f"{cfg.instance_type} not offered in {code}", [Problem(
+                "--instance-type", f"{code} does not offer {cfg.instance_type}",
+                fix="choose an instance type the region offers (`meridian regions --json`)")])
+        self.code, self.idx, self.region = code, idx, region
+        self.price_od, self.price_spot = offer.on_demand_usd_per_hour, offer.spot_usd_per_hour
+        self.mult_od = self.mult_spot = 1.0
+        self.queue = SlotQueue(profile, cfg.step_s, max_service_s)
+        self.policy = policy
+        self.ready_od = self.ready_spot = self.start_od = self.start_spot = 0
+        self.starting: dict[int, list] = {}  # ready step -> [on-demand count, spot count]
+        self.next_ready = math.inf
+        self.doomed: list[int] = []  # die steps of spot replicas under interruption notice
+        self.desired_od = self.desired_spot = 0
+        self.down = False
+        self.extra_latency = 0.0
+        self.arr: list[float] = []
+        self.psum: list[float] = []
+        self.osum: list[float] = []
+        self.pq: list[float] = []
+        self.lat: list[float] = []
+        self.last_scrape: ScrapeSample | None = None
+        self.cost = self.replica_s = 0.0
+        self.scale_events = self.max_replicas = 0
+        self.timeline = Timeline()
+        self.decision_total = 0
+
+    @property
+    def total(self) -> int:
+        return self.ready_od + self.ready_spot + self.start_od + self.start_spot
+
+
+class Fleet:
+    def __init__(self, arrivals: Arrivals, cfg: FleetConfig, make_policy: Callable[[str], Policy]):
+        self.a, self.cfg = arrivals, cfg
+        self.profile = get_profile(cfg.instance_type)
+        self.dt = cfg.step_s
+        self.rng = random.Random(cfg.seed)
+        self.np_rng = np.random.default_rng(cfg.seed)
+        self._pool, self._pool_i = np.zeros(0, dtype=np.int64), 0
+        spot = spot_model()
+        hazard = cfg.spot_interruptions_per_hour if cfg.spot_interruptions_per_hour is not None \
+            else spot.interruptions_per_hour
+        self.spot_p_step = hazard * self.dt / 3600.0
+        self.notice_steps = max(1, round(spot.notice_s / self.dt))
+        self.n_steps = int(math.ceil(arrivals.duration_s / self.dt)) + 1
+        max_service = self.profile.service_s(float(arrivals.prompt_tokens.max(initial=1)),
+                                             float(arrivals.output_tokens.max(initial=1)), 1.0)
+        self.regions = [_Region(code, i, self.profile, cfg, make_policy(code), max_service)
+                        for i, code in enumerate(cfg.regions)]
+        self.candidates = self._residency_candidates()
+        self._prepare_arrivals()
+        self._actions = self._actions_by_step()
+        self.blackout = False
+
+    # ---- setup -------------------------------------------------------------------------
+    def _residency_candidates(self) -> list[list[int]]:
+        """Per jurisdiction: the regions residency lets serve its personal data, closest first."""
+        juris = load_jurisdictions()
+        out = []
+        for code in self.a.jurisdictions:
+            j = juris.get(code)
+            allowed = [r for r in self.regions
+                       if check(DataClass.PERSONAL, code, r.code, Use.SERVE, transfers=self.cfg.transfers,
+                                topology_regions=self.cfg.regions)]
+            if j is not None:
+                allowed.sort(key=lambda r: distance_km(j.latitude, j.longitude, r.region.latitude,
+                                                       r.region.longitude))
+            out.append([r.idx for r in allowed])
+        return out
+
+    def _prepare_arrivals(self) -> None:
+        a, dt, n = self.a, self.dt, self.n_steps
+        self.step_of = np.minimum((a.time_s / dt).astype(np.int64), n - 1)
+        self.weight = a.weight.copy()
+        for t0, verb, args in self.cfg.scenario.schedule().actions:
+            if verb == "surge":
+                jur, mult, t1 = args
+                hit = (a.time_s >= t0) & (a.time_s < t1)
+                if jur is not None:
+                    hit &= (a.homes() == a.jurisdictions.index(jur)) if jur in a.jurisdictions else False
+                self.weight[hit] *= mult
+        homes = a.homes()
+        self.per_j = []
+        q = self.cfg.objective.percentile / 100.0
+        for j in range(len(a.jurisdictions)):
+            m = homes == j
+            st, w = self.step_of[m], self.weight[m]
+            cnt = np.bincount(st, weights=w, minlength=n)
+            ps = np.bincount(st, weights=w * a.prompt_tokens[m], minlength=n)
+            os_ = np.bincount(st, weights=w * a.output_tokens[m], minlength=n)
+            self.per_j.append((cnt.tolist(), ps.tolist(), os_.tolist(), _step_quantile(st, a.prompt_tokens[m], n, q)))
+
+    def _actions_by_step(self) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for t, verb, args in self.cfg.scenario.schedule().actions:
+            if verb != "surge":
+                out.setdefault(min(int(t / self.dt), self.n_steps - 1), []).append((verb, args))
+        return out
+
+    # ---- replicas ------------------------------------------------------------------------
+    def _launch(self, r: _Region, s: int, spot: bool, n: int) -> None:
+        """Start `n` replicas; each draws its own cold start, bucketed by the step it is ready."""
+        k = 1 if spot else 0
+        if n > 16:  # big launches: bucket with numpy
+            readies, counts = np.unique(self._cold_steps(n) + s, return_counts=True)
+            pairs = zip(readies.tolist(), counts.tolist())
+        else:
+            pairs = ((s + x, 1) for x in self._cold_steps(n).tolist())
+        for ready, c in pairs:
+            bucket = r.starting.get(ready)
+            if bucket is None:
+                r.starting[ready] = bucket = [0, 0]
+            bucket[k] += c
+            if ready < r.next_ready:
+                r.next_ready = ready
+        if spot:
+            r.start_spot += n
+        else:
+            r.start_od += n
+
+    def _cold_steps(self, n: int) -> np.ndarray:
+        """Cold starts in steps (>= 1), from a pre-drawn pool of lognormal durations."""
+        if self._pool_i + n > len(self._pool):
+            self._pool = self._draw_pool(max(n, 65536))
+            self._pool_i = 0
+        out = self._pool[self._pool_i:self._pool_i + n]
+        self._pool_i += n
+        return out
+
+    def _draw_pool(self, n: int) -> np.ndarray:
+        p = self.profile
+        cold = p.cold_start_median_s * np.exp(p.cold_start_sigma * self.np_rng.standard_normal(n))
+        return np.maximum(1, np.rint(cold / self.dt)).astype(np.int64)
+
+    def _remove(self, r: _Region, spot: bool, n: int) -> None:
+        """Scale down: cancel the latest-ready starting replicas first, then ready ones."""
+        k = 1 if spot else 0
+        for ready in sorted(r.starting, reverse=True):
+            if n <= 0:
+                break
+            bucket = r.starting[ready]
+            take = min(n, bucket[k])
+            bucket[k] -= take
+            n -= take
+            if spot:
+                r.start_spot -= take
+            else:
+                r.start_od -= take
+            if bucket[0] == bucket[1] == 0:
+                del r.starting[ready]
+        if spot:
+            r.ready_spot -= min(n, r.ready_spot - len(r.doomed))
+        else:
+            r.ready_od -= min(n, r.ready_od)
+        r.next_ready = min(r.starting, default=math.inf)
+
+    def _reconcile(self, r: _Region, s: int) -> None:
+        """Like a Deployment controller: bring each capacity type to its desired count."""
+        if r.down:
+            return
+        for spot, want, have in ((False, r.desired_od, r.ready_od + r.start_od),
+                                 (True, r.desired_spot, r.ready_spot - len(r.doomed) + r.start_spot)):
+            if want > have:
+                self._launch(r, s, spot, want - have)
+            elif want < have:
+                self._remove(r, spot, have - want)
+
+    def _promote(self, r: _Region, s: int) -> None:
+        for ready in [x for x in r.starting if x <= s]:
+            od, spot = r.starting.pop(ready)
+            r.ready_od += od
+            r.start_od -= od
+            r.ready_spot += spot
+            r.start_spot -= spot
+        r.next_ready = min(r.starting, default=math.inf)
+
+    def _kill(self, r: _Region, s: int, fraction, spot_only: bool, notice_s: float) -> None:
+        if fraction is None:
+            fraction = 1.0 / max(1, len(r.region.availability_zones))
+        if spot_only:
+            n = round(fraction * (r.ready_spot - len(r.doomed)))
+            r.doomed += [s + max(1, round(notice_s / self.dt))] * n
+        else:
+            r.ready_od -= round(fraction * r.ready_od)
+            r.ready_spot -= round(fraction * (r.ready_spot - len(r.doomed)))
+            for bucket in r.starting.values():
+                for k in (0, 1):
+                    lost = round(fraction * bucket[k])
+                    bucket[k] -= lost
+                    if k:
+                        r.start_spot -= lost
+                    else:
+                        r.start_od -= lost
+        self._reconcile(r, s)
+
+    def _region_down(self, r: _Region) -> None:
+        r.down = True
+        r.ready_od = r.ready_spot = r.start_od = r.start_spot = 0
+        r.starting, r.doomed, r.next_ready = {}, [], math.inf
+        self.failed += r.queue.drop_all()
+
+    # ---- routing -------------------------------------------------------------------------
+    def _routes(self) -> list[int]:
+        out = []
+        for cands in self.candidates:
+            pick = next((i for i in cands if not self.regions[i].down and self.regions[i].ready_od
+                         + self.regions[i].ready_spot > 0), None)
+            if pick is None:
+                pick = next((i for i in cands if not self.regions[i].down), -1)
+            out.append(pick)
+        return out
+
+    # ---- the run -------------------------------------------------------------------------
+    def _apply(self, r: _Region, s: int, d: Decision) -> None:
+        lim = self.cfg.limits
+        total = max(lim.min_replicas, min(lim.max_replicas, int(d.replicas)))
+        spot = max(0, min(total, int(d.spot))) if self.cfg.capacity == "spot-mix" else 0
+        if total != r.desired_od + r.desired_spot:
+            r.scale_events += 1
+        r.desired_od, r.desired_spot = total - spot, spot
+        self._reconcile(r, s)
+
+    def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
+        cfg, dt, n = self.cfg, self.dt, self.n_steps
+        self.failed = 0.0
+        init = cfg.initial_replicas
+        for r in self.regions:
+            k = init.get(r.code, 0) if isinstance(init, dict) else init
+            r.ready_od = r.desired_od = k
+            if hasattr(r.policy, "prepare"):
+                r.policy.prepare(self._future_for(r))
+        scrape_steps = {}
+        for r in self.regions:
+            scrape = getattr(r.policy, "scrape_interval_s", cfg.scrape_s)
+            scrape_steps[r.idx] = max(1, round(scrape / dt))
+        decide_steps = {r.idx: max(1, round(r.policy.interval_s / dt)) for r in self.regions}
+        window_steps = max(1, round(cfg.rate_window_s / dt))
+        latency = {r.idx: getattr(r.policy, "uses_latency", True) for r in self.regions}
+        plot_steps = max(1, round(cfg.scrape_s / dt))
+        route_rec = [np.empty(n, dtype=np.int32) for _ in self.candidates]
+        routes = self._routes()
+        per_j = self.per_j
+        regions = self.regions
+        spot_mix = cfg.capacity == "spot-mix"
+        pct = cfg.objective.percentile
+        rnd = self.rng.random
+        bill = dt / 3600.0
+        actions = self._actions
+        report_every = max(1, n // 20)
+        for s in range(n):
+            acts = actions.get(s)
+            if acts:
+                self._handle(acts, s)
+                routes = self._routes()
+            elif s % plot_steps == 0:
+                routes = self._routes()
+            # arrivals, merged per region into one cohort for this step
+            for r in regions:
+                r._c = r._p = r._o = r._q = 0.0
+            for j, ri in enumerate(routes):
+                route_rec[j][s] = ri
+                c = per_j[j][0][s]
+                if ri < 0:
+                    self.failed += c
+                    continue
+                if c:
+                    r = regions[ri]
+                    r._c += c
+                    r._p += per_j[j][1][s]
+                    r._o += per_j[j][2][s]
+                    r._q = max(r._q, per_j[j][3][s])
+            for r in regions:
+                if r.next_ready <= s:
+                    self._promote(r, s)
+                if r.doomed and r.doomed[0] <= s:
+                    while r.doomed and r.doomed[0] <= s:
+                        r.doomed.pop(0)
+                        r.ready_spot -= 1
+                if spot_mix and r.ready_spot > len(r.doomed) and rnd() < self.spot_p_step * (r.ready_spot - len(r.doomed)):
+                    r.doomed.append(s + self.notice_steps)
+                    self._reconcile(r, s)
+                q = r.queue
+                q.push(s, r._c, r._p, r._o)
+                r.arr.append(r._c)
+                r.psum.append(r._p)
+                r.osum.append(r._o)
+                r.pq.append(r._q)
+                r.lat.append(r.extra_latency)
+                q.step(s, 0 if r.down else r.ready_od + r.ready_spot)
+                total = r.ready_od + r.ready_spot + r.start_od + r.start_spot
+                r.replica_s += total * dt
+                r.cost += ((r.ready_od + r.start_od) * r.price_od * r.mult_od
+                           + (r.ready_spot + r.start_spot) * r.price_spot * r.mult_spot) * bill
+                if total > r.max_replicas:
+                    r.max_replicas = total
+                if s % scrape_steps[r.idx] == 0 and not self.blackout and not r.down:
+                    r.last_scrape = ScrapeSample(s, q.busy, q.queued)
+                if s % plot_steps == 0:
+                    tl = r.timeline
+                    tl.time_s.append(s * dt)
+                    tl.ready.append(r.ready_od + r.ready_spot)
+                    tl.starting.append(r.start_od + r.start_spot)
+                    tl.desired.append(r.desired_od + r.desired_spot)
+                    lo = max(0, s + 1 - plot_steps)
+                    tl.arrival_rps.append(sum(r.arr[lo:s + 1]) / ((s + 1 - lo) * dt))
+                if s % decide_steps[r.idx] == 0 and s > 0 and not r.down:
+                    obs = build_observation(r, s, r.last_scrape, self.blackout, window_steps, pct,
+                                            self.profile, spot_mix, latency[r.idx])
+                    self._apply(r, s, r.policy.decide(obs))
+                    r.decision_total += 1
+            if progress is not None and s % report_every == 0:
+                progress(s / n)
+        return self._result(route_rec)
+
+    def _handle(self, acts, s: int) -> None:
+        by_code = {r.code: r for r in self.regions}
+        for verb, args in acts:
+            if verb == "blackout":
+                self.blackout = args[0]
+                continue
+            r = by_code.get(args[0])
+            if r is None:
+                raise InputError("scenario names a region outside the fleet", [Problem(
+                    "scenario", f"{args[0]} is not one of {', '.join(by_code)}", fix="use a fleet region")])
+            if verb == "region_down":
+                self._region_down(r)
+            elif verb == "region_up":
+                r.down = False
+                self._reconcile(r, s)
+            elif verb == "kill":
+                self._kill(r, s, *args[1:])
+            elif verb == "latency":
+                r.extra_latency = args[1]
+            elif verb == "price":
+                r.mult_spot = args[1]
+                if not args[2]:
+                    r.mult_od = args[1]
+
+    def _future_for(self, r: _Region):
+        """What the oracle may see: this region's arrivals under normal routing, per step."""
+        from sim.policies.oracle import Future
+
+        routes = self._routes()
+        cnt = np.zeros(self.n_steps)
+        ps = np.zeros(self.n_steps)
+        os_ = np.zeros(self.n_steps)
+        for j, ri in enumerate(routes):
+            if ri == r.idx:
+                cnt += self.per_j[j][0]
+                ps += self.per_j[j][1]
+                os_ += self.per_j[j][2]
+        return Future(step_s=self.dt, count=cnt, prompt_sum=ps, output_sum=os_, profile=self.profile)
+
+    def _result(self, route_rec) -> RunResult:
+        a, dt, prof = self.a, self.dt, self.profile
+        homes = a.homes()
+        row_region = np.empty(len(a.time_s), dtype=np.int32)
+        for j, rec in enumerate(route_rec):
+            m = homes == j
+            row_region[m] = rec[self.step_of[m]]
+        ttft = np.full(len(a.time_s), np.inf)
+        e2e = np.full(len(a.time_s), np.inf)
+        served = np.full(len(a.time_s), -1, dtype=np.int32)
+        violations = 0.0
+        for r in self.regions:
+            rows = np.flatnonzero(row_region == r.idx)
+            if rows.size == 0:
+                continue
+            q = r.queue
+            adm_t, adm_s, same = admission_times(self.step_of[rows], self.weight[rows], np.asarray(q.admitted),
+                                                 np.asarray(q.dropped), dt)
+            ok = adm_s >= 0
+            s_ok = np.where(ok, adm_s, 0)
+            occ = np.asarray(q.occupancy)[s_ok]
+            wait = np.where(same, 0.0, np.maximum(0.0, adm_t - a.time_s[rows]))
+            first = wait + prof.prefill_s(a.prompt_tokens[rows], occ) + np.asarray(r.lat)[s_ok]
+            ttft[rows] = np.where(ok, first, np.inf)
+            e2e[rows] = np.where(ok, first + a.output_tokens[rows] * prof.tpot_s(occ), np.inf)
+            served[rows] = np.where(ok, r.idx, -1)
+            for j, code in enumerate(a.jurisdictions):
+                if not check(DataClass.PERSONAL, code, r.code, Use.SERVE, transfers=self.cfg.transfers,
+                             topology_regions=self.cfg.regions):
+                    violations += float(self.weight[rows][ok & (homes[rows] == j)].sum())
+        failed = float(self.weight[served < 0].sum())
+        return RunResult(
+            regions=tuple(r.code for r in self.regions), ttft_s=ttft, e2e_s=e2e, served_region=served,
+            cost_usd=sum(r.cost for r in self.regions), gpu_hours=sum(r.replica_s for r in self.regions) / 3600.0,
+            scale_events=sum(r.scale_events for r in self.regions),
+            max_replicas=sum(r.max_replicas for r in self.regions), residency_violations=violations,
+            failed_requests=failed, timelines={r.code: r.timeline for r in self.regions},
+            decisions=sum(r.decision_total for r in self.regions))
+
+
+def _step_quantile(steps: np.ndarray, prompts: np.ndarray, n: int, q: float) -> list[float]:
+    """Per step, the q-quantile prompt length of that step's arrivals (0 when none)."""
+    out = np.zeros(n)
+    if steps.size == 0:
+        return out.tolist()
+    order = np.lexsort((prompts, steps))
+    st, pr = steps[order], prompts[order]
+    counts = np.bincount(st, minlength=n)
+    starts = np.cumsum(counts) - counts
+    has = counts > 0
+    idx = starts[has] + np.floor(q * (counts[has] - 1)).astype(np.int64)
+    out[has] = pr[idx]
+    return out.tolist()
+
+
+def simulate(arrivals: Arrivals, cfg: FleetConfig, make_policy: Callable[[str], Policy],
+             progress: Callable[[float], None] | None = None) -> RunResult:
+    return Fleet(arrivals, cfg, make_policy).run(progress)

@@ -1,0 +1,45 @@
+"""Autoscaling policies by name: each factory takes (objective, limits, knob) -> Policy.
+
+Baselines (faithful re-implementations, sources in each module's docstring) and the
+oracle. `KNOBS` says what each knob is, its search range and whether a larger value is
+cheaper (used by the bench's tuning protocol).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from controller.law.types import Limits, Objective, Policy
+from sim.policies import hpa, kpa, oracle, skyserve, skyserve_fallback, static
+
+
+@dataclass(frozen=True)
+class Knob:
+    meaning: str
+    low: float
+    high: float
+    integer: bool = False
+    larger_is_cheaper: bool = True  # larger knob -> fewer replicas
+
+
+Factory = Callable[[Objective, Limits, float], Policy]
+
+REGISTRY: dict[str, Factory] = {
+    "hpa": hpa.make,
+    "kpa": kpa.make,
+    "skyserve": skyserve.make,
+    "skyserve-fallback": skyserve_fallback.make,
+    "static": static.make,
+    "oracle": oracle.make,
+}
+
+KNOBS: dict[str, Knob] = {
+    "hpa": Knob("target in-flight requests per pod", 0.5, 64.0),
+    "kpa": Knob("target concurrency per pod", 0.5, 64.0),
+    "skyserve": Knob("target QPS per replica", 0.05, 20.0),
+    "skyserve-fallback": Knob("target QPS per replica", 0.05, 20.0),
+    "static": Knob("replica count", 1, 100_000, integer=True, larger_is_cheaper=False),
+    "oracle": Knob("target slot utilization", 0.05, 1.0),
+}
+
+SPOT_CAPABLE = {"skyserve-fallback"}

@@ -1,0 +1,85 @@
+"""Trace loaders: every format becomes `Arrivals` (see `arrivals.py`).
+
+`load_trace(spec, options)` picks the loader from the spec: `PATH#SERIES` is a rate curve,
+`*.jsonl` JSON Lines, a CSV with Azure's header the Azure loader, any other CSV the named
+columns in `options.columns`.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from regions.errors import InputError, Problem
+from sim.traces.arrivals import Arrivals, shared_traces_dir
+from sim.traces.azure_csv import load_azure, looks_like_azure
+from sim.traces.csv_columns import Columns, load_csv
+from sim.traces.jsonl import load_jsonl
+from sim.traces.rate_curve import load_rate_curve
+from sim.traces.scaling import scale_requests, truncate_days
+
+__all__ = ["Arrivals", "TraceOptions", "load_trace", "shared_traces_dir", "default_trace"]
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    rate_scale: float = 1.0
+    mean_rate: float | None = None
+    days: float | None = None
+    columns: Columns | None = None
+    cohort_step_s: float = 5.0
+    seed: int = 0
+
+
+def default_trace() -> str:
+    return str(shared_traces_dir() / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv")
+
+
+def resolve(path: str) -> Path:
+    """A path as given, or relative to the shared traces directory."""
+    p = Path(path)
+    if not p.exists() and (shared_traces_dir() / path).exists():
+        return shared_traces_dir() / path
+    return p
+
+
+def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
+    path_text, _, series = spec.partition("#")
+    path = resolve(path_text)
+    if not path.is_file():
+        raise InputError(f"no trace at {path_text}", [Problem(
+            "--trace", f"{path_text} is not a file (also looked in {shared_traces_dir()})",
+            fix="give a path to a CSV, JSONL or rate-curve CSV (PATH#SERIES)")])
+    if options.rate_scale <= 0 or (options.mean_rate is not None and options.mean_rate <= 0) \
+            or (options.days is not None and options.days <= 0):
+        raise InputError("bad trace scaling", [Problem(
+            "--rate-scale/--mean-rate/--days", "must be positive", fix="pass values > 0")])
+    if series:
+        trace = load_rate_curve(path, series, days=options.days, mean_rate=options.mean_rate,
+                                rate_scale=options.rate_scale, step_s=options.cohort_step_s,
+                                seed=options.seed)
+        trace.name = f"{path.name}#{series}"
+        return trace
+    trace = truncate_days(_load_requests(path, options), options.days)
+    scale = options.rate_scale
+    if options.mean_rate is not None:
+        scale *= options.mean_rate / max(trace.mean_rate_rps, 1e-12)
+    return scale_requests(trace, scale, options.seed)
+
+
+def _load_requests(path: Path, options: TraceOptions) -> Arrivals:
+    if path.suffix in (".jsonl", ".ndjson"):
+        return load_jsonl(path)
+    if options.columns is not None:
+        return load_csv(path, options.columns)
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if looks_like_azure(header):
+        return load_azure(path)
+    if not header:
+        from sim.traces.arrivals import refuse
+        raise refuse(path, 1, "empty file", "pass a trace with a header and request rows")
+    raise InputError(f"unknown trace format {path}", [Problem(
+        f"{path}:1", f"header {', '.join(header)} is not Azure's (TIMESTAMP, ContextTokens, GeneratedTokens)",
+        fix="name the columns with --time-column, --prompt-column and --output-column, "
+            "or use PATH#SERIES for a rate curve")])

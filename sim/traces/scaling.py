@@ -1,0 +1,44 @@
+"""Scaling a request log: `--rate-scale K`, `--mean-rate R` and `--days D`.
+
+`--rate-scale K` superposes K copies of the trace, each shifted in time by a seeded random
+offset and wrapped around the trace's duration, so the rate is K times as high while the
+per-second burst structure is kept (the copies' bursts do not line up). A fractional part
+is one more copy thinned to that share; K < 1 keeps each request with probability K.
+`--mean-rate R` is `--rate-scale R / mean`. `--days D` keeps the first D days.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.traces.arrivals import Arrivals
+
+
+def truncate_days(trace: Arrivals, days: float | None) -> Arrivals:
+    if days is None or trace.duration_s <= days * 86400.0:
+        return trace
+    end = days * 86400.0
+    return trace.take(trace.time_s < end, duration_s=end)
+
+
+def scale_requests(trace: Arrivals, k: float, seed: int = 0) -> Arrivals:
+    if k == 1.0:
+        return trace
+    rng = np.random.default_rng(seed + 7919)
+    copies = []
+    whole, part = int(math.floor(k)), k - math.floor(k)
+    for i in range(whole + (1 if part > 1e-9 else 0)):
+        shift = 0.0 if i == 0 else rng.random() * trace.duration_s
+        keep = np.ones(len(trace.time_s), bool) if i < whole else rng.random(len(trace.time_s)) < part
+        t = (trace.time_s[keep] + shift) % trace.duration_s
+        copies.append((t, trace.weight[keep], trace.prompt_tokens[keep], trace.output_tokens[keep],
+                       trace.homes()[keep]))
+    t, w, p, o, h = (np.concatenate(parts) for parts in zip(*copies))
+    order = np.argsort(t, kind="stable")
+    notes = trace.notes + [f"rate scaled x{k:g} ({whole} shifted copies"
+                           + (f" + one thinned to {part:.2f})" if part > 1e-9 else ")")]
+    return Arrivals(name=trace.name, time_s=t[order], weight=w[order], prompt_tokens=p[order],
+                    output_tokens=o[order], duration_s=trace.duration_s, cohorts=trace.cohorts,
+                    home=None if trace.home is None else h[order], jurisdictions=trace.jurisdictions,
+                    notes=notes)

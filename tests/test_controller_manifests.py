@@ -1,0 +1,129 @@
+"""Manifests against the bundled Kubernetes schemas; examples against the CRD's own schema."""
+from __future__ import annotations
+
+import copy
+import pathlib
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from controller import manifests
+
+EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "deploy" / "examples").glob("*.yaml"))
+K8S_VERSION = "1.31"
+
+
+def _by_kind(objects):
+    return {o["kind"]: o for o in objects}
+
+
+@pytest.mark.parametrize("obj", manifests.render(), ids=lambda o: f"{o['kind']}/{o['metadata']['name']}")
+def test_every_manifest_validates_against_kubernetes_schema(obj):
+    kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_validator_rejects_a_broken_deployment():
+    # guards the test above: the validator really checks what we hand it
+    dep = copy.deepcopy(_by_kind(manifests.render())["Deployment"])
+    dep["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+
+
+def test_render_honours_namespace_image_and_annotations():
+    objs = manifests.render("infer-ops", "registry.example/meridian:1", {"eks.amazonaws.com/role-arn": "arn:x"})
+    kinds = _by_kind(objs)
+    assert kinds["Namespace"]["metadata"]["name"] == "infer-ops"
+    assert all(o["metadata"].get("namespace") in (None, "infer-ops") for o in objs)
+    assert kinds["ServiceAccount"]["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:x"}
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example/meridian:1"
+    assert "infer-ops" in container["args"]
+    assert kinds["ClusterRoleBinding"]["subjects"][0]["namespace"] == "infer-ops"
+
+
+def test_deployment_is_probed_requested_and_non_root():
+    pod = _by_kind(manifests.render())["Deployment"]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert set(c["resources"]["requests"]) == {"cpu", "memory"}
+    assert pod["securityContext"]["runAsNonRoot"] and c["securityContext"]["runAsNonRoot"]
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_rbac_is_least_privilege():
+    objs = manifests.render()
+    for role in (o for o in objs if o["kind"] in ("ClusterRole", "Role")):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+            assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+    cluster = _by_kind(objs)["ClusterRole"]
+    granted = {(g, r, v) for rule in cluster["rules"] for g in rule["apiGroups"]
+               for r in rule["resources"] for v in rule["verbs"]}
+    assert ("apps", "deployments/scale", "patch") in granted
+    assert ("apps", "deployments", "patch") not in granted  # only the scale subresource
+    assert not any(r == "leases" for _, r, _ in granted)  # leases only in our namespace
+
+
+def _walk_structural(schema, path="root", in_logic=False):
+    """Kubernetes 'structural schema' rule: every node states a type, except inside anyOf/allOf."""
+    if not in_logic and "x-kubernetes-int-or-string" not in schema:
+        assert "type" in schema, f"{path} has no type"
+    for key, sub in schema.get("properties", {}).items():
+        _walk_structural(sub, f"{path}.{key}")
+    if isinstance(schema.get("items"), dict):
+        _walk_structural(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        _walk_structural(schema["additionalProperties"], f"{path}{{}}")
+    for logic in ("anyOf", "allOf", "oneOf"):
+        for i, sub in enumerate(schema.get(logic, [])):
+            assert "type" not in sub and "default" not in sub, f"{path}.{logic}[{i}] not structural"
+
+
+def test_crd_schema_is_structural_with_status_and_columns():
+    crd = manifests.crd()
+    version = crd["spec"]["versions"][0]
+    _walk_structural(version["schema"]["openAPIV3Schema"])
+    assert version["subresources"] == {"status": {}}
+    cols = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    assert cols["Target"] == ".spec.targetRef.name"
+    assert {"Replicas", "Desired", "TTFT-ms", "Objective-ms", "Reason"} <= set(cols)
+    jsonschema.Draft7Validator.check_schema(version["schema"]["openAPIV3Schema"])
+
+
+def test_there_are_examples():
+    assert len(EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_validate_against_the_crd_schema(path):
+    doc = yaml.safe_load(path.read_text())
+    assert doc["apiVersion"] == f"{manifests.GROUP}/{manifests.VERSION}" and doc["kind"] == manifests.KIND
+    jsonschema.validate(doc, manifests.crd_schema())
+
+
+@pytest.mark.parametrize("mutate, where", [
+    (lambda s: s["metrics"].__setitem__("preset", "triton"), "preset"),
+    (lambda s: s["replicas"].__setitem__("min", 0), "min"),
+    (lambda s: s["objective"].pop("ttftMs") and s["objective"].pop("e2eMs"), "objective"),
+    (lambda s: s["cost"].__setitem__("spotShare", 1.5), "spotShare"),
+    (lambda s: s.pop("targetRef"), "targetRef"),
+])
+def test_crd_schema_rejects_bad_specs(mutate, where):
+    doc = yaml.safe_load((EXAMPLES[-1].parent / "vllm-llama.yaml").read_text())
+    mutate(doc["spec"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, manifests.crd_schema())
+
+
+def test_cli_writes_yaml_that_round_trips(tmp_path):
+    from meridian.cli import main
+
+    out = tmp_path / "meridian.yaml"
+    assert main(["controller", "manifests", "--namespace", "x", "-o", str(out)]) == 0
+    docs = list(yaml.safe_load_all(out.read_text()))
+    assert docs == manifests.render("x")
+    assert main(["controller", "manifests", "-o", str(tmp_path / "missing" / "m.yaml")]) == 2

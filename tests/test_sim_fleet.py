@@ -1,0 +1,112 @@
+"""Fleet model: residency-respecting routing under outages, metrics blackout, spot reclaim."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from controller.law.types import Decision, Limits, Observation
+from regions.catalog import load_catalog
+from sim.fleet import FleetConfig, simulate
+from sim.scenario import MetricsBlackout, RegionOutage, Scenario, SpotReclaim
+from sim.traces.arrivals import Arrivals
+
+
+def poisson_trace(rate_by_home: dict[int, float], duration: float, jurisdictions, seed=0) -> Arrivals:
+    rng = np.random.default_rng(seed)
+    times, homes = [], []
+    for home, rate in rate_by_home.items():
+        t = np.cumsum(rng.exponential(1 / rate, int(rate * duration * 1.2)))
+        t = t[t < duration]
+        times.append(t)
+        homes.append(np.full(len(t), home, dtype=np.int32))
+    t, h = np.concatenate(times), np.concatenate(homes)
+    order = np.argsort(t, kind="stable")
+    n = len(t)
+    return Arrivals(name="synthetic", time_s=t[order], weight=np.ones(n), prompt_tokens=np.full(n, 500.0),
+                    output_tokens=np.full(n, 100.0), duration_s=duration, home=h[order],
+                    jurisdictions=tuple(jurisdictions))
+
+
+class Fixed:
+    """A test double for an autoscaler: always asks for the same count; records what it saw."""
+
+    name, interval_s = "fixed", 15.0
+
+    def __init__(self, n: int, spot: int = 0):
+        self.n, self.spot, self.seen = n, spot, []
+
+    def decide(self, obs: Observation) -> Decision:
+        self.seen.append(obs)
+        return Decision(self.n, spot=self.spot)
+
+
+def test_personal_data_never_leaves_its_jurisdiction_during_outage():
+    trace = poisson_trace({0: 3.0, 1: 3.0}, 1800, ("eu", "us"))
+    regions = ("eu-central-1", "eu-west-1", "us-east-1")
+    cfg = FleetConfig(regions=regions, initial_replicas=2, limits=Limits(max_replicas=10),
+                      scenario=Scenario((RegionOutage("eu-central-1", 600, 1200),)))
+    result = simulate(trace, cfg, lambda code: Fixed(2))
+    cat = load_catalog()
+    eu_rows = trace.home == 0
+    served_eu = {regions[i] for i in np.unique(result.served_region[eu_rows]) if i >= 0}
+    assert served_eu == {"eu-central-1", "eu-west-1"}  # failover stays in the EU
+    assert all(cat.regions[r].jurisdiction == "eu" for r in served_eu)
+    during = eu_rows & (trace.time_s >= 620) & (trace.time_s < 1200)
+    assert np.all(result.served_region[during] == regions.index("eu-west-1"))
+    before = eu_rows & (trace.time_s < 590)
+    assert np.all(result.served_region[before] == regions.index("eu-central-1"))  # closest to EU users
+    assert result.residency_violations == 0
+
+
+def test_jurisdiction_without_a_healthy_region_fails_rather_than_leaves():
+    trace = poisson_trace({0: 3.0, 1: 3.0}, 1800, ("eu", "us"))
+    regions = ("eu-central-1", "us-east-1")
+    cfg = FleetConfig(regions=regions, initial_replicas=2, limits=Limits(max_replicas=10),
+                      scenario=Scenario((RegionOutage("eu-central-1", 600, 1200),)))
+    result = simulate(trace, cfg, lambda code: Fixed(2))
+    during = (trace.time_s >= 601) & (trace.time_s < 1199)
+    eu_during = during & (trace.home == 0)
+    assert np.all(result.served_region[eu_during] == -1)
+    assert np.all(np.isinf(result.ttft_s[eu_during]))
+    assert np.all(result.served_region[during & (trace.home == 1)] == regions.index("us-east-1"))
+    assert result.residency_violations == 0 and result.failed_requests >= eu_during.sum()
+    # After the outage the region comes back empty, cold-starts, and serves again.
+    late = (trace.time_s > 1700) & (trace.home == 0)
+    assert np.all(result.served_region[late] == 0)
+
+
+def test_metrics_blackout_hides_metrics_but_not_replica_counts():
+    trace = poisson_trace({0: 2.0}, 1200, ("us",))
+    policy = Fixed(3)
+    cfg = FleetConfig(initial_replicas=3, scenario=Scenario((MetricsBlackout(300, 600),)))
+    simulate(trace, cfg, lambda code: policy)
+    dark = [o for o in policy.seen if 300 <= o.time_s < 600]
+    lit = [o for o in policy.seen if o.time_s >= 630]
+    assert dark and all(o.in_flight is None and o.arrival_rate_rps is None for o in dark)
+    assert all(o.ready_replicas == 3 for o in dark)
+    assert max(o.metrics_age_s for o in dark) >= 280
+    assert lit and all(o.in_flight is not None and o.metrics_age_s < 15 for o in lit)
+
+
+def test_observation_lags_like_a_scrape():
+    trace = poisson_trace({0: 2.0}, 600, ("us",))
+    policy = Fixed(2)
+    simulate(trace, FleetConfig(initial_replicas=2), lambda code: policy)
+    rates = [o.arrival_rate_rps for o in policy.seen if o.time_s > 120]
+    assert np.mean(rates) == pytest.approx(2.0, rel=0.25)
+    assert all(o.metrics_age_s < 15 for o in policy.seen)
+
+
+def test_spot_reclaim_gives_notice_then_replaces():
+    trace = poisson_trace({0: 2.0}, 1800, ("us",))
+    policy = Fixed(4, spot=4)
+    cfg = FleetConfig(initial_replicas=0, capacity="spot-mix", limits=Limits(spot_share=1.0),
+                      scenario=Scenario((SpotReclaim("us-east-1", 0.5, 900),)), spot_interruptions_per_hour=0.0)
+    result = simulate(trace, cfg, lambda code: policy)
+    tl = result.timelines["us-east-1"]
+    at = {t: (r, s) for t, r, s in zip(tl.time_s, tl.ready, tl.starting)}
+    assert at[885.0] == (4, 0)
+    assert at[915.0] == (4, 2)  # notice: two doomed still serve, two replacements starting
+    assert at[1035.0][0] == 2  # after the 2-minute notice the doomed two are gone
+    spot_price = load_catalog().price("us-east-1", "g5.2xlarge", "spot")
+    assert result.cost_usd < 7 * spot_price * 1800 / 3600  # billed at spot prices
