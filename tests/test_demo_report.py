@@ -87,6 +87,9 @@ def build_artifacts(root: Path) -> ReportInputs:
         {"type": "aws:eks/cluster:Cluster", "name": "eu-west-1-eks", "region": "eu-west-1", "parent": "c", "inputs": {}},
         {"type": "aws:s3/bucket:Bucket", "name": "eu-west-1-data", "region": "eu-west-1", "parent": "c", "inputs": {}},
         {"type": "aws:eks/cluster:Cluster", "name": "us-east-1-eks", "region": "us-east-1", "parent": "c", "inputs": {}},
+        {"type": "aws:eks/nodeGroup:NodeGroup", "name": "us-east-1-gpu-spot", "region": "us-east-1", "parent": "c",
+         "inputs": {"capacityType": "SPOT", "instanceTypes": ["g5.2xlarge"],
+                    "scalingConfig": {"minSize": 0, "maxSize": 20, "desiredSize": 0}}},
         {"type": "aws:route53/record:Record", "name": "geo-eu", "region": None, "parent": "edge", "inputs": {}},
     ], "violations": [{"policy": "s3-encryption", "resource": "eu-west-1-data", "message": "no KMS key",
                        "level": "mandatory"}]}
@@ -187,7 +190,10 @@ def test_full_report_has_every_figure_and_table(tmp_path):
     assert "scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg" in text
     assert "no KMS key" in text  # plan violations listed
     summary = _section(text, "summary")
-    assert "Plan: 4 resources in 2 regions, 1 policy violations." in summary
+    assert "Plan: 5 resources in 2 regions, 1 policy violations." in summary
+    assert _rows(text, "plan") == [["eu-west-1", "2", "—", "1", "1", "0", "0", "0", "0"],
+                                   ["global", "1", "—", "0", "0", "0", "0", "0", "1"],
+                                   ["us-east-1", "2", "g5.2xlarge 0-20 spot", "1", "0", "0", "0", "0", "0"]]
     # meridian (22.75) is the cheapest non-oracle policy meeting 0.99 on the Azure trace; kpa (0.990) meets too
     assert ("Bench on AzureLLMInferenceTrace_conv.csv: cheapest policy meeting the objective (≥ 0.99 of "
             "windows): meridian at $22.75; oracle lower bound $20.00.") in unescape(summary)

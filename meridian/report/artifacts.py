@@ -46,6 +46,7 @@ class PlanArtifact:
     resource_count: int
     by_region: dict[str, Counter]  # region -> Counter(type token -> count)
     violations: tuple[PlanViolation, ...]
+    node_groups: dict[str, list[str]] = field(default_factory=dict)  # region -> "g5.2xlarge 1-40 on-demand"
 
 
 def load_plan(path: Path | None) -> PlanArtifact | Missing:
@@ -56,16 +57,29 @@ def load_plan(path: Path | None) -> PlanArtifact | Missing:
     if not isinstance(resources, list):
         return Missing(f"{path.name} has no 'resources' list (expected the `meridian plan --json` schema)")
     by_region: dict[str, Counter] = {}
+    node_groups: dict[str, list[str]] = {}
     for res in resources:
         if not isinstance(res, dict) or "type" not in res:
             return Missing(f"{path.name}: a resource without a 'type' (expected the `meridian plan --json` schema)")
-        region = res.get("region") or "global"
-        by_region.setdefault(str(region), Counter())[str(res["type"])] += 1
+        region = str(res.get("region") or "global")
+        by_region.setdefault(region, Counter())[str(res["type"])] += 1
+        if res["type"] == "aws:eks/nodeGroup:NodeGroup" and isinstance(res.get("inputs"), dict):
+            node_groups.setdefault(region, []).append(_node_group(res["inputs"]))
     violations = tuple(
         PlanViolation(str(v.get("policy", "?")), str(v.get("resource", "?")), str(v.get("message", "")),
                       str(v.get("level", "")))
         for v in doc.get("violations") or [] if isinstance(v, dict))
-    return PlanArtifact(str(doc.get("stack", "")), len(resources), by_region, violations)
+    return PlanArtifact(str(doc.get("stack", "")), len(resources), by_region, violations, node_groups)
+
+
+def _node_group(inputs: dict) -> str:
+    """`g5.2xlarge 1-40 spot` from an EKS node group's inputs (instanceTypes, scalingConfig, capacityType)."""
+    types = inputs.get("instanceTypes") or ["?"]
+    scaling = inputs.get("scalingConfig") if isinstance(inputs.get("scalingConfig"), dict) else {}
+    low, high = scaling.get("minSize"), scaling.get("maxSize")
+    size = f" {low:g}-{high:g}" if isinstance(low, (int, float)) and isinstance(high, (int, float)) else ""
+    capacity = str(inputs.get("capacityType") or "").lower().replace("_", "-")
+    return f"{'/'.join(map(str, types))}{size} {capacity}".strip()
 
 
 # ---------------------------------------------------------------- bench

@@ -205,16 +205,28 @@ def _topology(inputs: ReportInputs, ctx: _Context) -> str:
     return "".join(parts)
 
 
+# Columns of the per-region plan table: what a platform engineer looks for first.
+_PLAN_COLUMNS = (("EKS", ("aws:eks/cluster:",)), ("S3 buckets", ("aws:s3/bucket:", "aws:s3/bucketV2:")),
+                 ("replication", ("aws:s3/bucketReplicationConfig",)), ("KMS keys", ("aws:kms/key:",)),
+                 ("Kubernetes objects", ("kubernetes:",)), ("Route 53 records", ("aws:route53/record:",)))
+
+
 def _plan_tables(plan: PlanArtifact, command: str) -> str:
-    rows = []
+    rows, details = [], []
     for region in sorted(plan.by_region):
         counts = plan.by_region[region]
-        kinds = ", ".join(f"{_short_type(t)} ×{n}" for t, n in counts.most_common(8))
-        more = "" if len(counts) <= 8 else f", … {len(counts) - 8} more types"
-        rows.append([html.text(region), str(sum(counts.values())), html.text(kinds + more)])
+        cells = [html.text(region), str(sum(counts.values())),
+                 html.text("; ".join(plan.node_groups.get(region, [])) or "—")]
+        for _, prefixes in _PLAN_COLUMNS:
+            cells.append(str(sum(n for t, n in counts.items() if t.startswith(prefixes))))
+        rows.append(cells)
+        kinds = ", ".join(f"{_short_type(t)} ×{n}" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        details.append(f"<li><strong>{html.text(region)}</strong>: {html.text(kinds)}</li>")
     parts = [f"<p>{plan.resource_count} resources in stack {html.text(plan.stack)}, "
              f"{len(plan.violations)} policy violations.</p>",
-             html.table(["region", "resources", "most common types"], rows, "plan")]
+             html.table(["region", "resources", "node groups (instance, min-max, capacity)"]
+                        + [c for c, _ in _PLAN_COLUMNS], rows, "plan"),
+             "<details><summary>every resource type per region</summary><ul>" + "".join(details) + "</ul></details>"]
     if plan.violations:
         vrows = [[html.text(v.policy), html.text(v.resource), html.text(v.message),
                   html.text(v.level)] for v in plan.violations]
