@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "meridian.commands.controller_cmd",
     "meridian.commands.plan_cmd",
     "meridian.commands.drill_cmd",
+    "meridian.commands.demo_cmd",
 ]
 
 
