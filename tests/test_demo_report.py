@@ -197,7 +197,7 @@ def test_full_report_has_every_figure_and_table(tmp_path):
     # meridian (22.75) is the cheapest non-oracle policy meeting 0.99 on the Azure trace; kpa (0.990) meets too
     assert ("Bench on AzureLLMInferenceTrace_conv.csv: cheapest policy meeting the objective (≥ 0.99 of "
             "windows): meridian at $22.75; oracle lower bound $20.00.") in unescape(summary)
-    assert "Drill eu-primary-outage: passed (RTO s 420, RPO s 30, residency violations 0)." in summary
+    assert "Drill eu-primary-outage: passed (RTO 420 s, RPO 30 s, 0 residency violations)." in summary
     bench = _rows(text, "bench")
     assert len(bench) == 6 and bench[0][:3] == ["hpa", "31.50", "26.2"] and bench[3][0] == "meridian"
     assert _rows(text, "bench-tuning") == [["hpa", "4", "target in-flight requests per pod",

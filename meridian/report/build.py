@@ -163,8 +163,8 @@ def _glance(inputs: ReportInputs) -> list[str]:
         if isinstance(journal, Missing):
             continue
         m = journal.measurements
-        facts = [f"{label} {_shown(m.get(key))}" for key, label in (
-            ("rto_seconds", "RTO s"), ("rpo_seconds", "RPO s"), ("residency_violations", "residency violations"))
+        facts = [fmt.format(_shown(m.get(key))) for key, fmt in (
+            ("rto_seconds", "RTO {} s"), ("rpo_seconds", "RPO {} s"), ("residency_violations", "{} residency violations"))
             if m.get(key) is not None]
         lines.append(f"Drill {drill.name}: {journal.status}" + (f" ({', '.join(facts)})" if facts else "") + ".")
     return lines
@@ -340,6 +340,8 @@ def _compact(value: object) -> str:
         return ", ".join(f"{k}={_compact(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return ", ".join(_compact(v) for v in value)
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e4:
+        return f"{value:,.0f}"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, str) and "/" in value and not value.startswith(("http:", "https:")):
