@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from meridian import cli
 from meridian.report import write_report
 from tests.test_demo_report import PNG_SIGNATURE, build_artifacts
 
@@ -53,8 +54,8 @@ def _browser_view(index: Path, profile: Path) -> dict:
     return json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
-def _screenshot(index: Path, profile: Path, out: Path) -> Path:
-    _chromium([f"--screenshot={out}", "--window-size=1200,5200", index.as_uri()], profile)
+def _screenshot(index: Path, profile: Path, out: Path, height: int = 5200) -> Path:
+    _chromium([f"--screenshot={out}", f"--window-size=1200,{height}", index.as_uri()], profile)
     assert out.is_file() and out.read_bytes().startswith(PNG_SIGNATURE)
     if os.environ.get("MERIDIAN_SCREENSHOT"):
         shutil.copyfile(out, os.environ["MERIDIAN_SCREENSHOT"])
@@ -69,6 +70,22 @@ def test_every_image_loads_and_tables_are_present_in_chromium(tmp_path):
     assert broken == []
     assert {"steps", "plan", "bench", "drill", "reproduce"} <= set(seen["tables"])
     _screenshot(index, tmp_path / "profile", tmp_path / "report-screenshot.png")
+
+
+def test_the_real_quick_demo_report_reads_in_chromium(tmp_path):
+    """End to end: `meridian demo --quick` with every real command, then the page in a browser."""
+    out = tmp_path / "meridian-report"
+    assert cli.main(["demo", "--quick", "--out", str(out)]) == 0
+    index = out / "index.html"
+    assert "not available" not in index.read_text()
+    seen = _browser_view(index, tmp_path / "profile")
+    srcs = [img["src"] for img in seen["images"]]
+    assert "artifacts/topology.svg" in srcs  # Graphviz SVG from `meridian plan --diagram`
+    assert {"figures/drill-eu-primary-outage.png", "figures/drill-spot-reclaim-wave.png"} <= set(srcs)
+    assert sum(src.startswith("artifacts/bench-plots/") for src in srcs) >= 3  # replicas, TTFT, cost
+    assert [img["src"] for img in seen["images"] if not img["ok"]] == []
+    assert {"steps", "plan", "bench", "drill", "reproduce"} <= set(seen["tables"])
+    _screenshot(index, tmp_path / "profile", tmp_path / "demo-screenshot.png", height=9000)
 
 
 def test_chromium_sees_a_broken_image(tmp_path):
