@@ -166,3 +166,8 @@ def test_list_prints_every_action_and_probe(capsys):
 def test_real_target_templates_validate(name):
     x = load_experiment(ROOT / "chaos" / "examples" / f"{name}.yaml").experiment
     assert x.target in ("aws", "kube") and x.allow != type(x.allow)()
+
+
+def test_unwritable_journal_path_is_refused_before_running(tmp_path, capsys):
+    assert main(["drill", "run", str(DRILLS[0]), "--journal", str(tmp_path)]) == 2
+    assert "cannot write the journal" in capsys.readouterr().err
