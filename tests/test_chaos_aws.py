@@ -108,6 +108,7 @@ def _outage(hc: str) -> tuple[list, list]:
 
 
 def test_region_outage_inverts_the_health_check_and_rolls_back(aws, moto_url, tmp_path):
+    """moto records the Inverted flag (no DNS failover happens): asserted via get_health_check."""
     hc = _health_check(aws)
     path = _experiment(tmp_path, *_outage(hc))
     code, journal = _run(path, moto_url, "--yes")
@@ -130,6 +131,7 @@ def test_rollback_strategy_never_leaves_the_fault_in_place(aws, moto_url, tmp_pa
 
 
 def test_az_outage_scales_the_node_group_to_zero_and_restores_it(aws, moto_url, tmp_path):
+    """moto stores the scaling config (no nodes exist): asserted via describe_nodegroup."""
     eks = aws("eks", "eu-west-1")
     eks.create_cluster(name="meridian-eu", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
                        resourcesVpcConfig={"subnetIds": []})
@@ -154,6 +156,7 @@ def test_az_outage_scales_the_node_group_to_zero_and_restores_it(aws, moto_url, 
 
 
 def test_spot_reclaim_starts_an_fis_experiment_without_protected_instances(aws, moto_url, tmp_path):
+    """moto stores the FIS template and experiment (nothing is interrupted): asserted via FIS reads."""
     ec2 = aws("ec2", "eu-west-1")
     reqs = ec2.request_spot_instances(InstanceCount=3, LaunchSpecification={
         "ImageId": "ami-12c6146b", "InstanceType": "g5.2xlarge"})["SpotInstanceRequests"]
