@@ -265,3 +265,18 @@ def test_protected_resource_is_refused_before_any_fault(aws, moto_url, tmp_path)
     assert _inverted(aws, hc) is False
     sc = eks.describe_nodegroup(clusterName="meridian-eu", nodegroupName="system")["nodegroup"]["scalingConfig"]
     assert sc["desiredSize"] == 2
+
+
+def test_cloudwatch_probes_read_metrics_with_an_explicit_region(aws, moto_url):
+    """SLO attainment comes from the Meridian/SLOAttainment metric in the probe's region only."""
+    from chaos.model import AllowList, Probe, Tolerance
+    from chaos.targets.aws import AwsTarget
+
+    aws("cloudwatch", "eu-central-1").put_metric_data(Namespace="Meridian", MetricData=[
+        {"MetricName": "SLOAttainment", "Dimensions": [{"Name": "Jurisdiction", "Value": "eu"}], "Value": v}
+        for v in (0.9, 1.0)])
+    target = AwsTarget(allowed=AllowList((ACCOUNT,), ("eu-central-1",)), endpoint_url=moto_url)
+    probe = Probe("eu", "slo_attainment", {"region": "eu-central-1", "jurisdiction": "eu"}, Tolerance(min=0.9))
+    assert target.probe(probe) == pytest.approx(0.95)
+    elsewhere = Probe("eu", "slo_attainment", {"region": "eu-west-1", "jurisdiction": "eu"}, Tolerance(min=0.9))
+    assert target.probe(elsewhere) is None  # no data there: never read as healthy
