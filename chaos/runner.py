@@ -24,7 +24,7 @@ from typing import Callable
 import structlog
 from chaos.journal import Journal, PhaseResult, ProbeResult, RollbackResult, utc_now, write_atomic
 from chaos.model import Action, Experiment, Probe
-from chaos.targets.base import Measurements, Target
+from chaos.targets.base import Target
 from regions.errors import InputError
 from regions.topology import Topology
 

@@ -7,7 +7,6 @@ at zero, FIS experiment started) and their rollback, through describe calls.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
