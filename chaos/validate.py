@@ -295,7 +295,7 @@ def _kind(p: _Problems, entry: Any, path: str, field: str, table: dict[str, cata
         p.add(path, f"must be a mapping with '{field}: <kind>'", f"e.g. '- {field}: {example}'")
         return None
     name = entry[field]
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         p.unknown(f"{path}.{field}", name, tuple(table), field)
         return None
     if name not in supported:

@@ -171,3 +171,26 @@ def test_real_target_templates_validate(name):
 def test_unwritable_journal_path_is_refused_before_running(tmp_path, capsys):
     assert main(["drill", "run", str(DRILLS[0]), "--journal", str(tmp_path)]) == 2
     assert "cannot write the journal" in capsys.readouterr().err
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 5000), st.floats(allow_nan=True),
+                     st.text(max_size=12), st.sampled_from(["eu-west-1", "eu", "region_outage", "slo_attainment"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+        ["action", "probe", "region", "start_seconds", "duration_seconds", "tolerance", "min", "max",
+         "jurisdiction", "revert", "phases", "regions", "name", "window_seconds"]), inner, max_size=4)),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["blast_radius", "steady_state", "method", "rollbacks",
+                                        "stop_conditions", "expect", "allow", "duration_seconds",
+                                        "poll_seconds", "target", "title"]), _values, max_size=6))
+def test_any_malformed_experiment_is_an_input_error_never_a_crash(changes):
+    try:
+        parse_experiment(base(**changes), source="fuzz.yaml")
+    except InputError as err:
+        assert err.problems and all(p.path for p in err.problems)
