@@ -43,7 +43,7 @@ def test_every_problem_is_reported_at_once_with_key_paths_and_did_you_mean():
     assert "did you mean 'slo_attainment'" in found["steady_state[0].probe"]
     assert "did you mean 'window_seconds'" in found["steady_state[1].windw_seconds"]
     assert "did you mean 'region_outage'" in found["method[0].action"]
-    assert "must be a number" in found["method[1].start_seconds"]
+    assert "must be a finite number" in found["method[1].start_seconds"]
     assert "did you mean 'rto_seconds'" in found["expect.rto_secs"]
     assert len(found) == 6
 
@@ -194,3 +194,8 @@ def test_any_malformed_experiment_is_an_input_error_never_a_crash(changes):
         parse_experiment(base(**changes), source="fuzz.yaml")
     except InputError as err:
         assert err.problems and all(p.path for p in err.problems)
+
+
+def test_non_finite_numbers_are_refused():
+    found = problems(base(duration_seconds=float("nan"), poll_seconds=float("inf")))
+    assert "finite" in found["duration_seconds"] and "finite" in found["poll_seconds"]
