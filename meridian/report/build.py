@@ -156,7 +156,10 @@ def _glance(inputs: ReportInputs) -> list[str]:
                      f"${best['cost_usd']:,.2f}" if best else f"no policy but the oracle met the objective (≥ {target:g})")
             oracle = next((r for r in trace.results if r["policy"] == "oracle"), None)
             if oracle and _num(oracle.get("cost_usd")) is not None:
-                line += f"; oracle lower bound ${oracle['cost_usd']:,.2f}"
+                att = _num(oracle.get("slo_window_attainment"))
+                line += (f"; oracle lower bound ${oracle['cost_usd']:,.2f}" if att is not None and att >= target
+                         else f"; oracle ${oracle['cost_usd']:,.2f} but below the objective"
+                         + (f" ({att:.3f})" if att is not None else ""))
             lines.append(line + ".")
     for drill in inputs.drills:
         journal = load_journal(drill.journal, drill.experiment)
