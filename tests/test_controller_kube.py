@@ -126,6 +126,11 @@ def test_client_errors_are_never_retried(api):
     [out] = make(api, FixedPolicy(3)).sync()
     assert out.result == "error" and replicas(api) == 2
     assert len(api.requests_matching("PATCH", SCALE)) == 1
+    # the operator is told: a Warning event and the condition, with the status code
+    assert "HTTP 403" in api.events("FailedRescale")[0]["message"]
+    active = condition(api, "ScalingActive")
+    assert (active["status"], active["reason"]) == ("False", "FailedRescale")
+    assert status(api)["replicas"] == 2 and status(api)["desiredReplicas"] == 3
 
 
 def test_deleted_target_sets_condition_and_skips(api):
