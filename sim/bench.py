@@ -25,13 +25,14 @@ import numpy as np
 
 from controller.law.types import Limits, Objective
 from regions.errors import InputError, Problem
-from sim.fleet import FleetConfig, RunResult, simulate
+from sim.fleet import Fleet, FleetConfig, RunResult, simulate
 from sim.policies import KNOBS, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
 from sim.score import Windows, score, windows
 from sim.traces import Arrivals, TraceOptions, load_trace
 
 WARM_UTILIZATION = 0.7
+UNTUNED = 1.0  # knob passed to policies that have none (not in sim.policies.KNOBS)
 MAX_REPLICA_HEADROOM = 4.0  # max_replicas = busiest minute's need at 25 % slot utilization
 
 
@@ -93,8 +94,10 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     options = cfg.trace_options
     arrivals = load_trace(spec, options)
     profile = get_profile(cfg.instance_type)
+    route_order = None
     if cfg.topology is not None:
         arrivals, regions, transfers = cfg.topology.apply(arrivals)
+        route_order = cfg.topology.route_order()
     else:
         arrivals.jurisdictions = (cfg.jurisdiction,)
         regions, transfers = (cfg.region,), ()
@@ -113,7 +116,8 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
                     cold_start_s=profile.cold_start_median_s)
     fleet = FleetConfig(regions=tuple(regions), instance_type=cfg.instance_type, step_s=step,
                         capacity=cfg.capacity, objective=cfg.objective, limits=limits,
-                        initial_replicas=initial, transfers=tuple(transfers), seed=cfg.seed)
+                        initial_replicas=initial, transfers=tuple(transfers), route_order=route_order,
+                        seed=cfg.seed)
     win = windows(arrivals, cfg.objective, profile, cfg.warmup_s)
     judged = win.feasible[win.scored]
     if judged.size and judged.mean() < 0.5:
@@ -123,6 +127,7 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
             f"TTFT <= {cfg.objective.ttft_s:g} s even with unlimited replicas (prefill alone is too slow "
             f"on {cfg.instance_type})",
             fix="raise --ttft-ms, lower --percentile, or choose a faster --instance-type")])
+    Fleet(arrivals, fleet, lambda code: None)  # fills the per-step cache before workers fork
     log(f"{arrivals.name}: {arrivals.requests:,.0f} requests over {arrivals.duration_s / 3600:.1f} h "
         f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}, "
         f"max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
@@ -146,8 +151,14 @@ def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
 
 
 def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
-    """Cheapest knob whose SLO window attainment on `work` reaches the target."""
-    spec = KNOBS[name]
+    """Cheapest knob whose SLO window attainment on `work` reaches the target. A policy
+    without a knob in `KNOBS` (one that takes the objective itself) is run once, as is."""
+    spec = KNOBS.get(name)
+    if spec is None:
+        _, s = run_policy(work, name, UNTUNED, cfg)
+        ok = s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
+        log(f"tune {name:<17} has no knob: attainment {s['slo_window_attainment']:.4f} cost ${s['cost_usd']:,.2f}")
+        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [])
     history = []
 
     def evaluate(knob: float) -> bool:
@@ -182,16 +193,29 @@ def _guess(name: str, work: Workload) -> float | None:
 
 
 def _tune_count(work: Workload, good, precision: float) -> None:
-    """Smallest replica count that meets the target: doubling from the warm start, then bisection
-    down to `precision` (relative) or one replica."""
-    init = work.fleet.initial_replicas
-    lo, hi = 0, max(1, max(init.values()) if isinstance(init, dict) else init)
+    """Smallest replica count that meets the target: from the busiest minute's need at 70 %
+    slot utilization, step by x1.25 until the target is bracketed, then bisect down to
+    `precision` (relative) or one replica."""
     cap = work.fleet.limits.max_replicas
-    while not good(hi):
-        lo = hi
-        if hi >= cap:
-            return
-        hi = min(cap, hi * 2)
+    busy = _busy_slots_per_minute(work.arrivals, work.profile).max()
+    regions = max(1, len(work.fleet.regions))
+    x = max(1, min(cap, math.ceil(busy / regions / (work.profile.batch_slots * WARM_UTILIZATION))))
+    if good(x):
+        hi = x
+        while True:
+            lo = max(0, min(hi - 1, int(hi / 1.25)))
+            if lo <= 0 or not good(lo):
+                break
+            hi = lo
+    else:
+        lo = x
+        while True:
+            hi = min(cap, max(lo + 1, math.ceil(lo * 1.25)))
+            if good(hi):
+                break
+            if hi >= cap:
+                return
+            lo = hi
     while hi - lo > max(1, int(precision * hi)):
         mid = (lo + hi) // 2
         if good(mid):
@@ -231,7 +255,7 @@ def _tune_target(spec, guess: float | None, good, iterations: int) -> None:
             hi = mid
 
 
-_FORKED: tuple | None = None  # (workload, config) inherited by forked tuning workers
+_FORKED: tuple | None = None  # state inherited by forked workers (tuning: workload; evaluation: workloads)
 
 
 def _tune_one(name: str) -> tuple[str, Tuned]:
@@ -257,6 +281,35 @@ def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     return {name: done[name] for name in cfg.policies}
 
 
+def _evaluate_one(job: tuple[str, str, float]) -> tuple[tuple[str, str], tuple[None, dict]]:
+    spec, name, knob = job
+    workloads, cfg = _FORKED
+    return (spec, name), (None, _evaluate(workloads[spec], name, knob, cfg, quiet=True)[1])
+
+
+def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, quiet: bool = False):
+    t0 = time.perf_counter()
+    show = None if quiet or work.fleet.step_s <= 1 else _progress(f"run {name}")
+    result, s = run_policy(work, name, knob, cfg, show)
+    log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
+        f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
+    return result, s
+
+
+def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep_runs: bool) -> dict:
+    """Evaluate every (trace, policy); in forked workers unless the runs are kept for plots."""
+    global _FORKED
+    if keep_runs or cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg) for spec, name in jobs}
+    order = sorted(jobs, key=lambda j: (j[1] != "kpa", j[1] != "hpa"))
+    _FORKED = (workloads, cfg)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(cfg.jobs, len(jobs))) as pool:
+            return dict(pool.imap_unordered(_evaluate_one, [(spec, name, tuned[name].knob) for spec, name in order]))
+    finally:
+        _FORKED = None
+
+
 def _progress(label: str) -> Callable[[float], None]:
     def report(frac: float) -> None:
         print(f"\r[bench] {label}: {frac:4.0%}", end="", file=sys.stderr, flush=True)
@@ -277,22 +330,22 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
         "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,
                 "e2e_s": cfg.objective.e2e_s, "window_s": 60.0, "target_attainment": cfg.target_attainment,
                 "warmup_s": cfg.warmup_s, "capacity": cfg.capacity, "instance_type": cfg.instance_type},
-        "tuned": {name: {"knob": t.knob, "meaning": KNOBS[name].meaning, "tune_on": cfg.tune_on,
+        "tuned": {name: {"knob": t.knob, "meaning": KNOBS[name].meaning if name in KNOBS else "none (untuned)",
+                         "tune_on": cfg.tune_on,
                          "attainment_on_tune": t.attainment, "met": t.met, "evaluations": t.evaluations}
                   for name, t in tuned.items()},
         "traces": [],
     }
     runs = {}
+    jobs = [(spec, name) for spec in workloads for name in cfg.policies]
+    evaluated = _evaluate_all(workloads, jobs, tuned, cfg, keep_runs)
     for spec, work in workloads.items():
         entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
+                 "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),
                  "requests": work.arrivals.requests, "duration_s": work.arrivals.duration_s,
                  "notes": work.arrivals.notes, "results": []}
         for name in cfg.policies:
-            t0 = time.perf_counter()
-            result, s = run_policy(work, name, tuned[name].knob, cfg,
-                                   _progress(f"run {name}") if work.fleet.step_s > 1 else None)
-            log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
-                f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
+            result, s = evaluated[(spec, name)]
             entry["results"].append({"policy": name, "knob": tuned[name].knob, **s})
             if keep_runs:
                 runs[(spec, name)] = (work, result)

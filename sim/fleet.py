@@ -42,6 +42,7 @@ class FleetConfig:
     limits: Limits = Limits()
     initial_replicas: int | dict = 1  # ready at t=0, per region (dict) or everywhere (int)
     transfers: tuple = ()  # regions.residency.Transfer, declared by the topology
+    route_order: dict | None = None  # jurisdiction -> preferred regions (else: closest first)
     scenario: Scenario = Scenario()
     spot_interruptions_per_hour: float | None = None  # None: sim/data/gpu_profiles.json
     seed: int = 0
@@ -149,24 +150,34 @@ class Fleet:
             allowed = [r for r in self.regions
                        if check(DataClass.PERSONAL, code, r.code, Use.SERVE, transfers=self.cfg.transfers,
                                 topology_regions=self.cfg.regions)]
-            if j is not None:
+            preferred = (self.cfg.route_order or {}).get(code)
+            if preferred is not None:
+                rank = {c: i for i, c in enumerate(preferred)}
+                allowed = [r for r in allowed if r.code in rank]
+                allowed.sort(key=lambda r: rank[r.code])
+            elif j is not None:
                 allowed.sort(key=lambda r: distance_km(j.latitude, j.longitude, r.region.latitude,
                                                        r.region.longitude))
             out.append([r.idx for r in allowed])
         return out
 
     def _prepare_arrivals(self) -> None:
+        """Per jurisdiction and step: arrivals, token sums and the percentile prompt. Cached on
+        the trace (every policy of a bench replays the same one) unless a surge reshapes it."""
         a, dt, n = self.a, self.dt, self.n_steps
+        surges = [(t0, args) for t0, verb, args in self.cfg.scenario.schedule().actions if verb == "surge"]
+        key = ("steps", dt, n, self.cfg.objective.percentile)
+        if not surges and key in a.cache:
+            self.step_of, self.weight, self.per_j = a.cache[key]
+            return
         self.step_of = np.minimum((a.time_s / dt).astype(np.int64), n - 1)
         self.weight = a.weight.copy()
-        for t0, verb, args in self.cfg.scenario.schedule().actions:
-            if verb == "surge":
-                jur, mult, t1 = args
-                hit = (a.time_s >= t0) & (a.time_s < t1)
-                if jur is not None:
-                    hit &= (a.homes() == a.jurisdictions.index(jur)) if jur in a.jurisdictions else False
-                self.weight[hit] *= mult
         homes = a.homes()
+        for t0, (jur, mult, t1) in surges:
+            hit = (a.time_s >= t0) & (a.time_s < t1)
+            if jur is not None:
+                hit &= (homes == a.jurisdictions.index(jur)) if jur in a.jurisdictions else False
+            self.weight[hit] *= mult
         self.per_j = []
         q = self.cfg.objective.percentile / 100.0
         for j in range(len(a.jurisdictions)):
@@ -176,6 +187,8 @@ class Fleet:
             ps = np.bincount(st, weights=w * a.prompt_tokens[m], minlength=n)
             os_ = np.bincount(st, weights=w * a.output_tokens[m], minlength=n)
             self.per_j.append((cnt.tolist(), ps.tolist(), os_.tolist(), _step_quantile(st, a.prompt_tokens[m], n, q)))
+        if not surges:
+            a.cache[key] = (self.step_of, self.weight, self.per_j)
 
     def _actions_by_step(self) -> dict[int, list]:
         out: dict[int, list] = {}
@@ -251,6 +264,15 @@ class Fleet:
                 self._launch(r, s, spot, want - have)
             elif want < have:
                 self._remove(r, spot, have - want)
+        self._recount(r)
+
+    def _recount(self, r: _Region) -> None:
+        """Refresh what a step of this region costs, after any change of replicas or prices."""
+        od, spot = r.ready_od + r.start_od, r.ready_spot + r.start_spot
+        r.replicas_dt = (od + spot) * self.dt
+        r.cost_per_step = (od * r.price_od * r.mult_od + spot * r.price_spot * r.mult_spot) * self.dt / 3600.0
+        if od + spot > r.max_replicas:
+            r.max_replicas = od + spot
 
     def _promote(self, r: _Region, s: int) -> None:
         for ready in [x for x in r.starting if x <= s]:
@@ -260,6 +282,7 @@ class Fleet:
             r.ready_spot += spot
             r.start_spot -= spot
         r.next_ready = min(r.starting, default=math.inf)
+        self._recount(r)
 
     def _kill(self, r: _Region, s: int, fraction, spot_only: bool, notice_s: float) -> None:
         if fraction is None:
@@ -285,6 +308,7 @@ class Fleet:
         r.ready_od = r.ready_spot = r.start_od = r.start_spot = 0
         r.starting, r.doomed, r.next_ready = {}, [], math.inf
         self.failed += r.queue.drop_all()
+        self._recount(r)
 
     # ---- routing -------------------------------------------------------------------------
     def _routes(self) -> list[int]:
@@ -313,49 +337,58 @@ class Fleet:
         init = cfg.initial_replicas
         for r in self.regions:
             k = init.get(r.code, 0) if isinstance(init, dict) else init
+            if hasattr(r.policy, "warm_start"):  # e.g. a static fleet starts at its own size
+                k = r.policy.warm_start(k)
             r.ready_od = r.desired_od = k
             if hasattr(r.policy, "prepare"):
                 r.policy.prepare(self._future_for(r))
-        scrape_steps = {}
         for r in self.regions:
-            scrape = getattr(r.policy, "scrape_interval_s", cfg.scrape_s)
-            scrape_steps[r.idx] = max(1, round(scrape / dt))
-        decide_steps = {r.idx: max(1, round(r.policy.interval_s / dt)) for r in self.regions}
+            r.scrape_every = max(1, round(getattr(r.policy, "scrape_interval_s", cfg.scrape_s) / dt))
+            r.decide_every = max(1, round(r.policy.interval_s / dt))
+            r.latency_fields = getattr(r.policy, "uses_latency", True)
+            self._recount(r)
         window_steps = max(1, round(cfg.rate_window_s / dt))
-        latency = {r.idx: getattr(r.policy, "uses_latency", True) for r in self.regions}
         plot_steps = max(1, round(cfg.scrape_s / dt))
-        route_rec = [np.empty(n, dtype=np.int32) for _ in self.candidates]
         routes = self._routes()
+        route_changes = [(0, routes)]
         per_j = self.per_j
         regions = self.regions
         spot_mix = cfg.capacity == "spot-mix"
         pct = cfg.objective.percentile
         rnd = self.rng.random
-        bill = dt / 3600.0
         actions = self._actions
         report_every = max(1, n // 20)
+        cnt = [pj[0] for pj in per_j]
+        psm = [pj[1] for pj in per_j]
+        osm = [pj[2] for pj in per_j]
+        pqs = [pj[3] for pj in per_j]
+        jr = list(range(len(per_j)))
         for s in range(n):
             acts = actions.get(s)
-            if acts:
-                self._handle(acts, s)
-                routes = self._routes()
-            elif s % plot_steps == 0:
-                routes = self._routes()
+            if acts or s % plot_steps == 0:
+                if acts:
+                    self._handle(acts, s)
+                new = self._routes()
+                if new != routes:
+                    routes = new
+                    route_changes.append((s, routes))
             # arrivals, merged per region into one cohort for this step
             for r in regions:
                 r._c = r._p = r._o = r._q = 0.0
-            for j, ri in enumerate(routes):
-                route_rec[j][s] = ri
-                c = per_j[j][0][s]
-                if ri < 0:
-                    self.failed += c
-                    continue
+            for j in jr:
+                c = cnt[j][s]
                 if c:
+                    ri = routes[j]
+                    if ri < 0:
+                        self.failed += c
+                        continue
                     r = regions[ri]
                     r._c += c
-                    r._p += per_j[j][1][s]
-                    r._o += per_j[j][2][s]
-                    r._q = max(r._q, per_j[j][3][s])
+                    r._p += psm[j][s]
+                    r._o += osm[j][s]
+                    q_ = pqs[j][s]
+                    if q_ > r._q:
+                        r._q = q_
             for r in regions:
                 if r.next_ready <= s:
                     self._promote(r, s)
@@ -363,6 +396,7 @@ class Fleet:
                     while r.doomed and r.doomed[0] <= s:
                         r.doomed.pop(0)
                         r.ready_spot -= 1
+                    self._recount(r)
                 if spot_mix and r.ready_spot > len(r.doomed) and rnd() < self.spot_p_step * (r.ready_spot - len(r.doomed)):
                     r.doomed.append(s + self.notice_steps)
                     self._reconcile(r, s)
@@ -374,13 +408,9 @@ class Fleet:
                 r.pq.append(r._q)
                 r.lat.append(r.extra_latency)
                 q.step(s, 0 if r.down else r.ready_od + r.ready_spot)
-                total = r.ready_od + r.ready_spot + r.start_od + r.start_spot
-                r.replica_s += total * dt
-                r.cost += ((r.ready_od + r.start_od) * r.price_od * r.mult_od
-                           + (r.ready_spot + r.start_spot) * r.price_spot * r.mult_spot) * bill
-                if total > r.max_replicas:
-                    r.max_replicas = total
-                if s % scrape_steps[r.idx] == 0 and not self.blackout and not r.down:
+                r.replica_s += r.replicas_dt
+                r.cost += r.cost_per_step
+                if s % r.scrape_every == 0 and not self.blackout and not r.down:
                     r.last_scrape = ScrapeSample(s, q.busy, q.queued)
                 if s % plot_steps == 0:
                     tl = r.timeline
@@ -390,13 +420,18 @@ class Fleet:
                     tl.desired.append(r.desired_od + r.desired_spot)
                     lo = max(0, s + 1 - plot_steps)
                     tl.arrival_rps.append(sum(r.arr[lo:s + 1]) / ((s + 1 - lo) * dt))
-                if s % decide_steps[r.idx] == 0 and s > 0 and not r.down:
+                if s % r.decide_every == 0 and s > 0 and not r.down:
                     obs = build_observation(r, s, r.last_scrape, self.blackout, window_steps, pct,
-                                            self.profile, spot_mix, latency[r.idx])
+                                            self.profile, spot_mix, r.latency_fields)
                     self._apply(r, s, r.policy.decide(obs))
                     r.decision_total += 1
             if progress is not None and s % report_every == 0:
                 progress(s / n)
+        route_rec = [np.empty(n, dtype=np.int32) for _ in per_j]
+        for i, (s0, rt) in enumerate(route_changes):
+            s1 = route_changes[i + 1][0] if i + 1 < len(route_changes) else n
+            for j, ri in enumerate(rt):
+                route_rec[j][s0:s1] = ri
         return self._result(route_rec)
 
     def _handle(self, acts, s: int) -> None:
@@ -422,6 +457,7 @@ class Fleet:
                 r.mult_spot = args[1]
                 if not args[2]:
                     r.mult_od = args[1]
+                self._recount(r)
 
     def _future_for(self, r: _Region):
         """What the oracle may see: this region's arrivals under normal routing, per step."""

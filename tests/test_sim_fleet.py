@@ -110,3 +110,29 @@ def test_spot_reclaim_gives_notice_then_replaces():
     assert at[1035.0][0] == 2  # after the 2-minute notice the doomed two are gone
     spot_price = load_catalog().price("us-east-1", "g5.2xlarge", "spot")
     assert result.cost_usd < 7 * spot_price * 1800 / 3600  # billed at spot prices
+
+
+def test_az_outage_kills_a_zone_share_and_replaces_it():
+    trace = poisson_trace({0: 2.0}, 1800, ("us",))
+    from sim.scenario import AzOutage
+    cfg = FleetConfig(initial_replicas=6, limits=Limits(max_replicas=10),
+                      scenario=Scenario((AzOutage("us-east-1", 600, 900, fraction=0.5),)))
+    tl = simulate(trace, cfg, lambda code: Fixed(6)).timelines["us-east-1"]
+    at = {t: (r, s) for t, r, s in zip(tl.time_s, tl.ready, tl.starting)}
+    assert at[585.0] == (6, 0) and at[600.0] == (3, 3)
+    assert at[1500.0] == (6, 0)
+
+
+def test_latency_injection_price_spike_and_surge():
+    from sim.scenario import LatencyInjection, PriceSpike, TrafficSurge
+    trace = poisson_trace({0: 2.0}, 1800, ("us",))
+    base = simulate(trace, FleetConfig(initial_replicas=3), lambda code: Fixed(3))
+    events = (LatencyInjection("us-east-1", 2.0, 600, 900), PriceSpike("us-east-1", 3.0, 0, 900, spot_only=False),
+              TrafficSurge(3.0, 1200, 1500))
+    hit = simulate(trace, FleetConfig(initial_replicas=3, scenario=Scenario(events)), lambda code: Fixed(3))
+    window = (trace.time_s >= 610) & (trace.time_s < 890)
+    assert np.all(hit.ttft_s[window] >= base.ttft_s[window] + 2.0 - 1e-9)
+    assert hit.cost_usd == pytest.approx(base.cost_usd * (3 * 900 + 900) / 1800, rel=0.01)
+    surge = hit.timelines["us-east-1"]
+    rates = [r for t, r in zip(surge.time_s, surge.arrival_rps) if 1230 <= t < 1500]
+    assert np.mean(rates) == pytest.approx(6.0, rel=0.2)

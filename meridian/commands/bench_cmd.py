@@ -47,6 +47,8 @@ def register(sub) -> None:
                    "with interruptions")
     p.add_argument("--topology", metavar="STACK_FILE",
                    help="Pulumi stack file: split the trace among its jurisdictions, one autoscaler per region")
+    p.add_argument("--shares", metavar="J=S,...",
+                   help="with --topology: traffic share per jurisdiction (default: equal shares)")
     p.add_argument("--instance-type", default=DEFAULT_INSTANCE, help=f"GPU profile (default {DEFAULT_INSTANCE})")
     p.add_argument("--region", default="us-east-1", help="region of the single-region fleet (default us-east-1)")
     p.add_argument("--time-column", help="timestamp column of a generic CSV trace")
@@ -91,7 +93,10 @@ def _config(args) -> BenchConfig:
     topology = None
     if args.topology:
         from sim.topology_split import load_split
-        topology = load_split(args.topology)
+        topology = load_split(args.topology, args.shares, args.seed)
+    elif args.shares:
+        raise InputError("bad bench options", [Problem("--shares", "only applies with --topology",
+                                                        fix="add --topology STACK_FILE or drop --shares")])
     return BenchConfig(
         traces=traces, tune_on=args.tune_on or traces[0],
         trace_options=TraceOptions(rate_scale=args.rate_scale, mean_rate=args.mean_rate, days=args.days,

@@ -12,6 +12,10 @@ class StaticPolicy:
     def __init__(self, replicas: int):
         self.replicas = int(replicas)
 
+    def warm_start(self, shared_warm_start: int) -> int:
+        """A fixed fleet is always at its size, from the first second."""
+        return self.replicas
+
     def decide(self, obs: Observation) -> Decision:
         return Decision(replicas=self.replicas, reason=f"static fleet of {self.replicas}")
 

@@ -29,6 +29,7 @@ class Arrivals:
     home: np.ndarray | None = None
     jurisdictions: tuple[str, ...] = ("us",)
     notes: list[str] = field(default_factory=list)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived per-step arrays
 
     @property
     def requests(self) -> float:
@@ -45,7 +46,7 @@ class Arrivals:
         home = None if self.home is None else self.home[mask]
         return replace(self, time_s=self.time_s[mask], weight=self.weight[mask],
                        prompt_tokens=self.prompt_tokens[mask], output_tokens=self.output_tokens[mask],
-                       home=home, **changes)
+                       home=home, cache={}, **changes)
 
 
 def shared_traces_dir() -> Path:

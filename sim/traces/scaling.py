@@ -41,4 +41,4 @@ def scale_requests(trace: Arrivals, k: float, seed: int = 0) -> Arrivals:
     return Arrivals(name=trace.name, time_s=t[order], weight=w[order], prompt_tokens=p[order],
                     output_tokens=o[order], duration_s=trace.duration_s, cohorts=trace.cohorts,
                     home=None if trace.home is None else h[order], jurisdictions=trace.jurisdictions,
-                    notes=notes)
+                    notes=notes, cache={})

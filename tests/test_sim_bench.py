@@ -1,0 +1,95 @@
+"""`meridian bench` end to end on a small synthetic trace: JSON schema, hindsight marking,
+feasibility refusal, and the oracle as a lower bound on cost."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from meridian.cli import main
+
+KEYS = {"policy", "cost_usd", "gpu_hours", "requests", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s", "e2e_p95_s",
+        "slo_window_attainment", "feasible_windows", "request_attainment", "scale_events", "max_replicas",
+        "residency_violations"}
+
+
+@pytest.fixture(scope="module")
+def ramp_trace(tmp_path_factory):
+    """40 minutes: 2 req/s, a 15-minute surge at 8 req/s, back to 2 req/s (Poisson)."""
+    rng = np.random.default_rng(42)
+    rows, t = [], 0.0
+    while t < 2400:
+        rate = 8.0 if 900 <= t < 1800 else 2.0
+        t += rng.exponential(1 / rate)
+        rows.append({"timestamp": round(t * 1000, 3), "input_length": int(rng.integers(100, 2500)),
+                     "output_length": int(rng.integers(20, 400))})
+    path = tmp_path_factory.mktemp("traces") / "ramp.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def bench_json(ramp_trace, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "bench.json"
+    code = main(["bench", "--trace", ramp_trace, "--policies", "hpa,kpa,skyserve,static,oracle",
+                 "--json", str(out), "--jobs", "1"])
+    assert code == 0
+    return json.loads(out.read_text())
+
+
+def test_json_schema_and_hindsight(bench_json, ramp_trace):
+    assert set(bench_json) >= {"slo", "tuned", "traces"}
+    assert bench_json["slo"]["percentile"] == 95 and bench_json["slo"]["ttft_s"] == 1.0
+    (entry,) = bench_json["traces"]
+    assert entry["trace"] == ramp_trace and entry["hindsight"] is True
+    assert [r["policy"] for r in entry["results"]] == ["hpa", "kpa", "skyserve", "static", "oracle"]
+    for row in entry["results"]:
+        assert KEYS <= set(row)
+        assert row["residency_violations"] == 0
+        assert row["knob"] == bench_json["tuned"][row["policy"]]["knob"]
+
+
+def test_oracle_cost_is_a_lower_bound(bench_json):
+    rows = {r["policy"]: r for r in bench_json["traces"][0]["results"]}
+    oracle = rows.pop("oracle")
+    assert oracle["slo_window_attainment"] >= 0.99
+    meeting = [r for r in rows.values() if r["slo_window_attainment"] >= 0.99]
+    assert meeting, "at least one baseline should meet the objective after tuning"
+    for r in meeting:
+        assert oracle["cost_usd"] <= r["cost_usd"] + 1e-9, (r["policy"], r["cost_usd"], oracle["cost_usd"])
+
+
+def test_static_never_scales(bench_json):
+    rows = {r["policy"]: r for r in bench_json["traces"][0]["results"]}
+    assert rows["static"]["scale_events"] == 0
+    assert rows["static"]["max_replicas"] == rows["static"]["knob"]
+    hours = bench_json["traces"][0]["duration_s"] / 3600
+    assert rows["static"]["gpu_hours"] == pytest.approx(rows["static"]["knob"] * hours, rel=0.01)
+
+
+def test_tuning_on_another_trace_is_not_hindsight(ramp_trace, tmp_path, capsys):
+    other = tmp_path / "other.jsonl"
+    lines = open(ramp_trace).read().splitlines()[:3000]
+    other.write_text("\n".join(lines))
+    out = tmp_path / "b.json"
+    assert main(["bench", "--trace", str(other), "--tune-on", ramp_trace, "--policies", "static",
+                 "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["traces"][0]["hindsight"] is False
+    assert data["tuned"]["static"]["tune_on"] == ramp_trace
+    assert "HINDSIGHT" not in capsys.readouterr().out
+
+
+def test_infeasible_objective_refused(ramp_trace, tmp_path, capsys):
+    out = tmp_path / "never.json"
+    assert main(["bench", "--trace", ramp_trace, "--ttft-ms", "50", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "feasible" in err and "--ttft-ms" in err
+    assert not out.exists()
+
+
+def test_bad_flags_refused(capsys):
+    assert main(["bench", "--policies", "hpa,nonsense"]) == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert main(["bench", "--percentile", "120"]) == 2
