@@ -135,6 +135,13 @@ class Reconciler:
             message = "; ".join(f"{p.path}: {p.message}" for p in err.problems) or err.summary
             self._not_ready(ref, previous, generation, "InvalidSpec", message)
             return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
+        try:
+            self._policy(spec)
+        except Exception as err:  # noqa: BLE001 - e.g. an objective this policy cannot serve
+            self.telemetry.errors.labels("policy").inc()
+            message = f"the policy cannot serve this spec: {err}"[:1024]
+            self._not_ready(ref, previous, generation, "PolicyRejectedSpec", message)
+            return self._count(Outcome(spec.key, "invalid_spec", message=message))
 
         try:
             return self._observe_decide_act(spec, ref, previous)

@@ -230,3 +230,27 @@ def test_api_down_for_list_raises_to_the_loop(api):
     with pytest.raises(Exception):
         make(api, FixedPolicy(5), deadline=0.5).sync()
     assert replicas(api) == 2
+
+
+def test_spec_the_policy_cannot_serve_sets_a_condition(api):
+    from controller.law.meridian import MeridianPolicy
+
+    api.add_scaler(scaler(objective={"e2eMs": 5000}))  # the meridian law needs a TTFT objective
+    kube = KubeAdapter(api_client(api.url), request_timeout=(1.0, 1.0), deadline_s=2.0)
+    rec = Reconciler(kube, StaticSource(), PriceBook(), MeridianPolicy, telemetry=Telemetry())
+    [out] = rec.sync()
+    assert out.result == "invalid_spec"
+    ready = condition(api, "Ready")
+    assert ready["reason"] == "PolicyRejectedSpec" and "TTFT" in ready["message"]
+    assert not api.requests_matching("PATCH", SCALE)
+
+
+def test_the_meridian_law_through_the_runtime(api):
+    from controller.law.meridian import MeridianPolicy
+
+    kube = KubeAdapter(api_client(api.url), request_timeout=(1.0, 1.0), deadline_s=2.0)
+    rec = Reconciler(kube, StaticSource(), PriceBook(), MeridianPolicy, telemetry=Telemetry())
+    [out] = rec.sync()
+    assert out.result in ("scale_up", "scale_down", "hold")
+    assert 1 <= out.desired <= 10
+    assert status(api)["lastDecision"]["message"]  # the law's reason, shown to the operator
