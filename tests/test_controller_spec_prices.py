@@ -2,10 +2,11 @@
 boto3 refresh against a real moto_server, failed refresh keeps the last table)."""
 from __future__ import annotations
 
-import os
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
@@ -77,7 +78,9 @@ def test_unknown_nodes_fall_back_and_say_so():
 @pytest.fixture(scope="module")
 def moto():
     port = free_port()
-    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+    # the moto_server next to this interpreter (a venv's bin is not always on PATH)
+    exe = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen([str(exe) if exe.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
