@@ -281,7 +281,10 @@ def deployment(namespace: str, image: str, replicas: int = 2, extra_args: list[s
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            # the CLI imports plotting code that wants a writable config dir; the root is read-only
+            {"name": "MPLCONFIGDIR", "value": "/tmp/matplotlib"},
         ],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "ports": [{"name": "http-metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "livenessProbe": {**probe, "initialDelaySeconds": 5},
         "readinessProbe": ready,
@@ -313,6 +316,7 @@ def deployment(namespace: str, image: str, replicas: int = 2, extra_args: list[s
                                             "labelSelector": {"matchLabels": dict(_SELECTOR)}},
                     }]}},
                     "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                 },
             },
         },
