@@ -76,13 +76,15 @@ def _ms(seconds: float | None) -> float | None:
 class Reconciler:
     def __init__(self, kube: KubeAdapter, source: MetricSource, prices: PriceBook, policy_factory: PolicyFactory, *,
                  is_leader: Callable[[], bool] = lambda: True, dry_run: bool = False,
-                 telemetry: Telemetry | None = None, clock: Callable[[], float] = time.time):
+                 telemetry: Telemetry | None = None, clock: Callable[[], float] = time.time,
+                 heartbeat: Callable[[], None] = lambda: None):
         self.kube, self.source, self.prices = kube, source, prices
         self.policy_factory = policy_factory
         self.is_leader = is_leader
         self.dry_run = dry_run
         self.telemetry = telemetry or Telemetry()
         self.clock = clock
+        self.heartbeat = heartbeat  # called per object: a long sync is progress, not a stall
         self._policies: dict[str, tuple[int, Policy]] = {}
         self._known: set[tuple[str, str]] = set()
 
@@ -96,6 +98,7 @@ class Reconciler:
                 log.warning("lost leadership mid-sync; stopping")
                 break
             outcomes.append(self.sync_one(obj))
+            self.heartbeat()
         seen = {(o["metadata"].get("namespace", ""), o["metadata"].get("name", "")) for o in items}
         for ns, name in self._known - seen:
             self.telemetry.forget(ns, name)

@@ -113,10 +113,13 @@ class Controller:
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),
                                      prices or PriceBook(default_region=cfg.price_region), policy_factory,
                                      is_leader=self.is_leader, dry_run=cfg.dry_run, telemetry=self.telemetry,
-                                     clock=clock)
+                                     clock=clock, heartbeat=self._heartbeat)
         self.syncs = 0  # syncs run as leader
         self.ticks = 0  # loop iterations, leader or not (what --max-syncs counts)
         self.server = None
+
+    def _heartbeat(self) -> None:
+        self.health.last_tick = time.monotonic()
 
     def is_leader(self) -> bool:
         return self.elector.is_leader() if self.elector else True
