@@ -230,3 +230,24 @@ def test_zero_traffic_latency_is_none_not_unavailable(prom):
     s = PrometheusSource(prom.url).sample(parse_spec(metrics={"labels": {"model_name": "idle"}}))
     assert s.arrival_rate_rps == 0.0
     assert s.ttft_quantile_s is None and s.e2e_quantile_s is None and s.in_flight == 0.0
+
+
+def test_dashboard_queries_parse_in_prometheus(prom):
+    """Every panel of deploy/grafana-dashboard.json is valid PromQL to this Prometheus."""
+    import json
+    import pathlib
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    dash = json.loads((pathlib.Path(__file__).parent.parent / "deploy" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"].replace("$namespace", ".*").replace("$scaler", ".*")
+             for p in dash["panels"] for t in p["targets"]]
+    assert exprs
+    for expr in exprs:
+        url = f"{prom.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                assert json.loads(r.read())["status"] == "success", expr
+        except urllib.error.HTTPError as err:
+            pytest.fail(f"{expr}: HTTP {err.code} {err.read()[:200]!r}")
