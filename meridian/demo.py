@@ -340,11 +340,16 @@ def run_demo(out: Path, quick: bool = False, *, stderr: TextIO | None = None,
     logs.configure("WARNING")  # before any step, so no step's captured stream becomes the log handler's
     out = Path(out)
     check_out_dir(out)
-    if out.exists() and not (out / MARKER).exists():
-        out.rmdir()  # empty: publish() renames onto it
-    out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        if out.exists() and not (out / MARKER).exists():
+            out.rmdir()  # empty: publish() renames onto it
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as err:
+        raise InputError(f"--out {out}: cannot write the report there", [Problem(
+            "--out", f"{err.strerror or err}: {err.filename or out}",
+            "choose a directory you can write to, e.g. --out ./meridian-report")]) from None
     try:
         plan = plan_factory(work, quick)
         shown = _Display(work, display_out or str(out))

@@ -110,3 +110,11 @@ def test_real_validate_step_on_the_dev_stack(tmp_path):
     text = result.index.read_text()
     assert "Pulumi.dev.yaml: valid" in text and str(demo.REPO) not in text.split("<pre>")[1].split("</pre>")[0]
     assert "scripts/meridian validate Pulumi.dev.yaml" in text
+
+
+def test_an_unwritable_out_dir_is_refused_with_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a directory")
+    assert cli.main(["demo", "--quick", "--out", str(blocker / "report")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the report there" in err and "Traceback" not in err
