@@ -6,6 +6,8 @@ tested is the demo's own handling: capture, status, 'not available' reasons, exi
 from __future__ import annotations
 
 import io
+
+import pytest
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,3 +120,14 @@ def test_an_unwritable_out_dir_is_refused_with_exit_2(tmp_path, capsys):
     assert cli.main(["demo", "--quick", "--out", str(blocker / "report")]) == 2
     err = capsys.readouterr().err
     assert "cannot write the report there" in err and "Traceback" not in err
+
+
+def test_ctrl_c_leaves_no_half_written_report(tmp_path):
+    def runner(argv: list[str]) -> int:
+        raise KeyboardInterrupt
+
+    out = tmp_path / "report"
+    with pytest.raises(KeyboardInterrupt):
+        demo.run_demo(out, plan_factory=_factory(demo.Step("validate", ("regions",))), runner=runner,
+                      stderr=io.StringIO())
+    assert list(tmp_path.iterdir()) == []
