@@ -6,10 +6,10 @@ tested is the demo's own handling: capture, status, 'not available' reasons, exi
 from __future__ import annotations
 
 import io
-
-import pytest
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from meridian import cli, demo
 from meridian.report.build import MARKER
