@@ -75,6 +75,7 @@ class Tuned:
     met: bool
     evaluations: int
     history: list = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # knob -> scores on the tuning trace
 
 
 def log(msg: str) -> None:
@@ -154,11 +155,12 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     """Cheapest knob whose SLO window attainment on `work` reaches the target. A policy
     without a knob in `KNOBS` (one that takes the objective itself) is run once, as is."""
     spec = KNOBS.get(name)
+    scores: dict = {}
     if spec is None:
         _, s = run_policy(work, name, UNTUNED, cfg)
         ok = s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
         log(f"tune {name:<17} has no knob: attainment {s['slo_window_attainment']:.4f} cost ${s['cost_usd']:,.2f}")
-        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [])
+        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [], {UNTUNED: s})
     history = []
 
     def evaluate(knob: float) -> bool:
@@ -166,6 +168,7 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
         show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 and cfg.jobs <= 1 else None
         _, s = run_policy(work, name, knob, cfg, show)
         history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
+        scores[knob] = s
         log(f"tune {name:<17} knob {knob:10.4g}: attainment {s['slo_window_attainment']:.4f} "
             f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
         return s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
@@ -177,10 +180,10 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     passing = [h for h in history if h[1] >= cfg.target_attainment - 1e-12]
     if passing:
         knob, att, cost = min(passing, key=lambda h: (h[2], -h[1]))
-        return Tuned(knob, att, cost, True, len(history), history)
+        return Tuned(knob, att, cost, True, len(history), history, scores)
     knob, att, cost = max(history, key=lambda h: (h[1], -h[2]))
     log(f"tune {name}: no knob reached {cfg.target_attainment}; using the best ({knob:g}, {att:.4f})")
-    return Tuned(knob, att, cost, False, len(history), history)
+    return Tuned(knob, att, cost, False, len(history), history, scores)
 
 
 def _guess(name: str, work: Workload) -> float | None:
@@ -338,7 +341,14 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
     }
     runs = {}
     jobs = [(spec, name) for spec in workloads for name in cfg.policies]
-    evaluated = _evaluate_all(workloads, jobs, tuned, cfg, keep_runs)
+    evaluated = {}
+    if not keep_runs:  # the twin is deterministic: a hindsight run was already scored while tuning
+        for spec, name in list(jobs):
+            if spec == cfg.tune_on and tuned[name].knob in tuned[name].scores:
+                evaluated[(spec, name)] = (None, tuned[name].scores[tuned[name].knob])
+                jobs.remove((spec, name))
+                log(f"run  {name:<17} on {workloads[spec].arrivals.name}: scored while tuning (same knob, same seed)")
+    evaluated.update(_evaluate_all(workloads, jobs, tuned, cfg, keep_runs) if jobs else {})
     for spec, work in workloads.items():
         entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
                  "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),
