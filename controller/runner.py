@@ -46,8 +46,10 @@ class RunConfig:
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
     dry_run: bool = False
-    max_syncs: int | None = None  # stop after this many syncs (rehearsals, tests)
+    max_syncs: int | None = None  # stop after this many sync intervals, leading or not (rehearsals, tests)
     price_region: str | None = None  # default region for nodes without a region label
+    price_refresh_s: float = 0.0  # >0: refresh price_region's prices from AWS this often (IRSA role)
+    time_scale: float = 1.0  # rehearsals: the policy sees time pass this many times faster than the wall clock
 
 
 def api_client_for(cfg: RunConfig) -> client.ApiClient:
@@ -83,6 +85,12 @@ def default_policy_factory() -> PolicyFactory:
     return MeridianPolicy
 
 
+def _scaled(clock: Callable[[], float], factor: float) -> Callable[[], float]:
+    """A clock that runs `factor` times faster from now on (compressed-time rehearsals)."""
+    origin = clock()
+    return lambda: origin + (clock() - origin) * factor
+
+
 class Controller:
     def __init__(self, cfg: RunConfig, policy_factory: PolicyFactory, *, api: client.ApiClient | None = None,
                  clock: Callable[[], float] = time.time, source=None, prices: PriceBook | None = None):
@@ -99,11 +107,14 @@ class Controller:
                                         renew_deadline_s=cfg.renew_deadline_s, retry_period_s=cfg.retry_period_s)
             self.health.lease_attempted = lambda: self.elector.attempted
         self.kube = KubeAdapter(self.api, identity=cfg.identity, write_guard=self.is_leader)
+        if cfg.time_scale != 1.0:
+            clock = _scaled(clock, cfg.time_scale)
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),
                                      prices or PriceBook(default_region=cfg.price_region), policy_factory,
                                      is_leader=self.is_leader, dry_run=cfg.dry_run, telemetry=self.telemetry,
                                      clock=clock)
-        self.syncs = 0
+        self.syncs = 0  # syncs run as leader
+        self.ticks = 0  # loop iterations, leader or not (what --max-syncs counts)
         self.server = None
 
     def is_leader(self) -> bool:
@@ -123,6 +134,8 @@ class Controller:
         if self.cfg.metrics_port:
             self.server = serve(self.telemetry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
         lease_thread = None
+        if self.cfg.price_refresh_s > 0 and self.cfg.price_region:
+            threading.Thread(target=self._refresh_prices, name="prices", daemon=True).start()
         if self.elector:
             lease_thread = threading.Thread(target=self.elector.run, args=(self.stop,), name="lease", daemon=True)
             lease_thread.start()
@@ -138,7 +151,8 @@ class Controller:
                 elif self.elector is not None and (self.health.last_list_ok is None or time.monotonic()
                                                    - self.health.last_list_ok > self.cfg.sync_interval_s):
                     self._probe_api()
-                if self.cfg.max_syncs is not None and self.syncs >= self.cfg.max_syncs:
+                self.ticks += 1
+                if self.cfg.max_syncs is not None and self.ticks >= self.cfg.max_syncs:
                     break
                 self.stop.wait(self.cfg.sync_interval_s if leading else min(1.0, self.cfg.retry_period_s))
         finally:
@@ -166,6 +180,16 @@ class Controller:
         finally:
             self.syncs += 1
             self.telemetry.reconcile.observe(time.monotonic() - started)
+
+    def _refresh_prices(self) -> None:
+        """Keep the price table fresh; a failed refresh keeps the last known table."""
+        from regions.catalog import load_catalog
+
+        region = self.cfg.price_region
+        types = [o.type for o in load_catalog().region(region).instances]
+        while not self.stop.is_set():
+            self.reconciler.prices.refresh_from_aws(region, types)
+            self.stop.wait(self.cfg.price_refresh_s)
 
     def _probe_api(self) -> None:
         """A standby is ready once it can list scalers (it will have to, when it leads)."""

@@ -86,7 +86,7 @@ class ApiStandIn:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, name="api-standin", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="api-standin", daemon=True).start()
         return self
 
     def stop(self) -> None:

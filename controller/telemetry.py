@@ -101,5 +101,5 @@ def serve(telemetry: Telemetry, health: Health, host: str, port: int) -> Threadi
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="telemetry-http", daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.1,), name="telemetry-http", daemon=True).start()
     return server

@@ -123,7 +123,7 @@ class VllmMetrics:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="vllm-metrics", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="vllm-metrics", daemon=True).start()
         self.url = f"http://{host}:{self._server.server_address[1]}"
         return self.url
 

@@ -108,8 +108,11 @@ def plan_estate(topology: Topology) -> EstateLayout:
         workloads = [w for w in topology.workloads if code in w.jurisdictions]
         classes = _data_classes(workloads)
         for rr in jur.regions:
-            regions.append(_region_layout(code, jur, rr.region, rr.role, workloads, classes))
-        reps, skips = _replications(topology, code, jur, classes)
+            storable = tuple(c for c in classes if check(c, code, rr.region, Use.STORE, transfers=topology.transfers,
+                                                         topology_regions=topology.all_regions()))
+            regions.append(_region_layout(code, jur, rr.region, rr.role, workloads, storable))
+        stored = {r.region: r.data_classes for r in regions if r.jurisdiction == code}
+        reps, skips = _replications(topology, code, jur, stored)
         replications += reps
         skipped += skips
         routing.append(JurisdictionRouting(code, *_routing(jur), countries=countries.get(code, ())))
@@ -163,12 +166,13 @@ def dr_partners(jur: JurisdictionConfig, region: str) -> tuple[str, ...]:
     return ()
 
 
-def _replications(topology: Topology, code: str, jur: JurisdictionConfig,
-                  classes: tuple[str, ...]) -> tuple[list[Replication], list[SkippedReplication]]:
+def _replications(topology: Topology, code: str, jur: JurisdictionConfig, stored: dict[str, tuple[str, ...]]
+                  ) -> tuple[list[Replication], list[SkippedReplication]]:
+    """Each data class a region stores goes to its DR partners where residency allows."""
     done, skipped = [], []
     for source in jur.region_codes:
         for dest in dr_partners(jur, source):
-            for cls in classes:
+            for cls in stored[source]:
                 verdict = check(cls, code, dest, Use.REPLICATE, transfers=topology.transfers,
                                 topology_regions=topology.all_regions())
                 if verdict:

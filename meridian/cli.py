@@ -18,6 +18,8 @@ COMMAND_MODULES = [
     "meridian.commands.bench_cmd",
     "meridian.commands.controller_cmd",
     "meridian.commands.plan_cmd",
+    "meridian.commands.drill_cmd",
+    "meridian.commands.demo_cmd",
 ]
 
 

@@ -127,3 +127,34 @@ def test_cli_writes_yaml_that_round_trips(tmp_path):
     docs = list(yaml.safe_load_all(out.read_text()))
     assert docs == manifests.render("x")
     assert main(["controller", "manifests", "-o", str(tmp_path / "missing" / "m.yaml")]) == 2
+
+
+def test_dashboard_queries_only_metrics_the_controller_exports():
+    import json
+    import re
+
+    from controller.telemetry import Telemetry
+
+    deploy = pathlib.Path(__file__).parent.parent / "deploy"
+    dash = json.loads((deploy / "grafana-dashboard.json").read_text())
+    exported = {m.name for m in Telemetry().registry.collect()}
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {re.sub(r"_(bucket|total|count|sum)$", "", n) for e in exprs for n in re.findall(r"meridian_\w+", e)}
+    assert used and used <= exported, used - exported
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
+
+
+def test_dockerfile_user_matches_the_pod_security_context():
+    deploy = pathlib.Path(__file__).parent.parent / "deploy"
+    text = (deploy / "Dockerfile").read_text()
+    pod = _by_kind(manifests.render())["Deployment"]["spec"]["template"]["spec"]
+    assert f"USER {pod['securityContext']['runAsUser']}" in text
+    assert str(manifests.METRICS_PORT) in text
+
+
+def test_run_rejects_bad_flags_with_exit_2(capsys):
+    from meridian.cli import main
+
+    assert main(["controller", "run", "--sync-interval", "-1", "--renew-deadline", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "--sync-interval" in err and "renew deadline" in err

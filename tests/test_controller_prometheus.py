@@ -67,7 +67,7 @@ def prom():
     Gauge("tgi_batch_current_size", "batch", registry=reg).set(6)
     gen = Histogram("http_request_duration_seconds", "latency", buckets=buckets, registry=reg)
     server = ThreadingHTTPServer(("127.0.0.1", 0), MetricsHandler.factory(reg))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     traffic = Traffic(vllm, tgi_e2e, tgi_count, gen, tgi_queue, tgi_fwd)
     traffic.thread.start()
     p = PrometheusProcess([vllm_url, idle_url, f"127.0.0.1:{server.server_address[1]}"],
@@ -205,7 +205,7 @@ def test_garbage_and_slow_prometheus_are_unavailable(mode, reason):
     handler = type("H", (_Bad,), {"mode": mode})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         src = PrometheusSource(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=0.5, deadline_s=1.5)
         with pytest.raises(MetricsUnavailable) as err:

@@ -88,3 +88,14 @@ def test_bucket_names_are_valid_unique_and_stable_even_for_long_domains():
     assert len(names) == 6 and all(3 <= len(n) <= 63 and n == n.lower() for n in names)
     assert bucket_name(domain, "production", "eu-west-1", "model") in names
     assert bucket_name(domain, "staging", "eu-west-1", "model") not in names
+
+
+def test_a_standby_abroad_stores_only_what_a_declared_transfer_allows():
+    regions = (("eu-west-1", "primary"), ("eu-west-2", "standby"))
+    workload = _workload(classes=("personal", "model", "telemetry"))
+    layout = plan_estate(_topology("pilot-light", regions, transfers=[Transfer("eu", "uk", "adequacy")],
+                                   workloads=[workload]))
+    assert layout.region("eu-west-1").data_classes == ("personal", "model", "telemetry")
+    assert layout.region("eu-west-2").data_classes == ("personal", "model")  # telemetry only aggregated abroad
+    assert {r.data_class for r in layout.replications} == {"personal", "model"}
+    assert [(s.data_class, s.destination) for s in layout.skipped] == [("telemetry", "eu-west-2")]

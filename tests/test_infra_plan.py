@@ -155,6 +155,22 @@ def test_every_cluster_is_gpu_ready_and_elastic(plan):
         assert scale["Condition"]["StringEquals"] == {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned"}
 
 
+def test_creation_order_that_aws_and_kubernetes_require(plan):
+    """Replication waits for versioning on both buckets; in-cluster installs wait for nodes."""
+    by_urn = {r.urn: r for r in plan.resources}
+
+    def deps(r):
+        return {(by_urn[u].type, by_urn[u].name) for u in r.dependencies if u in by_urn}
+
+    versioning = "aws:s3/bucketVersioning:BucketVersioning"
+    for rep in plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+        buckets = {rep.inputs["bucket"], *[x["destination"]["bucket"].split(":::")[1] for x in rep.inputs["rules"]]}
+        versioned = {by_urn[u].inputs["bucket"] for u in rep.dependencies if by_urn.get(u) and by_urn[u].type == versioning}
+        assert buckets <= versioned, rep.name
+    for p in plan.of_type("pulumi:providers:kubernetes"):
+        assert (NODE_GROUP, f"{p.region}-cluster-system") in deps(p)
+
+
 def test_personal_data_never_replicates_or_is_backed_up_across_a_jurisdiction(plan):
     buckets = {b.inputs["bucket"]: b for b in plan.of_type(BUCKET)}
     moved = 0

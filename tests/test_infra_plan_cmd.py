@@ -103,3 +103,37 @@ def test_the_program_file_runs_as_pulumi_runs_it(tmp_path):
     assert sorted((r.type, r.name) for r in run.resources) == \
         sorted((r.type, r.name) for r in plan_stack(EU_ONLY).resources)
     assert run.outputs["domainNames"]["api"] == "api.eu.infer.example.com"
+
+
+UK_STANDBY = """config:
+  aws:region: eu-west-1
+  meridian:topology:
+    domain: x.example.com
+    jurisdictions:
+      eu:
+        regions:
+          - {region: eu-west-1, role: primary}
+          - {region: eu-west-2, role: standby}
+        dr: {strategy: pilot-light, rto_seconds: 1800, rpo_seconds: 900}
+    transfers: [{from: eu, to: uk, basis: "UK adequacy decision"}]
+    workloads:
+      - name: chat
+        instance_type: g5.xlarge
+        data_classes: [personal, model, telemetry]
+        jurisdictions: [eu]
+        slo: {percentile: 95, ttft_ms: 800}
+        replicas: {min: 1, max: 4}
+"""
+
+
+def test_a_declared_transfer_reaches_the_policies_and_what_it_does_not_cover_is_reported(tmp_path, capsys):
+    stack = tmp_path / "Pulumi.uk.yaml"
+    stack.write_text(UK_STANDBY)
+    out = tmp_path / "plan.json"
+    assert main(["plan", str(stack), "--json", str(out)]) == 0  # eu personal data in London: declared
+    text = capsys.readouterr().out
+    assert "residency: 1 DR copy(ies) not wired" in text and "telemetry eu-west-1 -> eu-west-2" in text
+    doc = json.loads(out.read_text())
+    london = [r["inputs"]["tags"]["meridian.dev/data-class"] for r in doc["resources"]
+              if r["type"] == "aws:s3/bucket:Bucket" and r["region"] == "eu-west-2"]
+    assert sorted(london) == ["model", "personal"]

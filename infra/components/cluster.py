@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from controller.manifests import APP_NAME
 from infra import iam_docs
 from infra.components.addons import AUTOSCALER_SERVICE_ACCOUNT, ClusterAddons, ClusterAddonsArgs
 from infra.components.controller import ControllerInstall, ControllerInstallArgs
@@ -20,6 +21,9 @@ from infra.settings import EstateSettings
 # Control-plane log types EKS can ship to CloudWatch (EKS User Guide, "Control plane logs").
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 LOG_RETENTION_DAYS = 90
+# Root volume per node: inference images with CUDA run to 10-20 GB and weights are cached on the
+# node, so GPU nodes get far more than the 20 GiB EKS default.
+SYSTEM_DISK_GIB, GPU_DISK_GIB = 50, 200
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 _CAPACITY_API = {"on-demand": "ON_DEMAND", "spot": "SPOT"}
 
@@ -49,18 +53,18 @@ class RegionalCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         self.cluster = self._control_plane()
         node_role = self._node_role()
-        self.node_group_names = [self._node_group("system", node_role, None)]
-        self.node_group_names += [self._node_group(f"gpu-{g.instance_type.replace('.', '-')}-{g.capacity}",
-                                                   node_role, g) for g in lay.gpu_groups]
+        system = self._node_group("system", node_role, None)
+        groups = [system] + [self._node_group(f"gpu-{g.instance_type.replace('.', '-')}-{g.capacity}", node_role, g)
+                             for g in lay.gpu_groups]
+        self.node_group_names = [g.node_group_name for g in groups]
         self._oidc = self._oidc_provider()
-        from controller.manifests import APP_NAME
-
         self.controller_role_arn = self._irsa_role("controller", args.settings.controller_namespace, APP_NAME,
                                                    iam_docs.controller_reads())
         autoscaler_role_arn = self._irsa_role("autoscaler", *AUTOSCALER_SERVICE_ACCOUNT,
                                               iam_docs.cluster_autoscaler(args.cluster_name))
+        # Everything installed in the cluster waits for the system nodes it runs on.
         k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._kubeconfig(),
-                                    opts=pulumi.ResourceOptions(parent=self))
+                                    opts=pulumi.ResourceOptions(parent=self, depends_on=[system]))
         ClusterAddons(f"{name}-addons", ClusterAddonsArgs(
             region=lay.region, cluster_name=args.cluster_name, provider=k8s_provider,
             autoscaler_role_arn=autoscaler_role_arn), opts=pulumi.ResourceOptions(parent=self))
@@ -116,26 +120,27 @@ class RegionalCluster(pulumi.ComponentResource):
             for arn in iam_docs.NODE_MANAGED_POLICIES]
         return role
 
-    def _node_group(self, suffix: str, role: aws.iam.Role, gpu: GpuGroup | None) -> pulumi.Output[str]:
+    def _node_group(self, suffix: str, role: aws.iam.Role, gpu: GpuGroup | None) -> aws.eks.NodeGroup:
         n, a = self._name, self._args
         if gpu is None:  # the system group runs the controller, CoreDNS and add-ons
             sizing = {"min_size": 2, "desired_size": 2, "max_size": 4}
             extra = {"instance_types": [a.settings.system_instance_type], "capacity_type": "ON_DEMAND",
+                     "disk_size": SYSTEM_DISK_GIB,
                      "ami_type": "AL2023_x86_64_STANDARD", "labels": {LABEL_POOL: "system"}}
         else:
             sizing = {"min_size": gpu.min_size, "desired_size": gpu.desired_size, "max_size": gpu.max_size}
             extra = {"instance_types": [gpu.instance_type], "capacity_type": _CAPACITY_API[gpu.capacity],
+                     "disk_size": GPU_DISK_GIB,
                      "ami_type": "AL2023_x86_64_NVIDIA", "taints": [GPU_TAINT],
                      "labels": {LABEL_POOL: "gpu", LABEL_CAPACITY: gpu.capacity,
                                 LABEL_INSTANCE: gpu.instance_type}}
-        group = aws.eks.NodeGroup(
+        return aws.eks.NodeGroup(
             f"{n}-{suffix}", cluster_name=self.cluster.name, node_group_name=suffix,
             node_role_arn=role.arn, subnet_ids=self.network.private_subnet_ids,
             scaling_config=sizing, update_config={"max_unavailable": 1}, tags=a.tags, **extra,
             # The controller and cluster autoscaler own the desired size after creation.
             opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(
                 depends_on=self._node_attachments, ignore_changes=["scalingConfig.desiredSize"])))
-        return group.node_group_name
 
     def _oidc_provider(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """The cluster's OIDC issuer as an IAM identity provider: the basis of IRSA."""

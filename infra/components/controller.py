@@ -12,6 +12,8 @@ from typing import Callable
 import pulumi
 import pulumi_kubernetes as k8s
 
+from controller import manifests
+
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
@@ -62,8 +64,6 @@ class ControllerInstallArgs:
 class ControllerInstall(pulumi.ComponentResource):
     def __init__(self, name: str, args: ControllerInstallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meridian:index:ControllerInstall", name, {"region": args.region}, opts)
-        from controller import manifests
-
         provider = args.provider
         objects = manifests.render(namespace=args.namespace, image=args.image or manifests.DEFAULT_IMAGE,
                                    service_account_annotations={IRSA_ANNOTATION: "__IRSA__"})

@@ -44,13 +44,15 @@ def to_dot(plan: Plan) -> str:
              '  users [label="users\\n(api.' + topo.domain + ')", shape=ellipse, fillcolor="#e0e0ff"];',
              '  cdn [label="CloudFront\\n(edge.' + topo.domain + ')", shape=ellipse, fillcolor="#e0e0ff"];']
     groups = _node_groups(plan)
+    clustered = {c.region for c in plan.of_type("aws:eks/cluster:Cluster")}
     for code, jur in topo.jurisdictions.items():
         law = laws[code].law if code in laws else code
         lines.append(f'  subgraph "cluster_{code}" {{ label="{code} - {law}\\n{jur.dr.strategy}, '
                      f'RTO {jur.dr.rto_seconds:g} s, RPO {jur.dr.rpo_seconds:g} s"; style=rounded;')
         lines.append(f'    "dns-{code}" [label="{code}.api (Route 53)", shape=hexagon, fillcolor="#eeeeee"];')
         for rr in jur.regions:
-            detail = groups.get(rr.region, "no cluster (restore on failover)")
+            detail = groups.get(rr.region, "no GPU node groups") if rr.region in clustered \
+                else "data only (restore on failover)"
             lines.append(f'    "{rr.region}" [label="{rr.region}\\n{rr.role}\\n{detail}", '
                          f'fillcolor="{ROLE_COLOURS.get(rr.role, "#ffffff")}"];')
         lines.append("  }")

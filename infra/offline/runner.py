@@ -33,6 +33,7 @@ class Registration:
     provider_urn: str
     custom: bool
     inputs: dict[str, Any]
+    dependencies: tuple[str, ...] = ()  # URNs of explicit and input dependencies
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class PlannedResource:
     provider_urn: str | None
     custom: bool
     inputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
 
 
 class RecordingMonitor(MockMonitor):
@@ -59,7 +61,8 @@ class RecordingMonitor(MockMonitor):
             self.registrations.append(Registration(
                 type=request.type, name=request.name, urn=response.urn, parent_urn=request.parent,
                 provider_urn=request.provider.rsplit("::", 1)[0] if request.provider else "",
-                custom=bool(request.custom), inputs=_plain(rpc.deserialize_properties(request.object))))
+                custom=bool(request.custom), inputs=_plain(rpc.deserialize_properties(request.object)),
+                dependencies=tuple(request.dependencies)))
         return response
 
 
@@ -128,7 +131,7 @@ def attribute_regions(regs: list[Registration]) -> list[PlannedResource]:
         planned.append(PlannedResource(
             type=r.type, name=r.name, urn=r.urn, region=where, parent=parent.name if parent else None,
             parent_urn=r.parent_urn or None, provider_urn=r.provider_urn or None, custom=r.custom,
-            inputs=r.inputs))
+            inputs=r.inputs, dependencies=r.dependencies))
     return planned
 
 

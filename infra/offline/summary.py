@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 
+from infra.layout import plan_estate
 from infra.offline.plan import Plan
 
 NO_REGION = "(components without a region)"
@@ -24,6 +25,10 @@ def summary(plan: Plan) -> str:
             head = f"{region}  ({code}, {role}, {strategy})"
         lines.append(f"\n{head}: {sum(counts[region].values())} resources")
         lines += [f"  {n:>4}  {typ}" for typ, n in sorted(counts[region].items())]
+    skipped = plan_estate(plan.topology).skipped
+    if skipped:
+        lines.append(f"\nresidency: {len(skipped)} DR copy(ies) not wired")
+        lines += [f"  {s.data_class} {s.source} -> {s.destination}: {s.reason}" for s in skipped]
     return "\n".join(lines)
 
 

@@ -49,3 +49,9 @@ def resolve_regions(name: str, resources: Iterable) -> set[str | None]:
         else:
             found.add(None)
     return found
+
+
+def record_reach(props: Mapping[str, Any], resources: Iterable) -> set[str | None]:
+    """Regions a record's answers finally reach; {None} for a record that answers nothing."""
+    resources = list(resources)
+    return set().union(*[resolve_regions(t, resources) for t in record_targets(props)]) or {None}

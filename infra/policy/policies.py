@@ -24,7 +24,7 @@ from pulumi_policy import (
 )
 
 from infra.naming import TAG_DATA_CLASS, TAG_JURISDICTION, bucket_from_arn
-from infra.policy.dns import RECORD, normal, record_targets, resolve_regions
+from infra.policy.dns import RECORD, normal, record_reach
 from regions.catalog import load_catalog
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass
@@ -249,8 +249,7 @@ def _failover_home(args: StackValidationArgs, report: ReportViolation) -> None:
         if r.props.get("failoverRoutingPolicies"):
             groups.setdefault((normal(r.props.get("name")), str(r.props.get("type"))), []).append(r)
     for (name, _), records in groups.items():
-        reach = {r.name: set().union(*[resolve_regions(t, args.resources) for t in record_targets(r.props)] or [{None}])
-                 for r in records}
+        reach = {r.name: record_reach(r.props, args.resources) for r in records}
         primary = [r for r in records if r.props["failoverRoutingPolicies"][0].get("type") == "PRIMARY"]
         homes = {jurisdiction_of_region(x) for p in primary for x in reach[p.name]}
         if len(homes) != 1 or None in homes:
@@ -279,8 +278,7 @@ def _geolocation_home(args: StackValidationArgs, report: ReportViolation) -> Non
                        f"location, which spans jurisdictions; route single countries of known jurisdictions",
                        r.urn)
                 continue
-            reach = set().union(*[resolve_regions(t, args.resources) for t in record_targets(r.props)] or [{None}])
-            for region in reach:
+            for region in record_reach(r.props, args.resources):
                 if not may_hold_personal(home, region, allowed):
                     report(f"geolocation record {r.name} sends users in {country} ({home}) to "
                            f"{region or 'an unresolvable name'}; send them only to regions of {home}", r.urn)

@@ -15,6 +15,7 @@ def register(sub) -> None:
     csub = p.add_subparsers(dest="controller_command", metavar="ACTION")
     _register_manifests(csub)
     _register_run(csub)
+    _register_rehearse(csub)
     p.set_defaults(func=lambda args: _help(p))
 
 
@@ -111,9 +112,18 @@ def _register_run(csub) -> None:
     r.add_argument("--metrics-port", type=int, default=manifests.METRICS_PORT,
                    help="port for /metrics, /healthz, /readyz (default %(default)s; 0 = off)")
     r.add_argument("--price-region", help="region for nodes without a topology.kubernetes.io/region label")
+    r.add_argument("--price-refresh", type=float, default=0.0, metavar="SECONDS",
+                   help="refresh --price-region's prices from the AWS Pricing API and EC2 spot history this "
+                   "often (needs AWS credentials, e.g. IRSA; default 0 = use the shipped catalog)")
     r.add_argument("--dry-run", action="store_true",
                    help="decide, log, write status and Events, but never patch scale")
-    r.add_argument("--max-syncs", type=int, help="stop after this many syncs (rehearsals)")
+    r.add_argument("--max-syncs", type=int, help="stop after this many sync intervals (rehearsals)")
+    r.add_argument("--policy", default="meridian",
+                   help="autoscaling policy: meridian (the control law, default) or a baseline from the "
+                   "benchmark (hpa, kpa, skyserve, static…; needs --knob)")
+    r.add_argument("--knob", type=float, help="the baseline policy's knob (see `meridian bench --help`)")
+    r.add_argument("--time-scale", type=float, default=1.0, metavar="FACTOR",
+                   help="rehearsals only: the policy sees time pass FACTOR times faster than the wall clock")
     r.set_defaults(func=run_controller)
 
 
@@ -129,6 +139,17 @@ def _run_config(args):
                                 "keep retry period < renew deadline < lease duration, e.g. 2 < 10 < 15"))
     if not 0 <= args.metrics_port <= 65535:
         problems.append(Problem("--metrics-port", f"{args.metrics_port} is not a port", "use 1-65535, or 0 for off"))
+    if args.price_refresh < 0 or (args.price_refresh > 0 and not args.price_region):
+        problems.append(Problem("--price-refresh", "needs --price-region and a non-negative interval",
+                                "e.g. --price-region eu-west-1 --price-refresh 3600"))
+    if args.price_region:
+        from regions.catalog import load_catalog
+
+        if args.price_region not in load_catalog().regions:
+            problems.append(Problem("--price-region", f"{args.price_region!r} is not in the region catalog",
+                                    "see `meridian regions` for the known regions"))
+    if args.time_scale <= 0:
+        problems.append(Problem("--time-scale", f"{args.time_scale} is not positive", "1 outside rehearsals"))
     if args.max_syncs is not None and args.max_syncs < 1:
         problems.append(Problem("--max-syncs", "must be at least 1", "omit it to run until SIGTERM"))
     for flag, url in (("--prometheus-url", args.prometheus_url), ("--api-server", args.api_server)):
@@ -144,13 +165,101 @@ def _run_config(args):
                      lease_duration_s=args.lease_duration, renew_deadline_s=args.renew_deadline,
                      retry_period_s=args.retry_period, metrics_host=args.metrics_host,
                      metrics_port=args.metrics_port, dry_run=args.dry_run, max_syncs=args.max_syncs,
-                     price_region=args.price_region, **extra)
+                     price_region=args.price_region, price_refresh_s=args.price_refresh,
+                     time_scale=args.time_scale, **extra)
+
+
+def policy_factory(name: str, knob: float | None):
+    """The policy by name. The composition root may reach the bench's baselines in `sim`;
+    the runtime itself only knows the Policy protocol."""
+    from controller.runner import default_policy_factory
+
+    if name == "meridian":
+        return default_policy_factory()
+    from sim.policies import KNOBS, REGISTRY
+
+    if name not in REGISTRY:
+        raise InputError(f"unknown policy {name!r}", [Problem(
+            "--policy", f"{name!r} is not a policy", f"use meridian or one of {', '.join(sorted(REGISTRY))}")])
+    if knob is None:
+        raise InputError(f"policy {name} needs a knob", [Problem(
+            "--knob", "missing", f"{name}'s knob is the {KNOBS[name].meaning}, e.g. --knob {KNOBS[name].low * 4:g}")])
+    factory = REGISTRY[name]
+    return lambda objective, limits: factory(objective, limits, knob)
 
 
 def run_controller(args) -> int:
-    from controller.runner import Controller, default_policy_factory
+    from controller.runner import Controller
 
     cfg = _run_config(args)
-    controller = Controller(cfg, default_policy_factory())
+    controller = Controller(cfg, policy_factory(args.policy, args.knob))
     controller.install_signal_handlers()
     return controller.run()
+
+
+def _register_rehearse(csub) -> None:
+    r = csub.add_parser("rehearse", help="closed loop: the twin plays the cluster, the controller drives it",
+                        description="Play a stretch of a real trace on the digital twin while `meridian "
+                        "controller run` (a separate process) drives it through the real boundaries: the "
+                        "twin's replicas export vLLM-style metrics that a real Prometheus scrapes, and its "
+                        "Deployment lives in a local Kubernetes API stand-in whose scale the controller "
+                        "patches. Time is compressed. Needs the Debian `prometheus` binary.")
+    r.add_argument("--trace", help="trace spec as for `meridian bench` (default: the shared Azure trace)")
+    r.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="where in the trace to begin")
+    r.add_argument("--minutes", type=float, default=10.0, help="twin minutes to play (default 10)")
+    r.add_argument("--speed", type=float, default=10.0, help="twin seconds per wall second (default 10)")
+    r.add_argument("--rate-scale", type=float, default=4.0, help="multiply the trace's rate (default 4)")
+    r.add_argument("--ttft-ms", type=float, default=2000.0, help="TTFT objective in ms (default 2000)")
+    r.add_argument("--percentile", type=float, default=95.0, help="objective percentile (default 95)")
+    r.add_argument("--min-replicas", type=int, default=1)
+    r.add_argument("--max-replicas", type=int, default=40)
+    r.add_argument("--initial-replicas", type=int, help="default: enough for the first minute at 70%% of slots")
+    r.add_argument("--policy", default="meridian", help="meridian (default) or a bench baseline (needs --knob)")
+    r.add_argument("--knob", type=float, help="the baseline's knob")
+    r.set_defaults(func=run_rehearse)
+
+
+def run_rehearse(args) -> int:
+    import shutil
+
+    from controller.law.types import Objective
+    from controller.rehearsal import RehearsalConfig, run
+
+    problems = []
+    for flag, value in (("--minutes", args.minutes), ("--speed", args.speed), ("--rate-scale", args.rate_scale),
+                        ("--ttft-ms", args.ttft_ms)):
+        if not value > 0:
+            problems.append(Problem(flag, f"{value} is not positive", "pass a value > 0"))
+    if not 50 <= args.percentile <= 99.9:
+        problems.append(Problem("--percentile", f"{args.percentile} is outside 50..99.9", "e.g. 95"))
+    if not 1 <= args.min_replicas <= args.max_replicas:
+        problems.append(Problem("--min-replicas/--max-replicas", "need 1 <= min <= max", "e.g. 1 and 40"))
+    if args.start < 0:
+        problems.append(Problem("--start", "negative", "seconds from the trace's beginning"))
+    if shutil.which("prometheus") is None:
+        problems.append(Problem("prometheus", "the prometheus binary is not on PATH",
+                                "install it (Debian: apt-get install prometheus)"))
+    if problems:
+        raise InputError("bad flags for `meridian controller rehearse`", problems)
+    policy_factory(args.policy, args.knob)  # fail fast, before starting servers
+    cfg = RehearsalConfig(trace=args.trace, start_s=args.start, minutes=args.minutes, speed=args.speed,
+                          rate_scale=args.rate_scale,
+                          objective=Objective(percentile=args.percentile, ttft_s=args.ttft_ms / 1000.0),
+                          min_replicas=args.min_replicas, max_replicas=args.max_replicas,
+                          initial_replicas=args.initial_replicas, policy=args.policy, knob=args.knob)
+    print(f"rehearsal: {args.minutes:g} twin minutes at {args.speed:g}x (~{args.minutes * 60 / args.speed:.0f} s), "
+          f"policy {args.policy}", file=sys.stderr, flush=True)
+    last = [-1]
+
+    def progress(share: float) -> None:
+        pct = int(share * 100) // 10 * 10
+        if pct > last[0]:
+            last[0] = pct
+            print(f"  {pct}%", file=sys.stderr, flush=True)
+
+    result = run(cfg, progress)
+    print(result.table(cfg.objective))
+    if result.controller_exit not in (0, None):
+        print(f"warning: the controller exited with {result.controller_exit}", file=sys.stderr)
+        return 1
+    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from controller.law import meridian as meridian_law
 from controller.law.types import Limits, Objective, Policy
 from sim.policies import hpa, kpa, oracle, skyserve, skyserve_fallback, static
 
@@ -32,6 +33,7 @@ REGISTRY: dict[str, Factory] = {
     "skyserve-fallback": skyserve_fallback.make,
     "static": static.make,
     "oracle": oracle.make,
+    "meridian": meridian_law.make,
 }
 
 KNOBS: dict[str, Knob] = {
@@ -41,6 +43,7 @@ KNOBS: dict[str, Knob] = {
     "skyserve-fallback": Knob("target QPS per replica", 0.05, 20.0),
     "static": Knob("replica count", 1, 100_000, integer=True, larger_is_cheaper=False),
     "oracle": Knob("target slot utilization", 0.05, 1.0),
+    "meridian": Knob("none (learns from observations; the bench's tuning runs it unchanged)", 1.0, 1.0),
 }
 
-SPOT_CAPABLE = {"skyserve-fallback"}
+SPOT_CAPABLE = {"skyserve-fallback", "meridian"}

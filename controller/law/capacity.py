@@ -1,0 +1,222 @@
+"""Online estimate of what one replica can do at the objective, from what Prometheus shows.
+
+Nothing about the model, GPU or token mix is handed in; everything is learnt from
+the observation stream and relearnt when it changes:
+
+- service time (mean time a request holds a batch slot) by Little's law,
+  in_flight = rate * service, fitted against the arrival rate per replica because
+  decode slows as the batch fills (not against in-flight per replica: that shares
+  its noise with in_flight / rate and would fit a slope to noise);
+- batch slots per replica: seen only when requests queue for a slot, at which point
+  in_flight / ready is a lower bound on the slots (exact when every replica is full);
+- first-token time without queueing (the prefill percentile) against per-replica
+  concurrency: prefill shares the GPU with the batch, so it grows with load; where it
+  reaches the objective is a concurrency cap of its own;
+- the highest per-replica concurrency observed to meet the objective: until the
+  slots or the prefill slope are known, the law plans at most a bounded factor above
+  it, so it finds the edge by small probes instead of one big one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.law.online import ForgettingLine
+from controller.law.settings import LawSettings
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One healthy observation reduced to what the estimator needs."""
+
+    time_s: float
+    ready: int
+    rate_rps: float
+    in_flight: float | None
+    queued: float | None
+    ttft_q_s: float | None
+
+
+@dataclass(frozen=True)
+class CapacityView:
+    service_s: float | None  # mean slot-holding time at the planning concurrency
+    slots: float | None  # batch slots per replica, None until a queue has been seen
+    safe_concurrency: float | None  # highest per-replica in-flight seen with no queue
+    safe_mean_concurrency: float | None  # highest per-replica offered load seen with no queue
+    concurrency_cap: float | None  # per-replica in-flight the law plans up to
+    first_token_s: float | None  # no-queue TTFT percentile at the cap, in a bad (1 %) window
+    safe_rate_per_replica: float | None  # fallback when in-flight is not reported
+    limited_by: str  # which evidence sets the cap: "slots", "prefill", "probe" or "none"
+    peakedness: float = 1.0  # variance / mean of the busy slots (1 = Poisson arrivals)
+
+
+class CapacityEstimator:
+    CALM_SAMPLES = 4  # one typical rate window (1 min) at a 15 s interval
+    MAX_SERVICE_S = 3600.0  # a slot held longer than this is a measurement artefact (rate ~ 0)
+    def __init__(self, target_ttft_s: float, settings: LawSettings):
+        self.target = target_ttft_s
+        self.s = settings
+        # service_s against arrival rate per replica; relearns after a sustained 50 % shift (new model or
+        # token mix), not on the +-30 % a varying prompt mix gives from minute to minute
+        self.service = ForgettingLine(settings.forget, min_spread=0.01, shift=0.5, patience=5)
+        # no-queue TTFT_q against concurrency: the prompt mix moves it a lot between windows,
+        # so it only forgets, it never restarts
+        self.first_token = ForgettingLine(settings.forget, min_spread=0.01, patience=0)
+        self.slots: float | None = None
+        self._slots_low_run = 0
+        self.safe_concurrency: float | None = None  # busiest queue-free snapshot, per replica
+        self.safe_mean_concurrency: float | None = None  # busiest queue-free offered load, per replica
+        self.safe_rate: float | None = None
+        self._last_ready: int | None = None
+        self._since_queue = self.CALM_SAMPLES  # observations since a queue was last seen
+        self._last_queue: tuple[float, float] | None = None  # (time, queued) of the last look
+        self.miss_rate_cap: float | None = None  # rate per replica, from queue-free misses
+        self._z_num = self._z_den = 0.0  # peakedness of the offered load (weighted mean)
+
+    # -- learning -----------------------------------------------------------------------
+    def update(self, x: Sample) -> None:
+        ready_changed = self._last_ready is not None and x.ready != self._last_ready
+        self._last_ready = x.ready
+        queued = x.queued if x.queued is not None else 0.0
+        # a request waiting for a slot means at least one replica's batch is full
+        queue_now = x.queued is not None and queued >= 1.0
+        self._since_queue = 0 if queue_now else self._since_queue + 1
+        previous, self._last_queue = self._last_queue, (x.time_s, queued) if x.queued is not None else None
+        if x.ready <= 0:
+            return
+        per_replica = x.in_flight / x.ready if x.in_flight is not None else None
+        if queue_now and per_replica is not None and not ready_changed:
+            # (replicas that just became ready have not filled yet: not a slot count)
+            self._learn_slots(per_replica)
+            if previous is not None and previous[1] >= 1.0 and x.time_s > previous[0] and x.in_flight > 0:
+                self._learn_saturated_service(x, (queued - previous[1]) / (x.time_s - previous[0]))
+        # Trailing-window figures still carry a queue that has just drained, so the
+        # queue-free fits take only samples a full window (CALM_SAMPLES) after the last queue.
+        calm = self._since_queue >= self.CALM_SAMPLES
+        if calm and per_replica is not None and x.rate_rps > 0 and x.in_flight > 0:
+            # Little's law: in_flight = rate * slot-holding time
+            service = x.in_flight / x.rate_rps
+            if service < self.MAX_SERVICE_S:
+                self.service.add(x.rate_rps / x.ready, service)
+        # (a queue-free TTFT above twice the objective is a drained queue still in the
+        # window, not prefill: the law could not meet the objective there anyway)
+        if calm and x.ttft_q_s is not None and x.rate_rps > 0 and x.ttft_q_s <= 2.0 * self.target:
+            # against the arrival rate per replica too: a window's TTFT quantile reflects the
+            # occupancy over the window, which the window's rate tracks better than a snapshot
+            self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)
+            self._track_misses(x.rate_rps / x.ready, x.ttft_q_s, per_replica)
+        if calm and per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
+            self._learn_peakedness(x)
+        if calm:
+            # no request waited for a slot: the replicas held this many at once, so they have
+            # at least this many slots (whatever the TTFT, which prefill may dominate)
+            if per_replica is not None:
+                self.safe_concurrency = max(self.safe_concurrency or 0.0, per_replica)
+                if self.slots is not None:
+                    self.safe_concurrency = min(self.safe_concurrency, self.slots)
+                if self.service.weight > 0 and x.rate_rps > 0:
+                    # the mean (offered) concurrency of this queue-free minute
+                    mean_load = x.rate_rps * self.service.mean_y() / x.ready
+                    self.safe_mean_concurrency = max(self.safe_mean_concurrency or 0.0, min(mean_load, per_replica * 2))
+            if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
+                self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
+
+    def _learn_peakedness(self, x: Sample) -> None:
+        """Without a queue the busy slots are an infinite-server group: Poisson arrivals
+        keep their count Poisson (variance = mean = offered load), burstier arrivals
+        spread it wider. The squared deviation from the offered load over the load is
+        the peakedness (Hayward); it also absorbs estimation error, on the safe side."""
+        load = x.rate_rps * max(self.service.predict(x.rate_rps / x.ready), 1e-3)
+        if load >= 1.0:
+            sample = (x.in_flight - load) ** 2 / load
+            f = self.s.forget
+            self._z_num = self._z_num * f + sample
+            self._z_den = self._z_den * f + 1.0
+
+    @property
+    def peakedness(self) -> float:
+        return max(1.0, self._z_num / self._z_den) if self._z_den > 0 else 1.0
+
+    def _learn_saturated_service(self, x: Sample, queue_growth_rps: float) -> None:
+        """With every slot busy, the served rate is the arrival rate less the queue's growth,
+        and Little's law on the slots gives the service time at a full batch -- the very
+        point a queue-free fleet never shows and the fit most needs."""
+        served = x.rate_rps - queue_growth_rps
+        if served > 0.3 * x.rate_rps and x.in_flight / served < self.MAX_SERVICE_S:
+            self.service.add(served / x.ready, x.in_flight / served)
+
+    def _learn_slots(self, per_replica: float) -> None:
+        if self.slots is None or per_replica >= self.slots:
+            self.slots = per_replica
+            self._slots_low_run = 0
+            return
+        # lower than known: partial saturation (one replica full) or fewer slots than
+        # before (new model). Follow slowly, restart after a sustained run of low samples.
+        if per_replica < 0.7 * self.slots:
+            self._slots_low_run += 1
+            if self._slots_low_run >= 3:
+                self.slots = per_replica
+                self._slots_low_run = 0
+                return
+        else:
+            self._slots_low_run = 0
+        self.slots += (1.0 - self.s.forget) * (per_replica - self.slots)
+
+    # -- reading ------------------------------------------------------------------------
+    def view(self) -> CapacityView:
+        """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law
+        plans up to: the prefill cap, and -- only while the slots are unknown -- the probe
+        bound. Known slots are a server count for the queueing model instead."""
+        service_mean = max(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
+
+        def service_at_concurrency(c: float) -> float:
+            # the rate per replica that keeps `c` slots busy, then the service time there
+            return max(self.service.predict(c / service_mean), 1e-3)
+
+        caps: list[tuple[float, str]] = []
+        rate_cap = self.miss_rate_cap
+        if rate_cap is not None and service_mean is not None:
+            caps.append((rate_cap * max(self.service.predict(rate_cap), 1e-3), "prefill"))
+        if self.slots is not None:
+            caps.append((self.slots, "slots"))
+        elif self.safe_concurrency is not None and self.safe_concurrency > 0:
+            caps.append((self.safe_concurrency * self.s.probe_growth, "probe"))
+        if caps:
+            cap, by = min(caps)
+        else:
+            cap, by = None, "none"
+        service = None
+        if service_mean is not None:
+            service = service_at_concurrency(cap) if cap is not None else service_mean
+        first = None
+        if self.first_token.weight > 0:
+            at = cap / service if cap is not None and service else self.first_token.mean_x()
+            first = max(self.first_token.predict(at) + self._ttft_spread(), 0.0)
+        return CapacityView(
+            service_s=service,
+            slots=self.slots,
+            safe_concurrency=self.safe_concurrency,
+            safe_mean_concurrency=self.safe_mean_concurrency,
+            concurrency_cap=cap,
+            first_token_s=first,
+            safe_rate_per_replica=self.safe_rate,
+            limited_by=by,
+            peakedness=self.peakedness,
+        )
+
+    def _track_misses(self, rate_per_replica: float, ttft_q_s: float, per_replica: float | None) -> None:
+        """A queue-free window that still missed the objective at a busy batch: the GPU was
+        too busy for the prefill. Until the fitted slope says by how much, cap the rate per
+        replica as if TTFT were proportional to it (it grows more slowly, so this errs on
+        the safe side), and relax the cap by 0.2 % per window that meets the objective
+        (~10 % in 12 minutes). A miss with the batch less than half full is the prompt
+        mix (long prompts), which more replicas cannot fix: it is not counted."""
+        slots = self.slots or self.safe_concurrency
+        busy = per_replica is not None and slots is not None and per_replica >= 0.5 * slots
+        if ttft_q_s > self.target and busy:
+            cap = rate_per_replica * self.target / ttft_q_s
+            self.miss_rate_cap = cap if self.miss_rate_cap is None else min(self.miss_rate_cap, cap)
+        elif self.miss_rate_cap is not None:
+            self.miss_rate_cap *= 1.002
+
+    def _ttft_spread(self) -> float:
+        return self.s.window_z * self.first_token.residual_sd()

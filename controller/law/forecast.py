@@ -1,0 +1,168 @@
+"""Short-horizon arrival-rate forecast covering the cold start.
+
+Capacity asked for now is ready only after a cold start, so the law sizes for the
+rate it expects over the next `horizon` seconds (cold start + one decision interval),
+from the trailing-window rates it has seen:
+
+- peak hold: the highest rate of the last `horizon` seconds. Whatever load came back
+  within one cold start can come back again before new capacity could be ready
+  (the same reasoning as the HPA's scale-down stabilisation window, applied to load);
+- trend: least-squares slopes over each third of the last `horizon` seconds; only a
+  rise seen in every third is a sustained trend (a step that is over shows in one
+  part only), and the smallest slope is extrapolated over the horizon plus one
+  decision interval of metric lag;
+- surge headroom: the latest rate times the quantile of how much the rate has risen
+  within one horizon in this service's own history (`GrowthQuantile`);
+- burst: a rate that jumps above the recent level by more than three standard
+  deviations of recent variation. A step in the true rate shows in a trailing-window
+  rate as a ramp as long as the window, so -- when the caller confirms the jump is
+  demand the fleet cannot absorb (requests are queueing) -- the jump between the last
+  two samples is extrapolated over what is left of one typical rate window
+  (`rate(x[1m])`, four intervals) since the burst began. A spike the fleet absorbs is
+  not extrapolated: capacity ordered for it would arrive after it, one cold start late.
+The trend extrapolation is capped at `max_ratio` times the latest rate.
+"""
+from __future__ import annotations
+
+import math
+from bisect import insort
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Forecast:
+    rate_rps: float
+    latest_rps: float
+    basis: str  # "level", "peak-hold", "trend" or "burst"
+    burst: bool
+
+
+class RateForecaster:
+    def __init__(self, interval_s: float, max_ratio: float, growth_quantile: float = 0.99):
+        self.interval_s = interval_s
+        self.max_ratio = max_ratio
+        self.growth = GrowthQuantile(growth_quantile)
+        self._keep_s = 0.0  # the longest horizon asked for so far: older rates are never used
+        self._hist: deque[tuple[float, float]] = deque()
+        self._burst_since: float | None = None
+
+    def update(self, time_s: float, rate_rps: float) -> None:
+        if self._hist and time_s <= self._hist[-1][0]:
+            self._hist.pop()  # repeated or out-of-order time: keep the newest value only
+        self._hist.append((time_s, rate_rps))
+        self.growth.update(time_s, rate_rps, self._keep_s or 20.0 * self.interval_s)
+
+    def forecast(self, horizon_s: float, overloaded: bool = False) -> Forecast | None:
+        if not self._hist:
+            return None
+        now, latest = self._hist[-1]
+        self._keep_s = max(self._keep_s, horizon_s)
+        while self._hist[0][0] < now - self._keep_s:
+            self._hist.popleft()
+        recent = [p for p in self._hist if p[0] >= now - horizon_s] if self._keep_s > horizon_s else list(self._hist)
+        peak = max(r for _, r in recent)
+        cap = latest * self.max_ratio
+        reach = horizon_s + self.interval_s
+        best, basis, burst = latest, "level", False
+        if peak > best:
+            best, basis = peak, "peak-hold"
+        surge = latest * self.growth.ratio()
+        if surge > best:
+            best, basis = surge, f"x{surge / latest:.2f} surge headroom"
+        third = len(recent) // 3
+        trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
+        if trend > 0:
+            guess = min(latest + trend * reach, cap)
+            if guess > best:
+                best, basis = guess, "trend"
+        window = 4.0 * self.interval_s
+        if len(recent) >= 4:
+            before = [r for _, r in recent[:-1]]
+            k = len(before)
+            mean = sum(before) / k
+            sd = math.sqrt(max(sum(r * r for r in before) / k - mean * mean, 0.0) * k / (k - 1))
+            t_prev = recent[-2][0]
+            rising = latest > before[-1]
+            if rising and (latest > mean + 3.0 * sd + 1e-9 or self._burst_since is not None):
+                if self._burst_since is None:
+                    self._burst_since = t_prev
+                left = window - (now - self._burst_since)
+                burst = True
+                if left > 0 and overloaded:
+                    jump = (latest - before[-1]) / max(now - t_prev, 1e-9)
+                    # no `cap` here: the ramp's own geometry bounds it (a window that has
+                    # seen a step for `elapsed` seconds shows elapsed/window of it)
+                    guess = latest + jump * left
+                    if guess > best:
+                        best, basis = guess, "burst"
+            else:
+                self._burst_since = None
+        return Forecast(rate_rps=best, latest_rps=latest, basis=basis, burst=burst)
+
+
+class GrowthQuantile:
+    """How much the rate rose within one horizon after each past sample, and its quantile.
+
+    For every observed rate r(t) the law later learns the highest rate seen in
+    (t, t + horizon]; the ratio is how far load climbed before capacity ordered at t
+    could have been ready. Planning for the `q` quantile of that ratio (q = the share of
+    windows that must meet the objective) provisions standing headroom exactly as bursty
+    as this service's own history has been -- none for smooth traffic, a lot for spiky
+    traffic -- instead of a fixed utilisation margin. Ratios of the last `keep` samples.
+    """
+
+    def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
+        self.q = q
+        self.keep = keep
+        self.min_samples = min_samples
+        self._open: deque[list[float]] = deque()  # [time, rate, highest rate since]
+        self._ratios: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def update(self, time_s: float, rate: float, horizon_s: float) -> None:
+        while self._open and self._open[0][0] < time_s - horizon_s:
+            t0, r0, top = self._open.popleft()
+            if r0 > 0:
+                self._add(top / r0)
+        for item in self._open:
+            if rate > item[2]:
+                item[2] = rate
+        self._open.append([time_s, rate, rate])
+
+    def _add(self, ratio: float) -> None:
+        self._ratios.append(ratio)
+        insort(self._sorted, ratio)
+        if len(self._ratios) > self.keep:
+            old = self._ratios.popleft()
+            del self._sorted[_index(self._sorted, old)]
+
+    def ratio(self) -> float:
+        n = len(self._sorted)
+        if n < self.min_samples:
+            return 1.0
+        return max(1.0, self._sorted[min(n - 1, int(self.q * n))])
+
+
+def _index(sorted_list: list[float], x: float) -> int:
+    from bisect import bisect_left
+
+    return bisect_left(sorted_list, x)
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    if n < 3:
+        return 0.0
+    st = sr = stt = str_ = 0.0
+    t0 = points[0][0]  # times relative to the first: no cancellation on day-long clocks
+    for t, r in points:
+        t -= t0
+        st += t
+        sr += r
+        stt += t * t
+        str_ += t * r
+    var = stt - st * st / n
+    if var <= 1e-12:
+        return 0.0
+    return (str_ - st * sr / n) / var

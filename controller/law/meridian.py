@@ -1,0 +1,217 @@
+"""meridian's control law: the fewest, cheapest replicas that keep the TTFT percentile.
+
+One decision, every `interval_s`:
+1. health   -- stale/missing/NaN metrics hold the size (safety.py);
+2. learn    -- cold start from replica counts (coldstart.py), per-replica capacity at
+               the objective from rate, in-flight, queue and TTFT (capacity.py);
+3. forecast -- the rate over the next cold start + interval (forecast.py);
+4. size     -- fewest replicas whose M/M/c waiting-time tail keeps the TTFT percentile
+               (queueing.py), plus replicas for a queue already built up;
+5. settle   -- fast up, slow bounded down, adaptive hysteresis (stabilise.py);
+6. bound    -- min/max, step limits, then spot/on-demand mix with fallback and the
+               budget ceiling (safety.py, cost.py).
+State is only what past observations taught it, so the same observation history
+always gives the same decisions. Imports only the standard library and this package.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.law.capacity import CapacityEstimator, CapacityView, Sample
+from controller.law.coldstart import ColdStartLearner
+from controller.law.cost import MixPlanner
+from controller.law.forecast import Forecast, RateForecaster
+from controller.law.queueing import replicas_for_wait
+from controller.law.safety import assess, clamp, floor_replicas, step_bound
+from controller.law.settings import LawSettings
+from controller.law.stabilise import Stabiliser
+from controller.law.types import Decision, Limits, Objective, Observation
+
+
+@dataclass(frozen=True)
+class Sizing:
+    replicas: int
+    predicted_ttft_s: float | None
+    why: str
+
+
+def _usable(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) and x >= 0 else None
+
+
+class MeridianPolicy:
+    name = "meridian"
+
+    def __init__(self, objective: Objective, limits: Limits, settings: LawSettings | None = None):
+        if objective.ttft_s is None or not objective.ttft_s > 0:
+            raise ValueError("meridian needs a TTFT objective (Objective.ttft_s > 0)")
+        self.objective = objective
+        self.limits = limits
+        self.settings = settings or LawSettings()
+        self.interval_s = self.settings.interval_s
+        s = self.settings
+        self._tail = (1.0 - objective.percentile / 100.0) * s.tail_share
+        self._capacity = CapacityEstimator(objective.ttft_s, s)
+        prior = limits.cold_start_s if limits.cold_start_s else s.cold_start_prior_s
+        self._cold = ColdStartLearner(prior)
+        self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
+        self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
+        self._mix = MixPlanner()
+        self._base: int | None = None  # replicas needed for load, before spot fallback
+
+    # -- the decision -------------------------------------------------------------------
+    def decide(self, obs: Observation) -> Decision:
+        limits, s = self.limits, self.settings
+        floor = floor_replicas(limits)
+        self._cold.update(obs.time_s, obs.ready_replicas, obs.starting_replicas)
+        cold_s = self._cold.estimate_s()
+        current = self._base if self._base is not None else clamp(obs.replicas, limits)
+        health = assess(obs, s.stale_after_s)
+        if health.rate_ok:
+            self._learn(obs)
+        predicted = None
+        if not health.rate_ok:
+            needed, why = current, f"{health.problem}: holding {current}"
+        else:
+            sized = self._size(obs, cold_s + s.interval_s)
+            predicted = sized.predicted_ttft_s
+            rec = sized.replicas
+            why = sized.why
+            if not health.full and rec < current:
+                rec, why = current, f"{health.problem}: no scale-down; {why}"
+            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
+            needed = settled.replicas
+            if settled.note:
+                why = f"{why}; {settled.note}"
+        needed = clamp(step_bound(clamp(needed, limits), current, limits), limits)
+        mix = self._mix.plan(obs, needed, limits, cold_s, floor)
+        total, spot = mix.replicas, mix.spot
+        if total > max(limits.max_replicas, floor):
+            total = max(limits.max_replicas, needed)  # the fallback never breaks max_replicas
+        self._base = needed
+        notes = [n for n in (mix.note,) if n]
+        action = self._action(obs.replicas, total)
+        reason = "; ".join([f"{action}: {why}"] + notes)
+        return Decision(
+            replicas=total,
+            spot=min(spot, total),
+            reason=reason,
+            budget_limited=mix.budget_limited,
+            metrics_available=health.rate_ok,
+            predicted_ttft_s=predicted,
+        )
+
+    # -- steps ----------------------------------------------------------------------------
+    def _learn(self, obs: Observation) -> None:
+        rate = obs.arrival_rate_rps
+        self._forecaster.update(obs.time_s, rate)
+        self._capacity.update(
+            Sample(
+                time_s=obs.time_s,
+                ready=obs.ready_replicas,
+                rate_rps=rate,
+                in_flight=_usable(obs.in_flight),
+                queued=_usable(obs.queued),
+                ttft_q_s=_usable(obs.ttft_quantile_s),
+            )
+        )
+
+    def _size(self, obs: Observation, horizon_s: float) -> Sizing:
+        limits = self.limits
+        floor = floor_replicas(limits)
+        queued_now = _usable(obs.queued) or 0.0
+        fc = self._forecaster.forecast(horizon_s, overloaded=queued_now >= 1.0)
+        view = self._capacity.view()
+        if fc is None or fc.rate_rps <= 0:
+            return Sizing(floor, None, "no arrivals")
+        service, cap = view.service_s, view.concurrency_cap
+        in_flight, queued = _usable(obs.in_flight), _usable(obs.queued) or 0.0
+        if service is None and in_flight and obs.arrival_rate_rps > 0:
+            # never seen a calm sample: in_flight / rate under-states the slot-holding time
+            # while a queue builds, but the queue itself is sized for below, and counting
+            # waiting time here as well would feed the queue back into the size
+            service = in_flight / obs.arrival_rate_rps
+        if cap is None and in_flight and obs.ready_replicas > 0:
+            cap = in_flight / obs.ready_replicas  # at least what the replicas hold now
+        if service is None or cap is None or not (math.isfinite(service) and math.isfinite(cap) and cap > 0):
+            return self._size_by_rate(obs, fc, view)
+        target = self.objective.ttft_s
+        first = view.first_token_s or 0.0
+        budget = target * self.settings.ttft_headroom - first
+        backlog = self._projected_backlog(obs, fc.rate_rps, queued, service, view, horizon_s - self.settings.interval_s)
+        # the backlog new capacity will find must be served on top of new arrivals: drain
+        # it within one more horizon
+        rate = fc.rate_rps + backlog / horizon_s
+        at_least = max(floor, math.ceil(rate * service / cap))
+        # Until a queue has shown the slot count, plan as if a replica had the probe bound's
+        # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
+        # same queueing model, so the guess is never run at full occupancy.
+        slots = view.slots if view.slots is not None else cap
+        n, wait_q = replicas_for_wait(
+            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
+        )
+        if view.slots is None and view.safe_mean_concurrency:
+            # ...but never more than keeps the offered load per replica at a level already
+            # seen queue-free: a small guess must not add queueing headroom to a fleet
+            # that has shown it needs none
+            seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
+            if seen < n:
+                n, wait_q = seen, 0.0
+        guard = self._saturation_guard(obs)
+        if guard > n:
+            n = guard
+        why = (
+            f"forecast {fc.rate_rps:.3g} req/s ({fc.basis}, {horizon_s:.0f} s horizon)"
+            + (f" + {backlog:.0f} queued by the time new capacity is ready" if backlog >= 1 else "")
+            + f"; per replica <= {cap:.3g} in flight ({view.limited_by}), service {service:.3g} s"
+            + (f", peakedness {view.peakedness:.2g}" if view.peakedness > 1.05 else "")
+        )
+        predicted = first + wait_q if math.isfinite(wait_q) else None
+        if predicted is not None:
+            why += f"; predicted p{self.objective.percentile:g} TTFT {predicted:.2f} s"
+        return Sizing(n, predicted, why)
+
+    def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
+        """No in-flight data to model with: size on the best rate per replica seen healthy."""
+        if view.safe_rate_per_replica and math.isfinite(fc.rate_rps / view.safe_rate_per_replica):
+            n = math.ceil(fc.rate_rps / view.safe_rate_per_replica)
+            return Sizing(n, None, f"forecast {fc.rate_rps:.3g} req/s at <= {view.safe_rate_per_replica:.3g} req/s per replica seen healthy")
+        base = self._base if self._base is not None else obs.replicas
+        return Sizing(base, None, "capacity not yet learnt")
+
+    @staticmethod
+    def _projected_backlog(
+        obs: Observation, rate: float, queued: float, service: float, view: CapacityView, cold_s: float
+    ) -> float:
+        """Requests queued now, plus what keeps piling up until capacity ordered now is
+        ready: while the expected arrival rate exceeds what the ready slots serve (slots /
+        service per replica), the queue grows by the difference for one cold start."""
+        if queued < 1.0 or view.slots is None:
+            return queued
+        serving = obs.ready_replicas * view.slots / service
+        return queued + max(0.0, rate - serving) * cold_s
+
+    def _saturation_guard(self, obs: Observation) -> int:
+        """Closed-loop backstop: the objective is missed while requests queue, yet the model
+        thinks the fleet is big enough -- so the model under-states the load. Add one
+        replica per decision while nothing is starting, whatever the model says (the
+        queued requests themselves are drained by the sizing above)."""
+        ttft, queued = _usable(obs.ttft_quantile_s), _usable(obs.queued)
+        if ttft is None or queued is None or queued < 1 or ttft <= self.objective.ttft_s:
+            return 0
+        return 0 if obs.starting_replicas else obs.replicas + 1
+
+    @staticmethod
+    def _action(current: int, total: int) -> str:
+        if total > current:
+            return f"scale up {current}->{total}"
+        if total < current:
+            return f"scale down {current}->{total}"
+        return f"hold {total}"
+
+
+def make(objective: Objective, limits: Limits, knob: float | None = None) -> MeridianPolicy:
+    """Factory for the bench registry. The knob is ignored: meridian has none to tune,
+    it learns capacity, cold start and burstiness from the observations."""
+    return MeridianPolicy(objective, limits)

@@ -1,0 +1,153 @@
+"""Small online estimators: an EWMA that relearns after a level shift, and a
+forgetting least-squares line. Both are O(1) per sample and deterministic."""
+from __future__ import annotations
+
+import math
+
+
+class RelearningEwma:
+    """Exponentially weighted mean that restarts when the signal has clearly moved.
+
+    A sample counts as a "surprise" when it differs from the estimate by more than
+    `shift` (relative). After `patience` surprises in a row on the same side the
+    estimate restarts from the latest sample: a sustained change (new model, new
+    instance type, new token mix) is relearnt in a few samples instead of the
+    ~1/alpha an EWMA alone needs, while a single outlier does not move it much.
+    (A two-sided run test in the spirit of Page's CUSUM, Biometrika 41, 1954.)
+    """
+
+    def __init__(self, alpha: float, shift: float = 0.3, patience: int = 3):
+        self.alpha = alpha
+        self.shift = shift
+        self.patience = patience
+        self.value: float | None = None
+        self.samples = 0
+        self._run = 0  # signed length of the current run of surprises
+        self.relearned = 0
+
+    def update(self, x: float) -> float:
+        if not math.isfinite(x):
+            return self.value if self.value is not None else x
+        self.samples += 1
+        if self.value is None:
+            self.value = x
+            return x
+        rel = (x - self.value) / max(abs(self.value), 1e-12)
+        if abs(rel) > self.shift:
+            side = 1 if rel > 0 else -1
+            self._run = self._run + side if self._run * side > 0 else side
+        else:
+            self._run = 0
+        if abs(self._run) >= self.patience:
+            self.value = x
+            self._run = 0
+            self.relearned += 1
+        else:
+            self.value += self.alpha * (x - self.value)
+        return self.value
+
+
+class ForgettingLine:
+    """Weighted least-squares fit y = a + b*x with exponential forgetting.
+
+    Old samples fade with factor `forget` per sample, so the fit follows a
+    changing system. `predict` falls back to the weighted mean when x has not
+    varied enough, or the slope is not significant; the slope is never negative
+    (latency and service time never fall with load).
+    """
+
+    def __init__(self, forget: float, min_spread: float = 0.1, shift: float = 0.3, patience: int = 3):
+        self.forget = forget
+        self.min_spread = min_spread  # relative spread of x needed before a slope is trusted
+        self.shift = shift  # relative residual that counts as a surprise (see RelearningEwma)
+        self.patience = patience
+        self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
+        self._run = 0
+        self.relearned = 0
+        self._slope: float | None = None  # cached until the next sample
+
+    def reset(self) -> None:
+        self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
+        self._slope = None
+
+    @property
+    def weight(self) -> float:
+        return self._w
+
+    def add(self, x: float, y: float) -> bool:
+        """Add a sample; returns True when a sustained shift made the fit start over."""
+        relearn = False
+        if self.patience and self._w >= self.patience:
+            guess = self.predict(x)
+            rel = (y - guess) / max(abs(guess), 1e-12)
+            if abs(rel) > self.shift:
+                side = 1 if rel > 0 else -1
+                self._run = self._run + side if self._run * side > 0 else side
+            else:
+                self._run = 0
+            if abs(self._run) >= self.patience:
+                self.reset()
+                self._run = 0
+                self.relearned += 1
+                relearn = True
+        self._add(x, y)
+        return relearn
+
+    def _add(self, x: float, y: float) -> None:
+        self._slope = None
+        f = self.forget
+        self._w = self._w * f + 1.0
+        self._wx = self._wx * f + x
+        self._wy = self._wy * f + y
+        self._wxx = self._wxx * f + x * x
+        self._wxy = self._wxy * f + x * y
+        self._wyy = self._wyy * f + y * y
+
+    def mean_x(self) -> float:
+        return self._wx / self._w if self._w > 0 else 0.0
+
+    def mean_y(self) -> float:
+        return self._wy / self._w if self._w > 0 else 0.0
+
+    def slope(self) -> float:
+        """Non-negative slope; 0 unless x has spread and the slope is significant.
+
+        Significant means above zero at the 95 % level (Student t, at least 3 degrees
+        of freedom): a slope fitted to noise (a varying prompt mix, a start-up
+        transient) must not be extrapolated to other loads.
+        """
+        if self._slope is None:
+            self._slope = self._fit_slope()
+        return self._slope
+
+    def _fit_slope(self) -> float:
+        dof = self._w - 2.0
+        if dof < 3.0:
+            return 0.0
+        mx = self.mean_x()
+        var = self._wxx / self._w - mx * mx
+        if var <= (self.min_spread * max(abs(mx), 1e-9)) ** 2:
+            return 0.0
+        my = self.mean_y()
+        cov = self._wxy / self._w - mx * my
+        b = cov / var
+        resid = max(self._wyy / self._w - my * my - b * cov, 0.0)
+        se = math.sqrt(resid / (var * dof))
+        # two-sided 95 % Student t critical value, approximated as 1.96 + 3/dof
+        # (within 0.25 of the tabled value from 3 degrees of freedom up)
+        return b if b > (1.96 + 3.0 / dof) * se else 0.0
+
+    def residual_sd(self) -> float:
+        """Weighted standard deviation of y around the fitted line."""
+        if self._w <= 2.0:
+            return 0.0
+        mx, my = self.mean_x(), self.mean_y()
+        var_y = max(self._wyy / self._w - my * my, 0.0)
+        var_x = self._wxx / self._w - mx * mx
+        b = self.slope()
+        cov = self._wxy / self._w - mx * my
+        return math.sqrt(max(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
+
+    def predict(self, x: float) -> float:
+        b = self.slope()
+        return self.mean_y() + b * (x - self.mean_x())

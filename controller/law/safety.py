@@ -1,0 +1,69 @@
+"""Fail static and stay in bounds.
+
+- Metric health: the arrival rate is what sizing rests on; if it is missing, NaN,
+  negative or older than `stale_after_s`, the law holds the size (never down, never
+  to zero). If the rate is fine but a latency or in-flight field is not, the law may
+  still scale up on the rate but not down.
+- Bounds: at least max(min_replicas, 1) -- the law never scales to zero on its own --
+  and at most max_replicas; per-decision step limits.
+- Budget ceiling: the hourly cost of the decided on-demand and spot replicas never
+  exceeds `budget_per_hour`, except that `min_replicas` is kept even when it alone
+  costs more (the decision then says so).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.law.types import Limits, Observation
+
+
+@dataclass(frozen=True)
+class Health:
+    rate_ok: bool  # the arrival rate can be used
+    full: bool  # every metric field the law learns from is usable
+    problem: str  # why not, for the reason; "" when full
+
+
+def _bad(x: float | None) -> bool:
+    return x is None or not math.isfinite(x) or x < 0
+
+
+def assess(obs: Observation, stale_after_s: float) -> Health:
+    age = obs.metrics_age_s
+    if age is None or not math.isfinite(age) or age > stale_after_s:
+        shown = "unknown" if age is None or not math.isfinite(age) else f"{age:.0f} s"
+        return Health(False, False, f"metrics stale (age {shown} > {stale_after_s:.0f} s)")
+    if _bad(obs.arrival_rate_rps):
+        return Health(False, False, f"arrival rate unusable ({obs.arrival_rate_rps!r})")
+    missing = [
+        name
+        for name, value in (("in_flight", obs.in_flight), ("queued", obs.queued))
+        if _bad(value)
+    ]
+    # TTFT is legitimately absent when nothing arrived in the window
+    if obs.arrival_rate_rps > 0 and _bad(obs.ttft_quantile_s):
+        missing.append("ttft_quantile")
+    if missing:
+        return Health(True, False, f"{', '.join(missing)} unusable")
+    return Health(True, True, "")
+
+
+def floor_replicas(limits: Limits) -> int:
+    return max(limits.min_replicas, 1)
+
+
+def clamp(n: int, limits: Limits) -> int:
+    return max(floor_replicas(limits), min(n, max(limits.max_replicas, floor_replicas(limits))))
+
+
+def step_bound(n: int, previous: int, limits: Limits) -> int:
+    if limits.max_step_up is not None and n > previous + limits.max_step_up:
+        return previous + limits.max_step_up
+    if limits.max_step_down is not None and n < previous - limits.max_step_down:
+        return previous - limits.max_step_down
+    return n
+
+
+def hourly_cost(on_demand: int, spot: int, price_od: float, price_spot: float | None) -> float:
+    return on_demand * price_od + spot * (price_spot if price_spot is not None else price_od)

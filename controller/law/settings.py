@@ -1,0 +1,54 @@
+"""The law's own defaults, each derived from the objective or a published default.
+
+Nothing here is fitted to a trace: every figure is a safety margin stated in terms
+of the objective, a platform default it mirrors, or a rate of learning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LawSettings:
+    # Decision period: the HPA's default sync period (kube-controller-manager
+    # --horizontal-pod-autoscaler-sync-period = 15 s), also Prometheus's usual scrape interval.
+    interval_s: float = 15.0
+    # Metrics older than four scrape intervals are stale: Prometheus itself marks a series
+    # stale after 5 minutes, far too late for a controller; one minute is what a 15 s scrape
+    # with a couple of missed scrapes still explains.
+    stale_after_s: float = 60.0
+    # Cold start until the operator's estimate or an observed start says otherwise:
+    # "a few minutes" (node provisioning plus model load; DESIGN.md, issue 4).
+    cold_start_prior_s: float = 180.0
+    # Plan the TTFT percentile to this share of the objective: the trailing-window
+    # quantile the law sees is itself noisy and a minute-window must hold 99 % of the time.
+    ttft_headroom: float = 0.8
+    # Plan the waiting-time tail for this share of the objective's tail (1 - percentile):
+    # the prefill and waiting percentiles add, and half the tail is left for each.
+    tail_share: float = 0.5
+    # The first-token time without queueing varies from window to window with the prompt
+    # mix; plan for its value in all but 1 % of windows (normal quantile 2.326): the SLO is
+    # judged per 1-minute window and must hold in 99 % of them.
+    window_z: float = 2.326
+    # Surge headroom: the forecast provisions for this quantile of how far the rate rose
+    # within one cold start in the service's own history (learnt online). Not the 0.99
+    # window target itself: a rise only costs windows if it also outruns the queueing
+    # headroom, which covers the short-term fluctuation; the 0.99 quantile also counts the
+    # rate's own measurement noise and doubled the cost for ~0.1 % more attainment in the
+    # twin, so the top decile is left to the queueing headroom and the reactive path.
+    surge_quantile: float = 0.9
+    # When the per-replica concurrency that breaks the objective has never been seen, plan
+    # at most this factor above the highest concurrency observed to be fine (a bounded probe).
+    probe_growth: float = 1.1
+    # Largest scale-down per decision, as a share of the current size (on top of the
+    # stabilisation window): a wrong estimate can cost at most this much capacity at once.
+    max_down_share: float = 0.1
+    # Adaptive hysteresis: scale-down deadband as a share of the size, raised on each
+    # reversal (down then up within the stabilisation window), decayed when calm.
+    hysteresis_step: float = 0.05
+    hysteresis_max: float = 0.25
+    # Forgetting of the online estimators per sample: ~1/(1-f) samples of memory,
+    # i.e. about 12 minutes at a 15 s interval.
+    forget: float = 0.98
+    # A forecast never extrapolates more than this factor above the latest rate.
+    max_trend_ratio: float = 2.0

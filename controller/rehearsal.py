@@ -1,0 +1,321 @@
+"""Closed-loop rehearsal: the digital twin plays the cluster, `meridian controller run` drives it.
+
+Every boundary is the real one the controller meets in a cluster, over HTTP:
+- the twin's replicas serve a vLLM-style `/metrics` (`vllm_metrics.VllmMetrics`): each twin
+  step, the requests it admitted are recorded with that step's TTFT and end-to-end latency,
+  and the running/waiting gauges are set from its queue;
+- a real Prometheus (`prom_process`) scrapes it;
+- the target Deployment lives in the Kubernetes API stand-in (`standin.ApiStandIn`): the twin
+  writes its ready/starting replicas into the Deployment status and obeys `spec.replicas`,
+  which only the controller changes, through the scale subresource;
+- the controller is a separate process: `python -m meridian controller run --api-server …
+  --prometheus-url … --time-scale SPEED`.
+
+Time is compressed SPEED times: the twin is paced to the wall clock, the controller's sync
+interval and the PromQL window are divided by SPEED, and the controller's policy clock runs
+SPEED times faster. So that `rate()` per wall second equals the twin's requests per twin
+second, one request in SPEED is exported (quantiles and gauges are unaffected).
+
+What the twin is: `sim.fleet` (cold starts, batch slots, prefill/decode speed, per-second
+billing). Its per-step TTFT is the twin's own live approximation (see `sim.observe`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controller.law.types import Decision, Limits, Objective, Observation
+from controller.prom_process import PrometheusProcess
+from controller.standin import ApiStandIn
+from controller.vllm_metrics import VllmMetrics
+from regions.errors import InputError, Problem
+
+NS, TARGET, SCALER = "rehearsal", "twin-vllm", "twin"
+
+
+@dataclass(frozen=True)
+class RehearsalConfig:
+    trace: str | None = None  # sim.traces spec; None: the default shared trace
+    start_s: float = 0.0  # where in the trace to begin
+    minutes: float = 10.0  # twin minutes to play
+    speed: float = 10.0  # twin seconds per wall second
+    rate_scale: float = 4.0  # multiply the trace's request rate (more replicas to move)
+    objective: Objective = Objective(percentile=95.0, ttft_s=2.0)
+    min_replicas: int = 1
+    max_replicas: int = 40
+    initial_replicas: int | None = None  # None: enough for the first minute at 70 % of slots
+    policy: str = "meridian"
+    knob: float | None = None
+    instance_type: str | None = None
+    sync_interval_s: float = 15.0  # twin seconds
+    scrape_interval_s: float = 5.0  # twin seconds
+    window_s: float = 60.0  # twin seconds of rate()/quantile window
+    seed: int = 0
+
+
+@dataclass
+class MinuteRow:
+    minute: int
+    arrival_rps: float
+    replicas_mean: float
+    ready_mean: float
+    desired_end: int
+    ttft_pq_s: float | None
+    attainment: float | None
+
+
+@dataclass
+class RehearsalResult:
+    requests: float
+    attainment: float  # share of requests whose TTFT met the objective
+    ttft_pq_s: float  # TTFT at the objective's percentile, whole run
+    cost_usd: float
+    scale_patches: int  # scale-subresource patches the controller made
+    status_writes: int
+    replicas_min: int
+    replicas_max: int
+    rows: list[MinuteRow] = field(default_factory=list)
+    controller_exit: int | None = None
+    controller_log: str = ""
+
+    def table(self, objective: Objective) -> str:
+        pct = f"p{objective.percentile:g}"
+        lines = [f"{'min':>4} {'req/s':>7} {'replicas':>9} {'ready':>6} {'desired':>8} {pct + ' TTFT':>10} {'met':>6}"]
+        for r in self.rows:
+            t = f"{r.ttft_pq_s:.2f}s" if r.ttft_pq_s is not None else "-"
+            a = f"{r.attainment:.0%}" if r.attainment is not None else "-"
+            lines.append(f"{r.minute:>4} {r.arrival_rps:>7.2f} {r.replicas_mean:>9.1f} {r.ready_mean:>6.1f} "
+                         f"{r.desired_end:>8} {t:>10} {a:>6}")
+        lines.append(f"{self.requests:,.0f} requests; {self.attainment:.1%} met TTFT <= {objective.ttft_s:g}s; "
+                     f"{pct} TTFT {self.ttft_pq_s:.2f}s; replicas {self.replicas_min}..{self.replicas_max}; "
+                     f"{self.scale_patches} scale patches and {self.status_writes} status writes by the "
+                     f"controller; twin cost ${self.cost_usd:.2f}")
+        return "\n".join(lines)
+
+
+class TwinBridge:
+    """Stands in the twin's policy slot, called every twin step: exports the step's metrics,
+    publishes the Deployment status, waits for the wall clock, and returns whatever replica
+    count the controller last patched into the Deployment."""
+
+    name = "meridian-controller-over-http"
+    uses_latency = False  # the bridge computes its own per-step latency figures
+
+    def __init__(self, api: ApiStandIn, exporter: VllmMetrics, profile, cfg: RehearsalConfig, step_s: float):
+        self.api, self.exporter, self.profile, self.cfg = api, exporter, profile, cfg
+        self.interval_s = step_s
+        self.scrape_interval_s = step_s
+        self.dt = step_s
+        self.fleet = None  # set once the Fleet exists
+        self.wall0: float | None = None
+        self.exported_to = 0  # steps already exported
+        self.carry = 0.0
+        self.desired_log: list[tuple[float, int]] = []
+
+    def decide(self, obs: Observation) -> Decision:
+        r = self.fleet.regions[0]
+        s = int(round(obs.time_s / self.dt))
+        self._export(r, s)
+        ready = r.ready_od + r.ready_spot
+        self.api.set_deployment_status(NS, TARGET, replicas=r.total, ready=ready)
+        self._pace(obs.time_s)
+        dep = self.api.get("Deployment", NS, TARGET)
+        want = int(dep["spec"]["replicas"])
+        self.desired_log.append((obs.time_s, want))
+        return Decision(replicas=want, reason="set by meridian controller run via the scale subresource")
+
+    def _pace(self, twin_s: float) -> None:
+        now = time.monotonic()
+        if self.wall0 is None:
+            self.wall0 = now - twin_s / self.cfg.speed
+        delay = self.wall0 + twin_s / self.cfg.speed - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def _export(self, r, s: int) -> None:
+        q, prof, dt = r.queue, self.profile, self.dt
+        batch = []
+        for i in range(self.exported_to, min(s + 1, len(q.admitted))):
+            a = q.admitted[i]
+            if a <= 1e-9:
+                continue
+            occ = q.occupancy[i]
+            ttft = q.wait_sum[i] / a * dt + r.pq[i] / (prof.prefill_tokens_per_s * (
+                1.0 - prof.prefill_slowdown_full_batch * occ)) + r.lat[i]
+            arrived = r.arr[i]
+            mean_out = r.osum[i] / arrived if arrived > 0 else 0.0
+            mean_in = r.psum[i] / arrived if arrived > 0 else 0.0
+            e2e = ttft + mean_out * prof.tpot_s(occ)
+            self.carry += a / self.cfg.speed
+            n = int(self.carry)
+            self.carry -= n
+            batch += [(ttft, e2e, int(mean_in), int(mean_out))] * n
+        self.exported_to = max(self.exported_to, s + 1)
+        self.exporter.record_many(batch, running=q.busy, waiting=q.queued)
+
+
+def _load(cfg: RehearsalConfig):
+    from sim.traces import TraceOptions, default_trace, load_trace
+
+    trace = load_trace(cfg.trace or default_trace(), TraceOptions(rate_scale=cfg.rate_scale, seed=cfg.seed))
+    end = cfg.start_s + cfg.minutes * 60.0
+    if cfg.start_s >= trace.duration_s:
+        raise InputError("rehearsal window outside the trace", [Problem(
+            "--start", f"{cfg.start_s:g}s is past the trace's end ({trace.duration_s:g}s)", "start earlier")])
+    mask = (trace.time_s >= cfg.start_s) & (trace.time_s < end)
+    window = trace.take(mask, duration_s=min(end, trace.duration_s) - cfg.start_s)
+    window.time_s = window.time_s - cfg.start_s
+    if window.requests <= 0:
+        raise InputError("no requests in the rehearsal window", [Problem(
+            "--start/--minutes", "the window holds no arrivals", "pick another part of the trace")])
+    return window
+
+
+def _initial(arrivals, profile, cfg: RehearsalConfig) -> int:
+    if cfg.initial_replicas is not None:
+        return cfg.initial_replicas
+    first = arrivals.time_s < 60.0
+    busy = float((arrivals.weight[first] * profile.service_s(arrivals.prompt_tokens[first],
+                                                             arrivals.output_tokens[first], 0.7)).sum()) / 60.0
+    return max(cfg.min_replicas, min(cfg.max_replicas, math.ceil(busy / (profile.batch_slots * 0.7))))
+
+
+def _wall(seconds_twin: float, speed: float) -> float:
+    return seconds_twin / speed
+
+
+def _window_text(cfg: RehearsalConfig) -> str:
+    wall = max(3, round(_wall(cfg.window_s, cfg.speed)))
+    return f"{wall}s"
+
+
+def scaler_object(cfg: RehearsalConfig, cold_start_s: float) -> dict:
+    objective = {"percentile": cfg.objective.percentile}
+    if cfg.objective.ttft_s is not None:
+        objective["ttftMs"] = int(round(cfg.objective.ttft_s * 1000))
+    if cfg.objective.e2e_s is not None:
+        objective["e2eMs"] = int(round(cfg.objective.e2e_s * 1000))
+    return {"apiVersion": "meridian.dev/v1alpha1", "kind": "InferenceScaler",
+            "metadata": {"name": SCALER, "namespace": NS},
+            "spec": {"targetRef": {"name": TARGET}, "objective": objective,
+                     "replicas": {"min": cfg.min_replicas, "max": cfg.max_replicas},
+                     "metrics": {"preset": "vllm", "window": _window_text(cfg), "staleAfterSeconds": 15},
+                     "coldStartSeconds": cold_start_s}}
+
+
+def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
+    from sim.fleet import Fleet, FleetConfig
+    from sim.profiles import DEFAULT_INSTANCE, get_profile
+
+    if cfg.speed <= 0 or cfg.minutes <= 0:
+        raise InputError("bad rehearsal settings", [Problem("--speed/--minutes", "must be positive", "e.g. 10")])
+    instance = cfg.instance_type or DEFAULT_INSTANCE
+    profile = get_profile(instance)
+    arrivals = _load(cfg)
+    initial = _initial(arrivals, profile, cfg)
+    limits = Limits(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas,
+                    cold_start_s=profile.cold_start_median_s)
+    fleet_cfg = FleetConfig(instance_type=instance, step_s=1.0, scrape_s=cfg.scrape_interval_s,
+                            rate_window_s=cfg.window_s, objective=cfg.objective, limits=limits,
+                            initial_replicas=initial, seed=cfg.seed)
+    exporter = VllmMetrics(model_name="twin")
+    api = ApiStandIn(auto_ready=False)
+    prom = proc = None
+    logdir = tempfile.mkdtemp(prefix="meridian-rehearsal-")
+    log_path = os.path.join(logdir, "controller.log")
+    try:
+        exporter.serve()
+        api.start()
+        api.add_deployment(NS, TARGET, replicas=initial, ready=initial, labels={"app": TARGET})
+        api.add_scaler(scaler_object(cfg, profile.cold_start_median_s))
+        prom = PrometheusProcess([exporter.url], namespace=NS,
+                                 scrape_interval_s=max(0.2, _wall(cfg.scrape_interval_s, cfg.speed))).start()
+        cmd = [sys.executable, "-m", "meridian", "--log-level", "INFO", "controller", "run",
+               "--api-server", api.url, "--prometheus-url", prom.url, "--namespace", NS,
+               "--sync-interval", f"{_wall(cfg.sync_interval_s, cfg.speed):.3f}", "--no-leader-elect",
+               "--metrics-port", "0", "--time-scale", f"{cfg.speed:g}", "--policy", cfg.policy,
+               "--identity", "rehearsal"]
+        if cfg.knob is not None:
+            cmd += ["--knob", f"{cfg.knob:g}"]
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=_repo_root())
+        bridge = TwinBridge(api, exporter, profile, cfg, fleet_cfg.step_s)
+        fleet = Fleet(arrivals, fleet_cfg, lambda code: bridge)
+        bridge.fleet = fleet
+        result = fleet.run(progress)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the controller exited early ({proc.returncode}); see {log_path}")
+    finally:
+        exit_code = _stop(proc)
+        if prom:
+            prom.stop()
+        exporter.stop()
+        api.stop()
+    log_text = open(log_path).read() if os.path.exists(log_path) else ""
+    return _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text)
+
+
+def _stop(proc) -> int | None:
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # graceful: our own child, by pid
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+def _repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text) -> RehearsalResult:
+    obj, w = cfg.objective, arrivals.weight
+    ttft = result.ttft_s
+    ok = ttft <= obj.ttft_s if obj.ttft_s is not None else np.isfinite(ttft)
+    q = obj.percentile / 100.0
+    rows = []
+    tl = result.timelines[result.regions[0]]
+    times = np.asarray(tl.time_s)
+    ready = np.asarray(tl.ready)
+    total = ready + np.asarray(tl.starting)
+    minute_of = (arrivals.time_s // 60).astype(int)
+    for m in range(int(math.ceil(arrivals.duration_s / 60.0))):
+        sel = minute_of == m
+        in_min = (times >= m * 60) & (times < (m + 1) * 60)
+        desired = [d for t, d in bridge.desired_log if t < (m + 1) * 60]
+        served = sel & np.isfinite(ttft)
+        rows.append(MinuteRow(
+            minute=m, arrival_rps=float(w[sel].sum()) / 60.0,
+            replicas_mean=float(total[in_min].mean()) if in_min.any() else float("nan"),
+            ready_mean=float(ready[in_min].mean()) if in_min.any() else float("nan"),
+            desired_end=desired[-1] if desired else int(total[0]),
+            ttft_pq_s=_wq(ttft[served], w[served], q) if served.any() else None,
+            attainment=float(w[sel & ok].sum() / w[sel].sum()) if w[sel].sum() > 0 else None))
+    served = np.isfinite(ttft)
+    patches = [r for r in api.requests_matching("PATCH", r"/deployments/.*/scale$") if r.status == 200]
+    writes = [r for r in api.requests_matching("PATCH", r"/status$") if r.status == 200]
+    return RehearsalResult(
+        requests=float(w.sum()), attainment=float(w[ok].sum() / w.sum()),
+        ttft_pq_s=_wq(ttft[served], w[served], q) if served.any() else float("inf"),
+        cost_usd=result.cost_usd, scale_patches=len(patches), status_writes=len(writes),
+        replicas_min=int(total.min()), replicas_max=int(total.max()), rows=rows,
+        controller_exit=exit_code, controller_log=log_text)
+
+
+def _wq(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    i = int(np.searchsorted(cum, q * cum[-1]))
+    return float(values[order][min(i, len(values) - 1)])

@@ -1,0 +1,264 @@
+"""The aws target against a real `moto_server` on 127.0.0.1, started and stopped here.
+
+moto stores configuration and performs no failover, replication or spot interruption:
+these tests assert the state changes a drill makes (health check inverted, node group
+at zero, FIS experiment started) and their rollback, through describe calls.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from meridian.cli import main
+
+ACCOUNT = "123456789012"  # moto's default account
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    port = _free_port()
+    exe = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("moto_server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def aws(moto_url, monkeypatch):
+    """Clients on moto; the environment's default region is a decoy the target must ignore."""
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "ap-south-1", "AWS_REGION": "ap-south-1"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("MERIDIAN_DRILL_ALLOWED_ACCOUNTS", raising=False)
+    monkeypatch.delenv("MERIDIAN_DRILL_ALLOWED_REGIONS", raising=False)
+    urllib.request.urlopen(urllib.request.Request(moto_url + "/moto-api/reset", method="POST"))
+    session = boto3.session.Session()
+    return lambda service, region: session.client(service, region_name=region, endpoint_url=moto_url)
+
+
+def _health_check(aws, protected: bool = False) -> str:
+    r53 = aws("route53", "us-east-1")
+    hc = r53.create_health_check(CallerReference=str(time.time()), HealthCheckConfig={
+        "Type": "HTTPS", "FullyQualifiedDomainName": "eu-west-1.infer.example.com", "Port": 443,
+        "ResourcePath": "/healthz"})["HealthCheck"]["Id"]
+    if protected:
+        r53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=hc,
+                                     AddTags=[{"Key": "meridian.dev/protected", "Value": "true"}])
+    return hc
+
+
+def _inverted(aws, hc: str) -> bool:
+    cfg = aws("route53", "us-east-1").get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]
+    return bool(cfg.get("Inverted"))
+
+
+def _experiment(tmp_path: Path, method: list, steady: list, **extra) -> Path:
+    doc = {"title": "aws drill", "target": "aws", "duration_seconds": 1.2, "poll_seconds": 0.3,
+           "blast_radius": {"regions": ["eu-west-1"]},
+           "allow": {"accounts": [ACCOUNT], "regions": ["eu-west-1", "us-east-1"]},
+           "steady_state": steady, "method": method, **extra}
+    path = tmp_path / "drill.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _run(path: Path, moto_url: str, *flags: str) -> tuple[int, dict | None]:
+    journal = path.with_suffix(".journal.json")
+    code = main(["drill", "run", str(path), "--endpoint-url", moto_url, "--journal", str(journal), *flags])
+    return code, json.loads(journal.read_text()) if journal.exists() else None
+
+
+def _outage(hc: str) -> tuple[list, list]:
+    method = [{"action": "region_outage", "name": "ireland", "region": "eu-west-1",
+               "health_check_id": hc, "start_seconds": 0.1}]
+    steady = [{"probe": "health_check_status", "name": "healthy", "region": "eu-west-1",
+               "health_check_id": hc, "tolerance": {"min": 1}, "phases": ["before", "after"]},
+              {"probe": "health_check_status", "name": "failed-over", "region": "eu-west-1",
+               "health_check_id": hc, "tolerance": {"max": 0}, "phases": ["during"]}]
+    return method, steady
+
+
+def test_region_outage_inverts_the_health_check_and_rolls_back(aws, moto_url, tmp_path):
+    hc = _health_check(aws)
+    path = _experiment(tmp_path, *_outage(hc))
+    code, journal = _run(path, moto_url, "--yes")
+    assert code == 0, journal
+    assert journal["status"] == "passed"
+    assert journal["steady_state"]["during"]["probes"][0]["value"] == 0.0  # inverted while active
+    action = next(e for e in journal["timeline"] if e["kind"] == "action")
+    assert action["output"]["inverted"] is True
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
+    assert _inverted(aws, hc) is False  # restored, read back from Route 53
+
+
+def test_rollback_strategy_never_leaves_the_fault_in_place(aws, moto_url, tmp_path):
+    hc = _health_check(aws)
+    path = _experiment(tmp_path, *_outage(hc))
+    code, journal = _run(path, moto_url, "--yes", "--rollback-strategy", "never")
+    assert code == 1  # the 'after' hypothesis (healthy) cannot hold with the fault left in place
+    assert _inverted(aws, hc) is True
+    assert journal["rollbacks"] == []
+
+
+def test_az_outage_scales_the_node_group_to_zero_and_restores_it(aws, moto_url, tmp_path):
+    eks = aws("eks", "eu-west-1")
+    eks.create_cluster(name="meridian-eu", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                       resourcesVpcConfig={"subnetIds": []})
+    eks.create_nodegroup(clusterName="meridian-eu", nodegroupName="gpu-a", nodeRole=f"arn:aws:iam::{ACCOUNT}:role/n",
+                         subnets=["subnet-1"], scalingConfig={"minSize": 2, "maxSize": 5, "desiredSize": 3})
+    params = {"region": "eu-west-1", "cluster": "meridian-eu", "nodegroup": "gpu-a"}
+    method = [{"action": "az_outage", "name": "zone-a", "start_seconds": 0.1, **params}]
+    steady = [{"probe": "replicas", "name": "nodes", "tolerance": {"min": 3}, "phases": ["before", "after"], **params},
+              {"probe": "replicas", "name": "nodes-gone", "tolerance": {"max": 0}, "phases": ["during"], **params}]
+    path = _experiment(tmp_path, method, steady)
+
+    code, journal = _run(path, moto_url, "--yes", "--rollback-strategy", "never")
+    sc = eks.describe_nodegroup(clusterName="meridian-eu", nodegroupName="gpu-a")["nodegroup"]["scalingConfig"]
+    assert (sc["minSize"], sc["desiredSize"]) == (0, 0)
+
+    eks.update_nodegroup_config(clusterName="meridian-eu", nodegroupName="gpu-a",
+                                scalingConfig={"minSize": 2, "maxSize": 5, "desiredSize": 3})
+    code, journal = _run(path, moto_url, "--yes")
+    assert code == 0, journal
+    sc = eks.describe_nodegroup(clusterName="meridian-eu", nodegroupName="gpu-a")["nodegroup"]["scalingConfig"]
+    assert (sc["minSize"], sc["maxSize"], sc["desiredSize"]) == (2, 5, 3)
+
+
+def test_spot_reclaim_starts_an_fis_experiment_without_protected_instances(aws, moto_url, tmp_path):
+    ec2 = aws("ec2", "eu-west-1")
+    reqs = ec2.request_spot_instances(InstanceCount=3, LaunchSpecification={
+        "ImageId": "ami-12c6146b", "InstanceType": "g5.2xlarge"})["SpotInstanceRequests"]
+    ids = [r["InstanceId"] for r in ec2.describe_spot_instance_requests(
+        SpotInstanceRequestIds=[r["SpotInstanceRequestId"] for r in reqs])["SpotInstanceRequests"]]
+    ec2.create_tags(Resources=ids, Tags=[{"Key": "meridian.dev/workload", "Value": "chat"}])
+    ec2.create_tags(Resources=ids[:1], Tags=[{"Key": "meridian.dev/protected", "Value": "true"}])
+    method = [{"action": "spot_reclaim", "name": "wave", "region": "eu-west-1", "fraction": 0.5,
+               "role_arn": f"arn:aws:iam::{ACCOUNT}:role/fis", "start_seconds": 0.1,
+               "instance_tags": {"meridian.dev/workload": "chat"}}]
+    path = _experiment(tmp_path, method, [])
+    fis = aws("fis", "eu-west-1")
+
+    code, journal = _run(path, moto_url, "--yes", "--rollback-strategy", "never")
+    assert code == 0, journal
+    (tmpl,) = fis.list_experiment_templates()["experimentTemplates"]
+    full = fis.get_experiment_template(id=tmpl["id"])["experimentTemplate"]
+    assert full["actions"]["reclaim"]["actionId"] == "aws:ec2:send-spot-instance-interruptions"
+    targets = full["targets"]["spot"]
+    assert targets["selectionMode"] == "PERCENT(50)"
+    assert sorted(a.rsplit("/", 1)[1] for a in targets["resourceArns"]) == sorted(ids[1:])
+    (exp,) = fis.list_experiments()["experiments"]
+    assert exp["state"]["status"] not in ("stopped", "stopping")
+
+    code, journal = _run(path, moto_url, "--yes")
+    assert code == 0, journal
+    assert journal["rollbacks"][0]["output"]["stopped"] is True
+    statuses = {e["id"]: e["state"]["status"] for e in fis.list_experiments()["experiments"]}
+    second = journal["rollbacks"][0]["output"]["experiment_id"]
+    assert statuses[second] in ("stopping", "stopped")
+    remaining = {t["id"] for t in fis.list_experiment_templates()["experimentTemplates"]}
+    assert remaining == {tmpl["id"]}  # the second drill's template was deleted; the first was left
+
+
+def test_protected_health_check_is_refused_and_untouched(aws, moto_url, tmp_path, capsys):
+    hc = _health_check(aws, protected=True)
+    code, journal = _run(_experiment(tmp_path, *_outage(hc)), moto_url, "--yes")
+    assert code == 2 and journal is None
+    assert "meridian.dev/protected" in capsys.readouterr().err
+    assert _inverted(aws, hc) is False
+
+
+def test_refused_without_yes_allow_list_or_allowed_account(aws, moto_url, tmp_path, capsys, monkeypatch):
+    hc = _health_check(aws)
+    method, steady = _outage(hc)
+    path = _experiment(tmp_path, method, steady)
+    assert _run(path, moto_url)[0] == 2
+    assert "--yes" in capsys.readouterr().err
+
+    path = _experiment(tmp_path, method, steady, allow={"accounts": [ACCOUNT], "regions": ["us-east-1"]})
+    assert _run(path, moto_url, "--yes")[0] == 2
+    assert "region eu-west-1 is not allow-listed" in capsys.readouterr().err
+    monkeypatch.setenv("MERIDIAN_DRILL_ALLOWED_REGIONS", "eu-west-1")  # the environment may allow it
+    assert _run(path, moto_url, "--yes")[0] == 0
+
+    path = _experiment(tmp_path, method, steady, allow={"accounts": ["999999999999"],
+                                                         "regions": ["eu-west-1", "us-east-1"]})
+    assert _run(path, moto_url, "--yes")[0] == 2
+    assert f"account {ACCOUNT} is not in" in capsys.readouterr().err
+    assert _inverted(aws, hc) is False
+
+
+def test_dry_run_prints_every_call_and_changes_nothing(aws, moto_url, tmp_path, capsys):
+    hc = _health_check(aws)
+    code, journal = _run(_experiment(tmp_path, *_outage(hc)), moto_url, "--dry-run")
+    err = capsys.readouterr().err
+    assert code == 0 and journal is None
+    assert f"aws route53 update_health_check(HealthCheckId='{hc}', Inverted=True)  [region us-east-1]" in err
+    assert "aws sts get_caller_identity()  [region eu-west-1]" in err
+    assert _inverted(aws, hc) is False
+
+
+def test_error_rate_stop_condition_aborts_and_rolls_back(aws, moto_url, tmp_path):
+    hc = _health_check(aws)
+    cw = aws("cloudwatch", "eu-west-1")
+    cw.put_metric_data(Namespace="Edge", MetricData=[
+        {"MetricName": "Errors", "Value": 40.0, "Unit": "Count"},
+        {"MetricName": "Requests", "Value": 100.0, "Unit": "Count"}])
+    method, steady = _outage(hc)
+    stop = [{"probe": "error_rate", "name": "errors", "region": "eu-west-1", "namespace": "Edge",
+             "errors_metric": "Errors", "requests_metric": "Requests", "window_seconds": 600,
+             "tolerance": {"max": 0.1}}]
+    code, journal = _run(_experiment(tmp_path, method, steady, stop_conditions=stop), moto_url, "--yes")
+    assert code == 1
+    assert journal["status"] == "aborted"
+    breach = next(e for e in journal["timeline"] if e["kind"] == "stop-condition")
+    assert breach["output"]["value"] == pytest.approx(0.4)
+    assert journal["rollbacks"][0]["status"] == "succeeded"
+    assert _inverted(aws, hc) is False
+
+
+def test_protected_resource_is_refused_before_any_fault(aws, moto_url, tmp_path):
+    """Two faults, the second on a protected node group: the first must not even start."""
+    hc = _health_check(aws)
+    eks = aws("eks", "eu-west-1")
+    eks.create_cluster(name="meridian-eu", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
+                       resourcesVpcConfig={"subnetIds": []})
+    eks.create_nodegroup(clusterName="meridian-eu", nodegroupName="system", nodeRole=f"arn:aws:iam::{ACCOUNT}:role/n",
+                         subnets=["subnet-1"], scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
+                         tags={"meridian.dev/protected": "true"})
+    method, steady = _outage(hc)
+    method.append({"action": "az_outage", "name": "zone", "region": "eu-west-1", "cluster": "meridian-eu",
+                   "nodegroup": "system", "start_seconds": 0.5})
+    code, journal = _run(_experiment(tmp_path, method, steady), moto_url, "--yes")
+    assert code == 2 and journal is None
+    assert _inverted(aws, hc) is False
+    sc = eks.describe_nodegroup(clusterName="meridian-eu", nodegroupName="system")["nodegroup"]["scalingConfig"]
+    assert sc["desiredSize"] == 2

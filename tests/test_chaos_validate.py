@@ -1,0 +1,168 @@
+"""Experiment validation: every problem at once, with key paths, exit 2, nothing run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chaos import catalog
+from chaos.validate import load_experiment, parse_experiment
+from meridian.cli import main
+from regions.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK = str(ROOT / "Pulumi.dev.yaml")
+DRILLS = sorted((ROOT / "chaos" / "drills").glob("*.yaml"))
+
+
+def base(**changes) -> dict:
+    doc = {"title": "t", "target": "sim", "topology": STACK, "duration_seconds": 3600,
+           "blast_radius": {"regions": ["eu-west-1"]},
+           "steady_state": [{"probe": "slo_attainment", "jurisdiction": "eu", "tolerance": {"min": 0.9}}],
+           "method": [{"action": "region_outage", "name": "ie", "region": "eu-west-1",
+                       "start_seconds": 600, "duration_seconds": 600}]}
+    doc.update(changes)
+    return doc
+
+
+def problems(doc: dict, target: str | None = None) -> dict[str, str]:
+    with pytest.raises(InputError) as err:
+        parse_experiment(doc, source="test.yaml", target=target)
+    return {p.path: f"{p.message} | {p.fix}" for p in err.value.problems}
+
+
+def test_every_problem_is_reported_at_once_with_key_paths_and_did_you_mean():
+    doc = base(titel="x", steady_state=[{"probe": "slo_atainment", "tolerance": {"min": 1}},
+                                        {"probe": "error_rate", "windw_seconds": 60, "tolerance": {"max": 0.1}}],
+               method=[{"action": "region_outag", "region": "eu-west-1", "start_seconds": 0},
+                       {"action": "region_outage", "region": "eu-west-1", "start_seconds": "ten"}],
+               expect={"rto_secs": 1})
+    found = problems(doc)
+    assert "did you mean 'title'" in found["titel"]
+    assert "did you mean 'slo_attainment'" in found["steady_state[0].probe"]
+    assert "did you mean 'window_seconds'" in found["steady_state[1].windw_seconds"]
+    assert "did you mean 'region_outage'" in found["method[0].action"]
+    assert "must be a number" in found["method[1].start_seconds"]
+    assert "did you mean 'rto_seconds'" in found["expect.rto_secs"]
+    assert len(found) == 6
+
+
+def test_action_outside_the_blast_radius_is_refused():
+    doc = base(method=[{"action": "region_outage", "region": "us-east-1", "start_seconds": 0,
+                        "duration_seconds": 60}])
+    assert "outside the blast radius" in problems(doc)["method[0].region"]
+    doc["blast_radius"] = {"jurisdictions": ["us"]}  # a jurisdiction covers its regions
+    parse_experiment(doc)
+
+
+def test_offsets_beyond_the_drill_are_refused():
+    doc = base(duration_seconds=1000, method=[
+        {"action": "region_outage", "region": "eu-west-1", "start_seconds": 1000},
+        {"action": "price_spike", "region": "eu-west-1", "factor": 3, "start_seconds": 500,
+         "duration_seconds": 600}])
+    found = problems(doc)
+    assert "at or after the drill's end" in found["method[0].start_seconds"]
+    assert "beyond the drill's length" in found["method[1].duration_seconds"]
+
+
+def _both_eu_regions_down(**changes) -> dict:
+    return base(blast_radius={"jurisdictions": ["eu"]}, method=[
+        {"action": "region_outage", "name": "ie", "region": "eu-west-1", "start_seconds": 600,
+         "duration_seconds": 1200},
+        {"action": "region_outage", "name": "de", "region": "eu-central-1", "start_seconds": 900,
+         "duration_seconds": 600}], **changes)
+
+
+def test_taking_a_whole_personal_data_jurisdiction_down_is_refused():
+    found = problems(_both_eu_regions_down(expect={"min_slo_attainment_during": {"eu": 0.5}}))
+    assert "every region of eu" in found["method[1]"] and "from 900 s to 1500 s" in found["method[1]"]
+    assert "may not be failed over" in found["method[1]"]
+    assert "cross-jurisdiction failover" in found["expect.min_slo_attainment_during.eu"]
+
+
+def test_a_declared_transfer_allows_the_cross_jurisdiction_failover(tmp_path):
+    doc = _both_eu_regions_down()
+    assert "method[1]" in problems(doc)  # the dev stack declares no transfer
+    stack = yaml.safe_load(Path(STACK).read_text())
+    stack["config"]["meridian:topology"]["transfers"] = [
+        {"from": "eu", "to": "us", "basis": "EU-US Data Privacy Framework adequacy decision"}]
+    path = tmp_path / "Pulumi.transfer.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    doc["topology"] = str(path)
+    assert parse_experiment(doc).experiment.method[1].name == "de"
+
+
+def test_target_capabilities_are_checked():
+    doc = base(target="kube", blast_radius={"namespaces": ["serving"]}, topology=None,
+               steady_state=[], method=[{"action": "spot_reclaim", "start_seconds": 0}],
+               expect={"residency_violations": 0})
+    found = problems(doc)
+    assert "target kube cannot run action spot_reclaim" in found["method[0].action"]
+    assert "cannot measure residency_violations" in found["expect.residency_violations"]
+    found = problems(base(), target="aws")  # the same file checked for another target
+    assert "is required for action region_outage on target aws" in found["method[0].health_check_id"]
+    assert "is required for probe slo_attainment on target aws" in found["steady_state[0].region"]
+
+
+def test_unknown_region_zone_and_missing_topology():
+    doc = base(topology="nowhere/Pulumi.x.yaml", method=[
+        {"action": "az_outage", "region": "eu-west-1", "zone": "eu-west-1z", "start_seconds": 0}])
+    found = problems(doc)
+    assert "not found next to the experiment" in found["topology"]
+    assert "eu-west-1z is not an availability zone of eu-west-1" in found["method[0].zone"]
+    found = problems(base(blast_radius={"regions": ["eu-west-9"]}))
+    assert "unknown region 'eu-west-9'" in found["blast_radius.regions[0]"]
+
+
+def test_rollbacks_default_to_every_action_in_reverse_and_must_name_actions():
+    doc = base(blast_radius={"regions": ["eu-west-1", "eu-central-1"]}, method=[
+        {"action": "region_outage", "name": "a", "region": "eu-west-1", "start_seconds": 0},
+        {"action": "latency_injection", "name": "b", "region": "eu-central-1", "added_ms": 50,
+         "start_seconds": 10}])
+    assert parse_experiment(doc).experiment.rollbacks == ("b", "a")
+    doc["rollbacks"] = [{"revert": "c"}]
+    assert "unknown method action 'c'" in problems(doc)["rollbacks[0].revert"]
+
+
+def test_cli_exit_2_for_bad_yaml_missing_file_and_refusals(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\nmethod: [\n")
+    assert main(["drill", "validate", str(bad)]) == 2
+    assert "bad.yaml:" in capsys.readouterr().err
+    assert main(["drill", "run", str(tmp_path / "missing.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
+    refused = tmp_path / "refused.yaml"
+    refused.write_text(yaml.safe_dump(_both_eu_regions_down()))
+    journal = tmp_path / "j.json"
+    assert main(["drill", "run", str(refused), "--journal", str(journal)]) == 2
+    err = capsys.readouterr().err
+    assert "[residency] method[1]" in err and "Traceback" not in err
+    assert not journal.exists()  # refused: nothing ran, nothing written
+
+
+def test_flags_for_another_target_are_refused(tmp_path, capsys):
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(base()))
+    assert main(["drill", "run", str(path), "--endpoint-url", "http://127.0.0.1:1"]) == 2
+    assert "--endpoint-url: does not apply to target sim" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", DRILLS, ids=[p.stem for p in DRILLS])
+def test_shipped_drills_validate(path):
+    x = load_experiment(path).experiment
+    assert x.target == "sim" and x.method and x.steady_state
+    assert x.expect.residency_violations == 0
+
+
+def test_list_prints_every_action_and_probe(capsys):
+    assert main(["drill", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in list(catalog.ACTIONS) + list(catalog.PROBES):
+        assert f"  {name} " in out
+
+
+@pytest.mark.parametrize("name", ["aws-eu-primary-outage", "kube-pod-kill"])
+def test_real_target_templates_validate(name):
+    x = load_experiment(ROOT / "chaos" / "examples" / f"{name}.yaml").experiment
+    assert x.target in ("aws", "kube") and x.allow != type(x.allow)()

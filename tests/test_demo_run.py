@@ -1,0 +1,112 @@
+"""`meridian demo` orchestration: steps run through the real CLI, failures become report sections.
+
+The steps here are real `meridian` commands (or deliberately absent/broken ones) so that what is
+tested is the demo's own handling: capture, status, 'not available' reasons, exit status, atomic output.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+from meridian import cli, demo
+from meridian.report.build import MARKER
+
+
+def _factory(*steps: demo.Step):
+    def factory(work: Path, quick: bool) -> demo.DemoPlan:
+        return replace(demo.default_plan(work, quick), steps=tuple(steps))
+    return factory
+
+
+def test_missing_and_failing_steps_are_reported_not_raised(tmp_path):
+    out, err = tmp_path / "report", io.StringIO()
+    result = demo.run_demo(out, plan_factory=_factory(
+        demo.Step("validate", ("regions",)),  # a real command that succeeds; its output is shown
+        demo.Step("plan", ("no-such-command", "x")),
+        demo.Step("bench", ("regions", "--no-such-flag")),
+        demo.Step("drill:eu-primary-outage", ("drill", "run", "x.yaml"), unavailable="the drill file is absent"),
+    ), stderr=err)
+    status = {s.name: (s.status, s.detail) for s in result.steps}
+    assert status["validate"][0] == "ok"
+    assert status["plan"] == ("missing", "`meridian no-such-command` is not in this build yet")
+    assert status["bench"][0] == "failed" and status["bench"][1].startswith("exit 2")
+    assert status["drill:eu-primary-outage"] == ("missing", "the drill file is absent")
+    assert not result.ok
+
+    text = result.index.read_text()
+    assert "eu-west-1" in text  # the validate step's captured output (the regions table)
+    assert "not available:</strong> plan missing: `meridian no-such-command` is not in this build yet" in text
+    assert "not available:</strong> bench failed: exit 2" in text
+    assert "drill:eu-primary-outage missing: the drill file is absent" in text
+    assert (out / "logs" / "bench.log").read_text().count("unrecognized arguments: --no-such-flag") == 1
+    assert "Traceback" not in err.getvalue()
+    assert [line.split()[0] for line in err.getvalue().splitlines()] == ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"]
+
+
+def test_an_exception_inside_a_command_is_logged_and_the_demo_continues(tmp_path):
+    def runner(argv: list[str]) -> int:
+        if argv[0] == "bench":
+            raise RuntimeError("twin exploded")
+        return cli.main(argv)
+
+    err = io.StringIO()
+    result = demo.run_demo(tmp_path / "r", plan_factory=_factory(
+        demo.Step("bench", ("bench",)), demo.Step("validate", ("regions", "--json"))), runner=runner, stderr=err)
+    assert [(s.name, s.status) for s in result.steps] == [("bench", "failed"), ("validate", "ok")]
+    assert result.steps[0].detail == "raised RuntimeError: twin exploded"
+    assert "Traceback" not in err.getvalue()
+    assert "RuntimeError: twin exploded" in (tmp_path / "r" / "logs" / "bench.log").read_text()
+    assert "bench failed: raised RuntimeError: twin exploded" in result.index.read_text()
+
+
+def test_demo_refuses_an_out_dir_it_did_not_write(tmp_path, capsys):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "todo.txt").write_text("keep")
+    assert cli.main(["demo", "--out", str(precious), "--quick"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert [p.name for p in precious.iterdir()] == ["todo.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["notes"]  # no staging directory left behind
+
+
+def test_demo_replaces_its_own_previous_report(tmp_path):
+    out = tmp_path / "report"
+    steps = _factory(demo.Step("validate", ("regions",)))
+    demo.run_demo(out, plan_factory=steps, stderr=io.StringIO())
+    (out / "old.txt").write_text("stale")
+    result = demo.run_demo(out, plan_factory=steps, stderr=io.StringIO())
+    assert result.ok and (out / MARKER).exists() and not (out / "old.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_default_plan_runs_documented_commands_and_shows_them_reproducibly(tmp_path):
+    plan = demo.default_plan(tmp_path / "work", quick=False)
+    keys = [s.key for s in plan.steps]
+    assert keys == ["validate", "plan", "bench", "drill:eu-primary-outage", "drill:spot-reclaim-wave"]
+    bench = next(s for s in plan.steps if s.key == "bench").argv
+    policies = bench[bench.index("--policies") + 1].split(",")
+    assert {"hpa", "kpa", "skyserve", "skyserve-fallback", "static", "oracle"} <= set(policies)
+    assert Path(bench[bench.index("--json") + 1]) == plan.bench_json
+    shown = demo._Display(tmp_path / "work", "meridian-report")
+    command = shown.command(bench)
+    assert command.startswith("scripts/meridian bench --trace ../shared/traces/azure_llm_2023/")
+    assert "--json meridian-report/artifacts/bench.json" in command and str(tmp_path) not in command
+    plan_cmd = shown.command(next(s for s in plan.steps if s.key == "plan").argv)
+    assert plan_cmd == ("scripts/meridian plan Pulumi.dev.yaml --json meridian-report/artifacts/plan.json "
+                        "--diagram meridian-report/artifacts/topology.svg")
+
+
+def _only(*keys: str):
+    def factory(work: Path, quick: bool) -> demo.DemoPlan:
+        plan = demo.default_plan(work, quick)
+        return replace(plan, steps=tuple(s for s in plan.steps if s.key in keys))
+    return factory
+
+
+def test_real_validate_step_on_the_dev_stack(tmp_path):
+    result = demo.run_demo(tmp_path / "r", plan_factory=_only("validate"), stderr=io.StringIO())
+    assert [(s.name, s.status) for s in result.steps] == [("validate", "ok")]
+    text = result.index.read_text()
+    assert "Pulumi.dev.yaml: valid" in text and str(demo.REPO) not in text.split("<pre>")[1].split("</pre>")[0]
+    assert "scripts/meridian validate Pulumi.dev.yaml" in text

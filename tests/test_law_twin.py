@@ -1,0 +1,113 @@
+"""The meridian law in the digital twin (`sim.fleet`): step load, spot reclaim, metrics blackout.
+
+Arrivals are synthetic Poisson traces with fixed token counts on the default GPU profile
+(g5.2xlarge: 32 batch slots, lognormal cold start with a 200 s median), so each
+figure below follows from the profile and not from a recorded trace.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from controller.law.meridian import MeridianPolicy
+from controller.law.types import Decision, Limits, Objective, Observation
+from sim.fleet import FleetConfig, simulate
+from sim.profiles import get_profile
+from sim.scenario import MetricsBlackout, Scenario, SpotReclaim
+from sim.traces.arrivals import Arrivals
+
+OBJ = Objective(95.0, 1.0)
+PROMPT, OUTPUT = 500.0, 150.0
+REGION = "us-east-1"
+
+
+def arrivals(rate_at, duration: float, seed: int = 0) -> Arrivals:
+    """Poisson arrivals whose rate follows `rate_at(t)`, second by second."""
+    rng = np.random.default_rng(seed)
+    times = []
+    for second in range(int(duration)):
+        k = rng.poisson(rate_at(second))
+        times.append(second + np.sort(rng.random(k)))
+    t = np.concatenate(times)
+    n = len(t)
+    return Arrivals(name="synthetic", time_s=t, weight=np.ones(n), prompt_tokens=np.full(n, PROMPT),
+                    output_tokens=np.full(n, OUTPUT), duration_s=duration)
+
+
+class Recorder:
+    """Wraps the law and keeps every (observation, decision) pair it produced."""
+
+    def __init__(self, policy: MeridianPolicy):
+        self.policy, self.name, self.interval_s = policy, policy.name, policy.interval_s
+        self.log: list[tuple[Observation, Decision]] = []
+
+    def decide(self, obs: Observation) -> Decision:
+        d = self.policy.decide(obs)
+        self.log.append((obs, d))
+        return d
+
+
+def replicas_needed(rate: float) -> float:
+    """Replicas whose slots hold `rate` at a full batch (the slowest service time)."""
+    profile = get_profile()
+    return rate * profile.service_s(PROMPT, OUTPUT, 1.0) / profile.batch_slots
+
+
+def run(rate_at, duration, limits, initial, scenario=Scenario(), capacity="on-demand", seed=0):
+    law = Recorder(MeridianPolicy(OBJ, limits))
+    cfg = FleetConfig(objective=OBJ, limits=limits, initial_replicas=initial, capacity=capacity,
+                      scenario=scenario, spot_interruptions_per_hour=0.0, seed=seed)
+    result = simulate(arrivals(rate_at, duration, seed), cfg, lambda code: law)
+    return law, result.timelines[REGION]
+
+
+def test_step_from_10_to_100_percent_is_absorbed_within_cold_start_plus_one_interval():
+    low, high, step_at = 8.0, 80.0, 1500.0
+    law, tl = run(lambda t: low if t < step_at else high, 2700.0, Limits(max_replicas=200), initial=4)
+    need = replicas_needed(high)
+    # capacity for the full load is ordered within one decision interval of the step showing
+    ordered_by = step_at + 2 * law.interval_s  # one scrape to see it, one interval to act
+    ordered = max(d.replicas for o, d in law.log if o.time_s <= ordered_by)
+    assert ordered >= need, f"ordered {ordered} by {ordered_by:.0f} s, {need:.1f} needed"
+    # ...and is ready one cold start (at most the profile's 95th percentile) plus an interval later
+    ready_by = ordered_by + get_profile().cold_start_p95_s + law.interval_s
+    ready = {t: r for t, r in zip(tl.time_s, tl.ready)}
+    assert ready[max(t for t in ready if t <= ready_by)] >= need
+
+
+def test_spot_reclaim_of_half_the_replicas_is_covered_by_on_demand_within_one_interval():
+    reclaim_at, notice = 2400.0, 120.0  # after the fleet has settled
+    law, tl = run(lambda t: 30.0, 3000.0, Limits(max_replicas=200, spot_share=1.0), initial=0,
+                  scenario=Scenario((SpotReclaim(REGION, 0.5, reclaim_at, notice),)), capacity="spot-mix")
+    gone_at = reclaim_at + notice  # the doomed replicas stop serving when the notice runs out
+    before = [(o, d) for o, d in law.log if o.time_s < reclaim_at][-1]
+    after = [(o, d) for o, d in law.log if o.time_s >= gone_at]
+    first_obs, first = after[0]
+    lost = before[0].ready_spot - first_obs.ready_spot
+    assert before[1].spot >= 4 and lost >= 2  # (some replacements may be ready by then)
+    assert first_obs.time_s - gone_at <= law.interval_s
+    assert first.on_demand >= before[1].on_demand + lost
+    assert "on-demand covering spot" in first.reason
+
+
+def test_five_minute_metrics_blackout_causes_no_scale_down():
+    start, end = 1200.0, 1500.0
+    # load collapses during the blackout: a law that read the gaps as zero would scale down
+    law, _ = run(lambda t: 60.0 if t < start else 6.0, 1800.0, Limits(max_replicas=200), initial=12,
+                 scenario=Scenario((MetricsBlackout(start, end),)))
+    before = [d for o, d in law.log if o.time_s < start][-1]
+    during = [(o, d) for o, d in law.log if start <= o.time_s < end]
+    assert len(during) >= 19
+    assert all(d.replicas >= before.replicas for _, d in during)
+    blind = [d for o, d in during if o.arrival_rate_rps is None]
+    assert blind and all(not d.metrics_available and "holding" in d.reason for d in blind)
+
+
+def test_steady_load_in_the_twin_settles_near_the_queueing_size():
+    rate = 40.0
+    law, tl = run(lambda t: rate, 3600.0, Limits(max_replicas=200), initial=20, seed=3)
+    late = [d.replicas for o, d in law.log if o.time_s > 2400]
+    need = replicas_needed(rate)
+    assert min(late) >= math.floor(need)
+    assert max(late) <= 1.6 * need

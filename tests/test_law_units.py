@@ -1,0 +1,226 @@
+"""Unit tests of the control law's parts: queueing, estimators, forecast, stabiliser, mix."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from controller.law.capacity import CapacityEstimator, Sample
+from controller.law.coldstart import ColdStartLearner
+from controller.law.cost import MixPlanner
+from controller.law.forecast import RateForecaster
+from controller.law.online import ForgettingLine, RelearningEwma
+from controller.law.queueing import erlang_b, erlang_c, replicas_for_wait, wait_quantile, wait_tail
+from controller.law.settings import LawSettings
+from controller.law.stabilise import Stabiliser
+from controller.law.types import Limits, Observation
+
+
+def _exact_erlang_b(c: int, a: float) -> float:
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b
+
+
+# -- queueing ------------------------------------------------------------------------------
+def test_erlang_c_textbook_value():
+    # 2 erlangs on 3 servers: C = 4/9 (e.g. Kleinrock vol. 1, M/M/c worked example)
+    assert erlang_c(3, 2.0) == pytest.approx(4 / 9, rel=1e-9)
+
+
+@pytest.mark.parametrize("c,a", [(65, 55.0), (100, 90.0), (500, 470.0), (3000, 2900.0), (200, 150.0)])
+def test_large_server_erlang_b_matches_exact_recursion(c, a):
+    assert erlang_b(c, a) == pytest.approx(_exact_erlang_b(c, a), rel=0.02)
+
+
+def test_unstable_queue_always_waits():
+    assert erlang_c(10, 10.0) == 1.0
+    assert wait_tail(10, 12.0, 5.0, 1.0) == 1.0
+    assert math.isinf(wait_quantile(10, 12.0, 5.0, 0.05))
+
+
+def test_wait_quantile_inverts_wait_tail():
+    q = wait_quantile(40, 32.0, 8.0, 0.01)
+    assert q > 0
+    assert wait_tail(40, 32.0, 8.0, q) == pytest.approx(0.01, rel=1e-6)
+
+
+def test_replicas_for_wait_is_smallest_meeting_the_tail():
+    n, wait = replicas_for_wait(20.0, 10.0, 16.0, 0.5, 0.025, 1, 1000)
+    assert wait_tail(int(n * 16), 200.0, 10.0, 0.5) <= 0.025
+    assert wait_tail(int((n - 1) * 16), 200.0, 10.0, 0.5) > 0.025
+    assert wait <= 0.5
+
+
+def test_square_root_staffing_runs_large_fleets_hotter():
+    """Sizing from the waiting tail, not a utilisation target: utilisation grows with scale."""
+    small, _ = replicas_for_wait(2.0, 10.0, 8.0, 0.2, 0.025, 1, 10_000)
+    large, _ = replicas_for_wait(200.0, 10.0, 8.0, 0.2, 0.025, 1, 10_000)
+    assert 20.0 / (small * 8) < 2000.0 / (large * 8)
+
+
+# -- online estimators -----------------------------------------------------------------------
+def test_relearning_ewma_restarts_after_sustained_shift_not_single_outlier():
+    e = RelearningEwma(alpha=0.1, shift=0.3, patience=3)
+    for _ in range(20):
+        e.update(10.0)
+    e.update(30.0)
+    assert e.value < 13.0
+    e.update(10.0)
+    for _ in range(3):
+        e.update(20.0)
+    assert e.value == pytest.approx(20.0)
+    assert e.relearned == 1
+
+
+def test_forgetting_line_finds_a_real_slope_and_ignores_noise():
+    line = ForgettingLine(0.98, min_spread=0.01, patience=0)
+    for i in range(40):
+        x = 1.0 + (i % 8)
+        line.add(x, 2.0 + 0.5 * x + (0.01 if i % 2 else -0.01))
+    assert line.slope() == pytest.approx(0.5, rel=0.05)
+    noise = ForgettingLine(0.98, min_spread=0.01, patience=0)
+    ys = [1.0, 1.4, 0.7, 1.2, 0.8, 1.3, 0.9, 1.1, 0.6, 1.5]
+    for i, y in enumerate(ys):
+        noise.add(1.0 + (i * 7 % 10) / 10, y)
+    assert noise.slope() == 0.0  # not significant
+
+
+def test_capacity_learns_slots_from_a_queue_and_service_from_littles_law():
+    s = LawSettings()
+    est = CapacityEstimator(1.0, s)
+    for i in range(10):  # calm: 4 replicas, 20 req/s, 8 s per request -> 160 in flight
+        est.update(Sample(i * 15.0, 4, 20.0, 160.0, 0.0, 0.4))
+    view = est.view()
+    assert view.slots is None
+    assert view.service_s == pytest.approx(8.0, rel=0.01)
+    assert view.safe_concurrency == pytest.approx(40.0)
+    assert view.concurrency_cap == pytest.approx(40.0 * s.probe_growth)
+    est.update(Sample(150.0, 4, 30.0, 192.0, 25.0, 2.0))  # every slot busy, 25 waiting
+    assert est.view().slots == pytest.approx(48.0)
+
+
+def test_cold_start_learnt_from_replica_counts():
+    c = ColdStartLearner(prior_s=300.0)
+    assert c.estimate_s() == 300.0
+    c.update(0.0, 4, 0)
+    c.update(15.0, 4, 3)  # three ordered between t=0 and t=15
+    c.update(30.0, 4, 3)
+    c.update(135.0, 7, 0)  # all ready by t=135
+    assert c.samples == 3
+    assert c.estimate_s() == pytest.approx(135.0)
+
+
+# -- forecast ----------------------------------------------------------------------------------
+def test_forecast_holds_recent_peak_and_extrapolates_a_sustained_trend():
+    f = RateForecaster(15.0, 2.0)
+    for i in range(20):
+        f.update(i * 15.0, 100.0 if i == 12 else 50.0)
+    fc = f.forecast(horizon_s=180.0)
+    assert fc.basis == "peak-hold" and fc.rate_rps == 100.0
+    g = RateForecaster(15.0, 2.0)
+    for i in range(20):
+        g.update(i * 15.0, 50.0 + i)  # +1 req/s every 15 s
+    fc = g.forecast(horizon_s=180.0)
+    assert fc.basis == "trend"
+    assert fc.rate_rps == pytest.approx(69.0 + (180.0 + 15.0) / 15.0, rel=0.02)
+
+
+def _bursting() -> RateForecaster:
+    f = RateForecaster(15.0, 2.0)
+    for i in range(12):
+        f.update(i * 15.0, 50.0 + (1.0 if i % 2 else -1.0))
+    f.update(180.0, 80.0)  # +30 req/s in one interval of a 60 s trailing window
+    return f
+
+
+def test_forecast_extrapolates_a_burst_the_fleet_cannot_absorb():
+    fc = _bursting().forecast(horizon_s=180.0, overloaded=True)
+    assert fc.burst and fc.basis == "burst"
+    # the window has seen 15 of 60 s of the step: 45 s more of +2 req/s per second
+    assert fc.rate_rps == pytest.approx(80.0 + 2.0 * 45.0, rel=0.05)
+
+
+def test_forecast_does_not_extrapolate_a_spike_the_fleet_absorbs():
+    fc = _bursting().forecast(horizon_s=180.0, overloaded=False)
+    assert fc.burst and fc.basis != "burst"
+    assert fc.rate_rps == pytest.approx(80.0)
+
+
+# -- stabiliser ----------------------------------------------------------------------------------
+def test_stabiliser_fast_up_slow_bounded_down():
+    st = Stabiliser(window_s=300.0, max_down_share=0.1, step=0.05, max_band=0.25)
+    assert st.apply(0.0, 10, 20).replicas == 20
+    assert st.apply(15.0, 20, 5).replicas == 20  # inside the window: hold
+    out = st.apply(330.0, 20, 5)  # window has passed: down, but by at most 10 %
+    assert out.replicas == 18 and "limited" in out.note
+
+
+def test_stabiliser_widens_band_after_flapping():
+    st = Stabiliser(window_s=60.0, max_down_share=0.5, step=0.05, max_band=0.25)
+    st.apply(0.0, 20, 20)
+    assert st.apply(61.0, 20, 18).replicas == 18  # a scale-down...
+    st.apply(75.0, 18, 20)  # ...reversed within the window
+    assert st.band == pytest.approx(0.05)
+
+
+# -- cost mix --------------------------------------------------------------------------------------
+def _obs(**kw) -> Observation:
+    base = dict(time_s=0.0, ready_replicas=10, starting_replicas=0, arrival_rate_rps=10.0,
+                ttft_quantile_s=0.5, e2e_quantile_s=None, in_flight=50.0, queued=0.0,
+                price_on_demand_per_hour=4.0, price_spot_per_hour=1.5)
+    base.update(kw)
+    return Observation(**base)
+
+
+def test_mix_covers_reclaimed_spot_with_on_demand():
+    planner = MixPlanner()
+    limits = Limits(max_replicas=100, spot_share=0.5)
+    first = planner.plan(_obs(time_s=0.0, ready_spot=5), 10, limits, cold_start_s=200.0, floor=1)
+    assert (first.replicas, first.spot, first.fallback) == (10, 5, 0)
+    # well after the spot replicas became ready, half of them are reclaimed
+    later = planner.plan(_obs(time_s=600.0, ready_replicas=8, ready_spot=3), 10, limits, 200.0, 1)
+    assert later.spot == 5 and later.fallback == 2 and later.replicas == 12
+
+
+def test_mix_does_not_cover_spot_it_just_ordered():
+    planner = MixPlanner()
+    limits = Limits(max_replicas=100, spot_share=0.5)
+    planner.plan(_obs(time_s=0.0, ready_spot=5), 10, limits, 200.0, 1)
+    grow = planner.plan(_obs(time_s=15.0, ready_spot=5, starting_spot=5), 20, limits, 200.0, 1)
+    assert grow.spot == 10 and grow.fallback == 0
+
+
+def test_mix_respects_budget_and_says_so():
+    planner = MixPlanner()
+    limits = Limits(max_replicas=100, budget_per_hour=20.0)
+    mix = planner.plan(_obs(), 10, limits, 200.0, 1)
+    assert mix.budget_limited and mix.replicas == 5  # 5 x 4 USD/h
+    assert "budget" in mix.note
+
+
+def test_growth_quantile_learns_how_far_the_rate_rises_within_a_horizon():
+    from controller.law.forecast import GrowthQuantile
+
+    g = GrowthQuantile(q=0.9, min_samples=10)
+    assert g.ratio() == 1.0  # nothing learnt yet: no headroom
+    for i in range(400):  # every 10th sample a spike to twice the level
+        g.update(i * 15.0, 100.0 if i % 10 == 0 else 50.0, horizon_s=60.0)
+    # most samples see the next spike within 60 s (4 samples): the 0.9 quantile is 2x
+    assert g.ratio() == 2.0
+    smooth = GrowthQuantile(q=0.9, min_samples=10)
+    for i in range(400):
+        smooth.update(i * 15.0, 50.0, horizon_s=60.0)
+    assert smooth.ratio() == 1.0
+
+
+def test_mix_keeps_running_on_demand_until_replacing_spot_is_ready():
+    planner = MixPlanner()
+    limits = Limits(max_replicas=100, spot_share=1.0)
+    # a warm fleet of 10 on-demand replicas, moved onto spot: on-demand stays meanwhile
+    first = planner.plan(_obs(time_s=0.0, ready_spot=0), 10, limits, 200.0, 1)
+    assert first.spot == 10 and first.replicas == 20 and first.fallback == 10
+    half = planner.plan(_obs(time_s=120.0, ready_replicas=15, ready_spot=5, starting_replicas=15,
+                             starting_spot=5), 10, limits, 200.0, 1)
+    assert half.fallback == 5  # released as spot comes up
