@@ -284,31 +284,36 @@ def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     return {name: done[name] for name in cfg.policies}
 
 
-def _evaluate_one(job: tuple[str, str, float]) -> tuple[tuple[str, str], tuple[None, dict]]:
-    spec, name, knob = job
+def _evaluate_one(job: tuple[str, str, float, bool]):
+    spec, name, knob, keep = job
     workloads, cfg = _FORKED
-    return (spec, name), (None, _evaluate(workloads[spec], name, knob, cfg, quiet=True)[1])
+    return (spec, name), _evaluate(workloads[spec], name, knob, cfg, keep, quiet=True)
 
 
-def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, quiet: bool = False):
+def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, keep: bool, quiet: bool = False):
+    """Scores of one run, and (with `keep`) the small summary the plots need."""
     t0 = time.perf_counter()
     show = None if quiet or work.fleet.step_s <= 1 else _progress(f"run {name}")
     result, s = run_policy(work, name, knob, cfg, show)
     log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
         f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
-    return result, s
+    if not keep:
+        return None, s
+    from sim.plots import PlotRun
+    return PlotRun.of(work.arrivals, result), s
 
 
-def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep_runs: bool) -> dict:
-    """Evaluate every (trace, policy); in forked workers unless the runs are kept for plots."""
+def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep: bool) -> dict:
+    """Evaluate every (trace, policy), in forked workers when `jobs` > 1."""
     global _FORKED
-    if keep_runs or cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg) for spec, name in jobs}
+    if cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg, keep) for spec, name in jobs}
     order = sorted(jobs, key=lambda j: (j[1] != "kpa", j[1] != "hpa"))
     _FORKED = (workloads, cfg)
     try:
         with multiprocessing.get_context("fork").Pool(min(cfg.jobs, len(jobs))) as pool:
-            return dict(pool.imap_unordered(_evaluate_one, [(spec, name, tuned[name].knob) for spec, name in order]))
+            return dict(pool.imap_unordered(_evaluate_one, [(spec, name, tuned[name].knob, keep)
+                                                           for spec, name in order]))
     finally:
         _FORKED = None
 
@@ -358,7 +363,7 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
             result, s = evaluated[(spec, name)]
             entry["results"].append({"policy": name, "knob": tuned[name].knob, **s})
             if keep_runs:
-                runs[(spec, name)] = (work, result)
+                runs[(spec, name)] = result
         out["traces"].append(entry)
     if keep_runs:
         out["_runs"] = runs
