@@ -104,3 +104,12 @@ def test_replay_is_deterministic(ramp_trace):
     first = run_policy(work, "kpa", 12.0, cfg)[1]
     again = run_policy(work, "kpa", 12.0, cfg)[1]
     assert first == again
+
+
+def test_plots_are_written(ramp_trace, tmp_path):
+    plots = tmp_path / "plots"
+    assert main(["bench", "--trace", ramp_trace, "--policies", "static,oracle", "--plot", str(plots)]) == 0
+    names = sorted(p.name for p in plots.iterdir())
+    assert names == ["ramp.jsonl-cost.png", "ramp.jsonl-replicas.png", "ramp.jsonl-ttft.png"]
+    for p in plots.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
