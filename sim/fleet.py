@@ -111,6 +111,10 @@ class _Region:
         self.scale_events = self.max_replicas = 0
         self.timeline = Timeline()
         self.decision_total = 0
+        self.scrape_every = self.decide_every = 1  # in steps, set when the run starts
+        self.latency_fields = True
+        self.replicas_dt = self.cost_per_step = 0.0
+        self._c = self._p = self._o = self._q = 0.0  # this step's cohort: count, token sums, p-prompt
 
     @property
     def total(self) -> int:
