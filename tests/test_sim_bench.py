@@ -113,3 +113,15 @@ def test_plots_are_written(ramp_trace, tmp_path):
     assert names == ["ramp.jsonl-cost.png", "ramp.jsonl-replicas.png", "ramp.jsonl-ttft.png"]
     for p in plots.iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+def test_spot_mix_only_for_spot_capable_policies(ramp_trace, tmp_path):
+    out = tmp_path / "spot.json"
+    assert main(["bench", "--trace", ramp_trace, "--policies", "skyserve,skyserve-fallback",
+                 "--capacity", "spot-mix", "--json", str(out)]) == 0
+    rows = {r["policy"]: r for r in json.loads(out.read_text())["traces"][0]["results"]}
+    plain, fallback = rows["skyserve"], rows["skyserve-fallback"]
+    # skyserve stays on-demand; the fallback autoscaler runs its target on spot (~38 % of the
+    # on-demand price for g5) and pays on-demand only while spot replicas are not ready.
+    assert fallback["cost_usd"] < 0.75 * plain["cost_usd"]
+    assert fallback["gpu_hours"] >= 0.9 * plain["gpu_hours"]
