@@ -29,7 +29,7 @@ from sim.fleet import Fleet, FleetConfig, RunResult, simulate
 from sim.policies import KNOBS, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
 from sim.score import Windows, score, windows
-from sim.traces import Arrivals, TraceOptions, load_trace
+from sim.traces import Arrivals, TraceOptions, load_trace, resolve
 
 WARM_UTILIZATION = 0.7
 UNTUNED = 1.0  # knob passed to policies that have none (not in sim.policies.KNOBS)
@@ -326,13 +326,20 @@ def _progress(label: str) -> Callable[[float], None]:
     return report
 
 
+def _canonical(spec: str) -> str:
+    """One spelling per trace (relative, absolute or via ../shared/traces), to spot hindsight."""
+    path, sep, series = spec.partition("#")
+    return str(resolve(path).resolve()) + sep + series
+
+
 def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
     unknown = [p for p in cfg.policies if p not in REGISTRY]
     if unknown:
         raise InputError("unknown policy", [Problem("--policies", f"{', '.join(unknown)} not known",
                                                     fix=f"choose from {', '.join(REGISTRY)}")])
     workloads = {spec: prepare(spec, cfg) for spec in dict.fromkeys(cfg.traces)}
-    tune_work = workloads.get(cfg.tune_on) or prepare(cfg.tune_on, cfg)
+    same = {spec: _canonical(spec) == _canonical(cfg.tune_on) for spec in workloads}
+    tune_work = next((workloads[spec] for spec in workloads if same[spec]), None) or prepare(cfg.tune_on, cfg)
     tuned = _tune_all(tune_work, cfg)
     out = {
         "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,
@@ -349,13 +356,13 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
     evaluated = {}
     if not keep_runs:  # the twin is deterministic: a hindsight run was already scored while tuning
         for spec, name in list(jobs):
-            if spec == cfg.tune_on and tuned[name].knob in tuned[name].scores:
+            if same[spec] and tuned[name].knob in tuned[name].scores:
                 evaluated[(spec, name)] = (None, tuned[name].scores[tuned[name].knob])
                 jobs.remove((spec, name))
                 log(f"run  {name:<17} on {workloads[spec].arrivals.name}: scored while tuning (same knob, same seed)")
     evaluated.update(_evaluate_all(workloads, jobs, tuned, cfg, keep_runs) if jobs else {})
     for spec, work in workloads.items():
-        entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
+        entry = {"trace": spec, "name": work.arrivals.name, "hindsight": same[spec],
                  "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),
                  "requests": work.arrivals.requests, "duration_s": work.arrivals.duration_s,
                  "notes": work.arrivals.notes, "results": []}

@@ -125,3 +125,12 @@ def test_spot_mix_only_for_spot_capable_policies(ramp_trace, tmp_path):
     # on-demand price for g5) and pays on-demand only while spot replicas are not ready.
     assert fallback["cost_usd"] < 0.75 * plain["cost_usd"]
     assert fallback["gpu_hours"] >= 0.9 * plain["gpu_hours"]
+
+
+def test_hindsight_detected_whatever_the_spelling(ramp_trace, tmp_path, monkeypatch):
+    from pathlib import Path
+    monkeypatch.chdir(Path(ramp_trace).parent)
+    out = tmp_path / "h.json"
+    assert main(["bench", "--trace", "ramp.jsonl", "--tune-on", ramp_trace, "--policies", "static",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["traces"][0]["hindsight"] is True
