@@ -120,6 +120,11 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
                         initial_replicas=initial, transfers=tuple(transfers), route_order=route_order,
                         seed=cfg.seed)
     win = windows(arrivals, cfg.objective, profile, cfg.warmup_s)
+    if not win.scored.any():
+        raise InputError("trace too short for the bench", [Problem(
+            spec, f"it lasts {arrivals.duration_s:.0f} s; the first {cfg.warmup_s:g} s are the unscored warm-up "
+            "and scoring needs at least one 1-minute window after it",
+            fix=f"use a trace longer than {cfg.warmup_s + 60:g} s")])
     judged = win.feasible[win.scored]
     if judged.size and judged.mean() < 0.5:
         raise InputError("objective not feasible on this trace", [Problem(

@@ -134,3 +134,11 @@ def test_hindsight_detected_whatever_the_spelling(ramp_trace, tmp_path, monkeypa
     assert main(["bench", "--trace", "ramp.jsonl", "--tune-on", ramp_trace, "--policies", "static",
                  "--json", str(out)]) == 0
     assert json.loads(out.read_text())["traces"][0]["hindsight"] is True
+
+
+def test_trace_shorter_than_warm_up_refused(tmp_path, capsys):
+    short = tmp_path / "short.jsonl"
+    short.write_text("\n".join(json.dumps({"timestamp": i * 1000, "input_length": 10, "output_length": 5})
+                               for i in range(100)))
+    assert main(["bench", "--trace", str(short)]) == 2
+    assert "warm-up" in capsys.readouterr().err
