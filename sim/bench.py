@@ -26,7 +26,7 @@ import numpy as np
 from controller.law.types import Limits, Objective
 from regions.errors import InputError, Problem
 from sim.fleet import Fleet, FleetConfig, RunResult, simulate
-from sim.policies import KNOBS, REGISTRY, SPOT_CAPABLE
+from sim.policies import KNOBS, ON_DEMAND_TWIN, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
 from sim.score import Windows, score, windows
 from sim.traces import Arrivals, TraceOptions, load_trace, resolve
@@ -275,18 +275,31 @@ def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     """Tune every policy; with `jobs` > 1, policies are tuned in parallel forked workers
     (they share the prepared workload copy-on-write; only knobs and scores come back)."""
     global _FORKED
-    jobs = min(cfg.jobs, len(cfg.policies))
+    twins = _twins(cfg)
+    names = [n for n in cfg.policies if n not in twins]
+    jobs = min(cfg.jobs, len(names))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {name: tune(work, name, cfg) for name in cfg.policies}
-    # Costliest first (KPA decides every step), so the workers finish together.
-    order = sorted(cfg.policies, key=lambda n: (n != "kpa", n != "hpa"))
-    _FORKED = (work, cfg)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            done = dict(pool.imap_unordered(_tune_one, order))
-    finally:
-        _FORKED = None
+        done = {name: tune(work, name, cfg) for name in names}
+    else:
+        # Costliest first (KPA decides every step), so the workers finish together.
+        order = sorted(names, key=lambda n: (n != "kpa", n != "hpa"))
+        _FORKED = (work, cfg)
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                done = dict(pool.imap_unordered(_tune_one, order))
+        finally:
+            _FORKED = None
+    for name, same_as in twins.items():
+        log(f"tune {name:<17} = {same_as} on {cfg.capacity} capacity (identical decisions): reusing its knob")
+        done[name] = done[same_as]
     return {name: done[name] for name in cfg.policies}
+
+
+def _twins(cfg: BenchConfig) -> dict[str, str]:
+    """Policies that decide exactly like another one under this capacity (ON_DEMAND_TWIN)."""
+    if cfg.capacity != "on-demand":
+        return {}
+    return {n: ON_DEMAND_TWIN[n] for n in cfg.policies if ON_DEMAND_TWIN.get(n) in cfg.policies}
 
 
 def _evaluate_one(job: tuple[str, str, float, bool]):
@@ -365,7 +378,12 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
                 evaluated[(spec, name)] = (None, tuned[name].scores[tuned[name].knob])
                 jobs.remove((spec, name))
                 log(f"run  {name:<17} on {workloads[spec].arrivals.name}: scored while tuning (same knob, same seed)")
-    evaluated.update(_evaluate_all(workloads, jobs, tuned, cfg, keep_runs) if jobs else {})
+    twins = _twins(cfg)
+    evaluated.update(_evaluate_all(workloads, [j for j in jobs if j[1] not in twins], tuned, cfg, keep_runs)
+                     if jobs else {})
+    for spec, name in jobs:
+        if name in twins:
+            evaluated[(spec, name)] = evaluated[(spec, twins[name])]
     for spec, work in workloads.items():
         entry = {"trace": spec, "name": work.arrivals.name, "hindsight": same[spec],
                  "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),

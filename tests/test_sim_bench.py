@@ -142,3 +142,13 @@ def test_trace_shorter_than_warm_up_refused(tmp_path, capsys):
                                for i in range(100)))
     assert main(["bench", "--trace", str(short)]) == 2
     assert "warm-up" in capsys.readouterr().err
+
+
+def test_on_demand_twins_really_decide_alike(ramp_trace):
+    # The bench runs skyserve-fallback as skyserve on on-demand capacity; check that claim.
+    from sim.bench import BenchConfig, prepare, run_policy
+    from sim.policies import ON_DEMAND_TWIN
+    cfg = BenchConfig(traces=(ramp_trace,), tune_on=ramp_trace)
+    work = prepare(ramp_trace, cfg)
+    for name, twin in ON_DEMAND_TWIN.items():
+        assert run_policy(work, name, 1.3, cfg)[1] == run_policy(work, twin, 1.3, cfg)[1]

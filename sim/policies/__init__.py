@@ -47,3 +47,7 @@ KNOBS: dict[str, Knob] = {
 }
 
 SPOT_CAPABLE = {"skyserve-fallback", "meridian"}
+
+# Policies whose decisions are identical to another's when no spot is offered (on-demand
+# capacity): the bench tunes and runs the other once and reports it under both names.
+ON_DEMAND_TWIN = {"skyserve-fallback": "skyserve"}
