@@ -82,13 +82,11 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def _busy_slots_per_minute(a: Arrivals, profile: GpuProfile, until_s: float | None = None) -> np.ndarray:
+def _busy_slots_per_minute(a: Arrivals, profile: GpuProfile) -> np.ndarray:
+    """Batch slots the arrivals of each minute keep busy (Little's law) at the warm utilization."""
     service = profile.service_s(a.prompt_tokens, a.output_tokens, WARM_UTILIZATION)
     minute = (a.time_s // 60).astype(np.int64)
-    busy = np.bincount(minute, weights=a.weight * service, minlength=1) / 60.0
-    if until_s is not None:
-        busy = busy[: max(1, int(math.ceil(until_s / 60)))]
-    return busy
+    return np.bincount(minute, weights=a.weight * service, minlength=1) / 60.0
 
 
 def prepare(spec: str, cfg: BenchConfig) -> Workload:
@@ -98,20 +96,19 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     route_order = None
     if cfg.topology is not None:
         arrivals, regions, transfers = cfg.topology.apply(arrivals)
-        route_order = cfg.topology.route_order()
+        route_order = cfg.topology.route_order() if hasattr(cfg.topology, "route_order") else None
     else:
         arrivals.jurisdictions = (cfg.jurisdiction,)
         regions, transfers = (cfg.region,), ()
     step = options.cohort_step_s if arrivals.cohorts else 1.0
     slots = profile.batch_slots
-    initial, peak_total = {}, 0.0
-    shares = _region_shares(arrivals, regions, cfg)
-    for code in regions:
-        share = shares.get(code, 0.0)
-        warm = _busy_slots_per_minute(arrivals, profile, cfg.warmup_s).max() * share
+    initial, peak = {}, 0.0
+    for code, (rows, share) in _region_load(arrivals, regions, cfg, route_order).items():
+        busy = _busy_slots_per_minute(arrivals.take(rows), profile) * share if rows.any() else np.zeros(1)
+        warm = busy[: max(1, int(math.ceil(cfg.warmup_s / 60)))].max()
         initial[code] = max(1, math.ceil(warm / (slots * WARM_UTILIZATION)))
-        peak_total = max(peak_total, _busy_slots_per_minute(arrivals, profile).max() * share)
-    max_replicas = max(max(initial.values()), math.ceil(peak_total * MAX_REPLICA_HEADROOM / slots) + 2)
+        peak = max(peak, busy.max())
+    max_replicas = max(max(initial.values()), math.ceil(peak * MAX_REPLICA_HEADROOM / slots) + 2)
     limits = Limits(min_replicas=1, max_replicas=max_replicas,
                     spot_share=1.0 if cfg.capacity == "spot-mix" else 0.0,
                     cold_start_s=profile.cold_start_median_s)
@@ -140,10 +137,20 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     return Workload(spec, arrivals, fleet, win, profile)
 
 
-def _region_shares(arrivals: Arrivals, regions, cfg: BenchConfig) -> dict[str, float]:
+def _region_load(arrivals: Arrivals, regions, cfg: BenchConfig, route_order) -> dict[str, tuple]:
+    """Per region, the rows it serves while all is healthy (its jurisdictions' first choice)
+    and the share of their weight it carries. A topology object without `route_order` (only
+    `region_shares`) gets every row at its share."""
+    everything = np.ones(len(arrivals.time_s), bool)
     if cfg.topology is None:
-        return {regions[0]: 1.0}
-    return cfg.topology.region_shares(arrivals)
+        return {regions[0]: (everything, 1.0)}
+    if route_order is None:
+        return {code: (everything, share) for code, share in cfg.topology.region_shares(arrivals).items()}
+    homes = arrivals.homes()
+    out = {code: (np.zeros(len(homes), bool), 1.0) for code in regions}
+    for j, code in enumerate(arrivals.jurisdictions):
+        out[route_order[code][0]][0][homes == j] = True
+    return out
 
 
 def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
