@@ -21,13 +21,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import structlog
 from chaos.journal import Journal, PhaseResult, ProbeResult, RollbackResult, utc_now, write_atomic
 from chaos.model import Action, Experiment, Probe
-from chaos.targets.base import Measurements, Target
+from chaos.targets.base import Target
 from regions.errors import InputError
 from regions.topology import Topology
 
 ROLLBACK_STRATEGIES = ("always", "on-failure", "never")
+log = structlog.get_logger(__name__)
 
 
 class DrillInterrupted(BaseException):
@@ -79,6 +81,11 @@ class _Run:
     def execute(self, journal_path) -> Outcome:
         checks: list[dict] = []
         wall = time.monotonic()
+        # every log line while the drill runs (ours, botocore's, kubernetes') names the drill
+        with structlog.contextvars.bound_contextvars(drill=self.x.title, target=self.target.name):
+            return self._execute(journal_path, checks, wall)
+
+    def _execute(self, journal_path, checks: list[dict], wall: float) -> Outcome:
         try:
             with self._signals():
                 try:
@@ -121,6 +128,7 @@ class _Run:
                 if journal_path is not None:
                     write_atomic(self.journal, journal_path)
         code = 0 if self.journal.status == "passed" else 1
+        log.info("drill finished", status=self.journal.status, reason=self.reason or None)
         return Outcome(self.journal, code, self.reason, checks)
 
     def _abort(self, reason: str, status: str) -> None:
@@ -181,6 +189,7 @@ class _Run:
     def _inject(self, a: Action) -> None:
         self.say(f"[{self.t:7.1f}s] inject {a.name} ({a.kind} {_where(a)})")
         output = self.target.inject(a)
+        log.info("fault injected", action=a.name, kind=a.kind, t=self.t)
         self.active[a.name] = a
         self.injected.add(a.name)
         self.first_fault = self.t if self.first_fault is None else self.first_fault
@@ -226,6 +235,7 @@ class _Run:
             self.journal.log(self.t, "rollback", name, {"error": str(err)})
             return RollbackResult(name, "failed", error=f"{type(err).__name__}: {err}", reason=why)
         del self.active[name]
+        log.info("fault rolled back", action=name, t=self.t)
         self.journal.log(self.t, "rollback", name, output)
         return RollbackResult(name, "succeeded", output=output, reason=why)
 

@@ -9,6 +9,7 @@ offsets beyond the drill's length, and expectations the target cannot measure.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,8 +137,8 @@ def _num(p: _Problems, raw: dict, key: str, *, path: str = "", required: bool = 
         if required:
             p.add(where, "is required", f"add '{key}: <number>'")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        p.add(where, f"must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        p.add(where, f"must be a finite number, got {value!r}")
         return None
     if minimum is not None and value < minimum:
         p.add(where, f"must be at least {minimum:g}, got {value:g}")
@@ -243,7 +244,8 @@ def _params(p: _Problems, raw: dict, path: str, kind: catalog.Kind, reserved: tu
             p.add(f"{path}.{key}", f"applies only to target {' or '.join(spec.only)}, not {target}",
                   f"drop it for {target}")
             continue
-        if isinstance(value, bool) or not isinstance(value, spec.type):
+        if isinstance(value, bool) or not isinstance(value, spec.type) or \
+                (isinstance(value, float) and not math.isfinite(value)):
             p.add(f"{path}.{key}", f"must be {_type_name(spec.type)}, got {value!r}")
             continue
         if spec.choices and value not in spec.choices:
@@ -295,7 +297,7 @@ def _kind(p: _Problems, entry: Any, path: str, field: str, table: dict[str, cata
         p.add(path, f"must be a mapping with '{field}: <kind>'", f"e.g. '- {field}: {example}'")
         return None
     name = entry[field]
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         p.unknown(f"{path}.{field}", name, tuple(table), field)
         return None
     if name not in supported:

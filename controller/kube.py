@@ -64,7 +64,7 @@ def now_rfc3339() -> str:
 class KubeAdapter:
     def __init__(self, api_client: client.ApiClient, *, request_timeout: tuple[float, float] = (3.0, 10.0),
                  write_timeout: tuple[float, float] = (2.0, 3.0), deadline_s: float = 10.0,
-                 identity: str = "meridian-controller", write_guard=lambda: True):
+                 identity: str = "meridian-controller", write_guard=lambda: True, write_budget=None):
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
@@ -73,6 +73,8 @@ class KubeAdapter:
         self.write_timeout = write_timeout
         self.identity = identity
         self.write_guard = write_guard
+        # seconds a write may still take before another instance could lead (None: no limit)
+        self.write_budget = write_budget
 
     def _call(self, what: str, fn, *args, **kwargs):
         return retry.call(fn, *args, deadline_s=self.deadline_s, what=what,
@@ -84,10 +86,15 @@ class KubeAdapter:
         def attempt(*a, **kw):
             if not self.write_guard():
                 raise NotLeader(what)
-            return fn(*a, **kw)
+            connect, read = self.write_timeout
+            budget = self.write_budget() if self.write_budget else None
+            if budget is not None:  # the whole request must end before a successor may start
+                if budget <= 0.2:
+                    raise NotLeader(what)
+                connect, read = min(connect, budget / 2), min(read, budget / 2)
+            return fn(*a, _request_timeout=(connect, read), **kw)
 
-        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what,
-                          _request_timeout=self.write_timeout, **kwargs)
+        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what, **kwargs)
 
     # -- InferenceScalers ------------------------------------------------------------------
     def list_scalers(self, namespaces: list[str] | None) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ monotonic clock. Every write the runtime makes checks it first, so an instance t
 cannot renew (partition, API down, GC pause) stops acting within the renew deadline —
 before any other instance can take over, which needs `lease_duration_s` (> renew
 deadline) of seeing no change in the record (client-go's rule, immune to clock skew).
+A write already in flight is bounded too: its request timeout is cut to end within
+`takeover_margin_s()`, so it lands (or fails) before a successor can start acting.
 """
 from __future__ import annotations
 
@@ -51,6 +53,12 @@ class LeaseElector:
             if self._renewed_at is None:
                 return 0.0
             return max(0.0, self.renew_deadline_s - (self.clock() - self._renewed_at))
+
+    def takeover_margin_s(self) -> float:
+        """Seconds until another instance could possibly take over: what is left of our renew
+        deadline plus the gap between lease duration and renew deadline. Writes must end by then."""
+        remaining = self.remaining_s()
+        return remaining + (self.lease_duration_s - self.renew_deadline_s) if remaining > 0 else 0.0
 
     # -- one round -------------------------------------------------------------------------
     def try_acquire_or_renew(self) -> bool:

@@ -264,7 +264,7 @@ def rbac(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-def deployment(namespace: str, image: str, replicas: int = 2) -> dict[str, Any]:
+def deployment(namespace: str, image: str, replicas: int = 2, extra_args: list[str] | None = None) -> dict[str, Any]:
     """Two replicas: one leads, the other takes over within the lease duration."""
     probe = {"httpGet": {"path": "/healthz", "port": "http-metrics"},
              "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3}
@@ -277,11 +277,14 @@ def deployment(namespace: str, image: str, replicas: int = 2) -> dict[str, Any]:
         "args": ["controller", "run",
                  "--leader-elect-namespace", namespace,
                  "--leader-elect-name", LEASE_NAME,
-                 "--metrics-port", str(METRICS_PORT)],
+                 "--metrics-port", str(METRICS_PORT), *(extra_args or [])],
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            # the CLI imports plotting code that wants a writable config dir; the root is read-only
+            {"name": "MPLCONFIGDIR", "value": "/tmp/matplotlib"},
         ],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "ports": [{"name": "http-metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "livenessProbe": {**probe, "initialDelaySeconds": 5},
         "readinessProbe": ready,
@@ -313,6 +316,7 @@ def deployment(namespace: str, image: str, replicas: int = 2) -> dict[str, Any]:
                                             "labelSelector": {"matchLabels": dict(_SELECTOR)}},
                     }]}},
                     "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                 },
             },
         },
@@ -323,10 +327,22 @@ def render(
     namespace: str = DEFAULT_NAMESPACE,
     image: str = DEFAULT_IMAGE,
     service_account_annotations: dict | None = None,
+    *,
+    prometheus_url: str | None = None,
+    price_region: str | None = None,
+    price_refresh_s: float = 0.0,
 ) -> list[dict]:
     """All objects in apply order: Namespace, CRD, ServiceAccount, RBAC, Service,
     Deployment, PodDisruptionBudget. `service_account_annotations` carries e.g. the IRSA
-    role (`eks.amazonaws.com/role-arn`) used for the optional price refresh."""
+    role (`eks.amazonaws.com/role-arn`) used for the optional price refresh. The keyword-only
+    options become controller flags (`--prometheus-url`, `--price-region`, `--price-refresh`)."""
+    extra: list[str] = []
+    if prometheus_url:
+        extra += ["--prometheus-url", prometheus_url]
+    if price_region:
+        extra += ["--price-region", price_region]
+        if price_refresh_s > 0:
+            extra += ["--price-refresh", f"{price_refresh_s:g}"]
     sa_meta = _meta(APP_NAME, namespace)
     if service_account_annotations:
         sa_meta["annotations"] = {str(k): str(v) for k, v in service_account_annotations.items()}
@@ -338,7 +354,7 @@ def render(
         {"apiVersion": "v1", "kind": "Service", "metadata": _meta(APP_NAME, namespace),
          "spec": {"selector": dict(_SELECTOR),
                   "ports": [{"name": "http-metrics", "port": METRICS_PORT, "targetPort": "http-metrics"}]}},
-        deployment(namespace, image),
+        deployment(namespace, image, extra_args=extra),
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(APP_NAME, namespace),
          "spec": {"minAvailable": 1, "selector": {"matchLabels": dict(_SELECTOR)}}},
     ]

@@ -88,7 +88,8 @@ class PriceBook:
 
     # -- optional refresh ------------------------------------------------------------------
     def refresh_from_aws(self, region: str, instance_types: list[str], *, session=None,
-                         endpoint_url: str | None = None, deadline_s: float = 20.0) -> bool:
+                         endpoint_url: str | None = None, pricing_endpoint_url: str | None = None,
+                         deadline_s: float = 20.0) -> bool:
         """Refresh on-demand (Pricing API) and spot (EC2 price history) prices of `instance_types`
         in `region`. All or nothing: on any failure the table is left as it was."""
         import boto3
@@ -96,7 +97,8 @@ class PriceBook:
         session = session or boto3.session.Session()
         try:
             spot = self._spot_prices(session, region, instance_types, endpoint_url, deadline_s)
-            on_demand = self._on_demand_prices(session, region, instance_types, endpoint_url, deadline_s)
+            on_demand = self._on_demand_prices(session, region, instance_types,
+                                               pricing_endpoint_url or endpoint_url, deadline_s)
         except Exception as err:  # noqa: BLE001 - keep the last known table, say why
             log.warning("price refresh failed; keeping last known prices", region=region,
                         error=f"{type(err).__name__}: {str(err)[:160]}")

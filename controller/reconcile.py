@@ -15,6 +15,9 @@ import structlog
 
 from controller import conditions as cond
 from controller.conditions import Condition
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
 from controller.kube import KubeAdapter, NotLeader, ObjectRef, ScalerGone, TargetMissing, TargetState, now_rfc3339
 from controller.law.types import Decision, Limits, Objective, Observation, Policy
 from controller.prices import PriceBook, ReplicaPrices
@@ -25,6 +28,13 @@ from controller.telemetry import Telemetry
 log = structlog.get_logger(__name__)
 
 PolicyFactory = Callable[[Objective, Limits], Policy]
+REMOTE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+
+
+def describe(err: BaseException) -> str:
+    status = getattr(err, "status", None)
+    reason = getattr(err, "reason", None)
+    return f"HTTP {status} {reason or ''}".strip() if status else f"{type(err).__name__}: {str(err)[:160]}"
 
 
 @dataclass(frozen=True)
@@ -66,13 +76,15 @@ def _ms(seconds: float | None) -> float | None:
 class Reconciler:
     def __init__(self, kube: KubeAdapter, source: MetricSource, prices: PriceBook, policy_factory: PolicyFactory, *,
                  is_leader: Callable[[], bool] = lambda: True, dry_run: bool = False,
-                 telemetry: Telemetry | None = None, clock: Callable[[], float] = time.time):
+                 telemetry: Telemetry | None = None, clock: Callable[[], float] = time.time,
+                 heartbeat: Callable[[], None] = lambda: None):
         self.kube, self.source, self.prices = kube, source, prices
         self.policy_factory = policy_factory
         self.is_leader = is_leader
         self.dry_run = dry_run
         self.telemetry = telemetry or Telemetry()
         self.clock = clock
+        self.heartbeat = heartbeat  # called per object: a long sync is progress, not a stall
         self._policies: dict[str, tuple[int, Policy]] = {}
         self._known: set[tuple[str, str]] = set()
 
@@ -86,6 +98,7 @@ class Reconciler:
                 log.warning("lost leadership mid-sync; stopping")
                 break
             outcomes.append(self.sync_one(obj))
+            self.heartbeat()
         seen = {(o["metadata"].get("namespace", ""), o["metadata"].get("name", "")) for o in items}
         for ns, name in self._known - seen:
             self.telemetry.forget(ns, name)
@@ -105,8 +118,7 @@ class Reconciler:
             return self._count(Outcome(key, "error", message=type(err).__name__))
         except Exception as err:  # noqa: BLE001 - one bad object must not stop the others
             log.error("sync failed", scaler=key, error=f"{type(err).__name__}: {str(err)[:300]}")
-            self.telemetry.errors.labels("kubernetes" if "Api" in type(err).__name__ or "urllib3" in
-                                         type(err).__module__ else "internal").inc()
+            self.telemetry.errors.labels("kubernetes" if isinstance(err, REMOTE_ERRORS) else "internal").inc()
             return self._count(Outcome(key, "error", message=str(err)[:200]))
 
     def _count(self, outcome: Outcome) -> Outcome:
@@ -126,6 +138,13 @@ class Reconciler:
             message = "; ".join(f"{p.path}: {p.message}" for p in err.problems) or err.summary
             self._not_ready(ref, previous, generation, "InvalidSpec", message)
             return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
+        try:
+            self._policy(spec)
+        except Exception as err:  # noqa: BLE001 - e.g. an objective this policy cannot serve
+            self.telemetry.errors.labels("policy").inc()
+            message = f"the policy cannot serve this spec: {err}"[:1024]
+            self._not_ready(ref, previous, generation, "PolicyRejectedSpec", message)
+            return self._count(Outcome(spec.key, "invalid_spec", message=message))
 
         try:
             return self._observe_decide_act(spec, ref, previous)
@@ -212,14 +231,24 @@ class Reconciler:
                  reason=message, dry_run=self.dry_run)
 
         replicas_now = current
+        scale_error = None
         if desired != current:
             verb = "ScaledUp" if desired > current else "ScaledDown"
             if self.dry_run:
                 self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} from "
                                      f"{current} to {desired}: {message}")
             else:
-                replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired, target.resource_version)
-                self.kube.emit_event(ref, "Normal", verb, f"scaled {spec.target} from {current} to {desired}: {message}")
+                try:
+                    replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired,
+                                                         target.resource_version)
+                    self.kube.emit_event(ref, "Normal", verb,
+                                         f"scaled {spec.target} from {current} to {desired}: {message}")
+                except REMOTE_ERRORS as err:  # 403, a second 409, 5xx past the deadline: say so, keep going
+                    scale_error = describe(err)
+                    self.telemetry.errors.labels("kubernetes").inc()
+                    log.warning("scale failed", scaler=spec.key, error=scale_error)
+                    self.kube.emit_event(ref, "Warning", "FailedRescale", f"could not scale {spec.target} "
+                                         f"from {current} to {desired}: {scale_error}")
 
         metrics_cond = (Condition("MetricsAvailable", True, "MetricsFresh", "all queries answered")
                         if unavailable is None else
@@ -227,9 +256,11 @@ class Reconciler:
         updates = [
             Condition("Ready", True, "Reconciled", f"target {spec.target} found"),
             metrics_cond,
-            Condition("ScalingActive", unavailable is None,
+            Condition("ScalingActive", unavailable is None and scale_error is None,
+                      "FailedRescale" if scale_error else
                       "ValidMetricFound" if unavailable is None else "HoldingOnMissingMetrics",
-                      "the policy is deciding" if unavailable is None else f"holding at {current} replicas"),
+                      scale_error or ("the policy is deciding" if unavailable is None
+                                      else f"holding at {current} replicas")),
             Condition("ScalingLimited", safe.limited_reason is not None and safe.limited_reason != "HeldNoMetrics",
                       safe.limited_reason or "DesiredWithinRange",
                       f"policy asked {decision.replicas}, bounds {spec.limits.min_replicas}..{spec.limits.max_replicas}"),
@@ -264,7 +295,8 @@ class Reconciler:
         }
         self.kube.patch_status(ref.namespace, ref.name, status)
         self._gauges(spec, replicas_now, desired, sample, decision, prices)
-        return self._count(Outcome(spec.key, result, current, desired, message))
+        return self._count(Outcome(spec.key, "error" if scale_error else result, current, desired,
+                                   scale_error or message))
 
     def _gauges(self, spec, replicas_now, desired, sample, decision, prices) -> None:
         t = self.telemetry

@@ -106,16 +106,20 @@ class Controller:
                                         identity=cfg.identity, lease_duration_s=cfg.lease_duration_s,
                                         renew_deadline_s=cfg.renew_deadline_s, retry_period_s=cfg.retry_period_s)
             self.health.lease_attempted = lambda: self.elector.attempted
-        self.kube = KubeAdapter(self.api, identity=cfg.identity, write_guard=self.is_leader)
+        self.kube = KubeAdapter(self.api, identity=cfg.identity, write_guard=self.is_leader,
+                                write_budget=self.elector.takeover_margin_s if self.elector else None)
         if cfg.time_scale != 1.0:
             clock = _scaled(clock, cfg.time_scale)
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),
                                      prices or PriceBook(default_region=cfg.price_region), policy_factory,
                                      is_leader=self.is_leader, dry_run=cfg.dry_run, telemetry=self.telemetry,
-                                     clock=clock)
+                                     clock=clock, heartbeat=self._heartbeat)
         self.syncs = 0  # syncs run as leader
         self.ticks = 0  # loop iterations, leader or not (what --max-syncs counts)
         self.server = None
+
+    def _heartbeat(self) -> None:
+        self.health.last_tick = time.monotonic()
 
     def is_leader(self) -> bool:
         return self.elector.is_leader() if self.elector else True

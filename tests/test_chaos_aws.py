@@ -7,7 +7,6 @@ at zero, FIS experiment started) and their rollback, through describe calls.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -108,6 +107,7 @@ def _outage(hc: str) -> tuple[list, list]:
 
 
 def test_region_outage_inverts_the_health_check_and_rolls_back(aws, moto_url, tmp_path):
+    """moto records the Inverted flag (no DNS failover happens): asserted via get_health_check."""
     hc = _health_check(aws)
     path = _experiment(tmp_path, *_outage(hc))
     code, journal = _run(path, moto_url, "--yes")
@@ -130,6 +130,7 @@ def test_rollback_strategy_never_leaves_the_fault_in_place(aws, moto_url, tmp_pa
 
 
 def test_az_outage_scales_the_node_group_to_zero_and_restores_it(aws, moto_url, tmp_path):
+    """moto stores the scaling config (no nodes exist): asserted via describe_nodegroup."""
     eks = aws("eks", "eu-west-1")
     eks.create_cluster(name="meridian-eu", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
                        resourcesVpcConfig={"subnetIds": []})
@@ -154,6 +155,7 @@ def test_az_outage_scales_the_node_group_to_zero_and_restores_it(aws, moto_url, 
 
 
 def test_spot_reclaim_starts_an_fis_experiment_without_protected_instances(aws, moto_url, tmp_path):
+    """moto stores the FIS template and experiment (nothing is interrupted): asserted via FIS reads."""
     ec2 = aws("ec2", "eu-west-1")
     reqs = ec2.request_spot_instances(InstanceCount=3, LaunchSpecification={
         "ImageId": "ami-12c6146b", "InstanceType": "g5.2xlarge"})["SpotInstanceRequests"]
@@ -262,3 +264,18 @@ def test_protected_resource_is_refused_before_any_fault(aws, moto_url, tmp_path)
     assert _inverted(aws, hc) is False
     sc = eks.describe_nodegroup(clusterName="meridian-eu", nodegroupName="system")["nodegroup"]["scalingConfig"]
     assert sc["desiredSize"] == 2
+
+
+def test_cloudwatch_probes_read_metrics_with_an_explicit_region(aws, moto_url):
+    """SLO attainment comes from the Meridian/SLOAttainment metric in the probe's region only."""
+    from chaos.model import AllowList, Probe, Tolerance
+    from chaos.targets.aws import AwsTarget
+
+    aws("cloudwatch", "eu-central-1").put_metric_data(Namespace="Meridian", MetricData=[
+        {"MetricName": "SLOAttainment", "Dimensions": [{"Name": "Jurisdiction", "Value": "eu"}], "Value": v}
+        for v in (0.9, 1.0)])
+    target = AwsTarget(allowed=AllowList((ACCOUNT,), ("eu-central-1",)), endpoint_url=moto_url)
+    probe = Probe("eu", "slo_attainment", {"region": "eu-central-1", "jurisdiction": "eu"}, Tolerance(min=0.9))
+    assert target.probe(probe) == pytest.approx(0.95)
+    elsewhere = Probe("eu", "slo_attainment", {"region": "eu-west-1", "jurisdiction": "eu"}, Tolerance(min=0.9))
+    assert target.probe(elsewhere) is None  # no data there: never read as healthy

@@ -43,7 +43,7 @@ def test_every_problem_is_reported_at_once_with_key_paths_and_did_you_mean():
     assert "did you mean 'slo_attainment'" in found["steady_state[0].probe"]
     assert "did you mean 'window_seconds'" in found["steady_state[1].windw_seconds"]
     assert "did you mean 'region_outage'" in found["method[0].action"]
-    assert "must be a number" in found["method[1].start_seconds"]
+    assert "must be a finite number" in found["method[1].start_seconds"]
     assert "did you mean 'rto_seconds'" in found["expect.rto_secs"]
     assert len(found) == 6
 
@@ -166,3 +166,36 @@ def test_list_prints_every_action_and_probe(capsys):
 def test_real_target_templates_validate(name):
     x = load_experiment(ROOT / "chaos" / "examples" / f"{name}.yaml").experiment
     assert x.target in ("aws", "kube") and x.allow != type(x.allow)()
+
+
+def test_unwritable_journal_path_is_refused_before_running(tmp_path, capsys):
+    assert main(["drill", "run", str(DRILLS[0]), "--journal", str(tmp_path)]) == 2
+    assert "cannot write the journal" in capsys.readouterr().err
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 5000), st.floats(allow_nan=True),
+                     st.text(max_size=12), st.sampled_from(["eu-west-1", "eu", "region_outage", "slo_attainment"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+        ["action", "probe", "region", "start_seconds", "duration_seconds", "tolerance", "min", "max",
+         "jurisdiction", "revert", "phases", "regions", "name", "window_seconds"]), inner, max_size=4)),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["blast_radius", "steady_state", "method", "rollbacks",
+                                        "stop_conditions", "expect", "allow", "duration_seconds",
+                                        "poll_seconds", "target", "title"]), _values, max_size=6))
+def test_any_malformed_experiment_is_an_input_error_never_a_crash(changes):
+    try:
+        parse_experiment(base(**changes), source="fuzz.yaml")
+    except InputError as err:
+        assert err.problems and all(p.path for p in err.problems)
+
+
+def test_non_finite_numbers_are_refused():
+    found = problems(base(duration_seconds=float("nan"), poll_seconds=float("inf")))
+    assert "finite" in found["duration_seconds"] and "finite" in found["poll_seconds"]

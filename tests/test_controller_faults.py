@@ -50,7 +50,7 @@ def _run(api, policy, source, *, syncs=3, leader_elect=False, tweak=None):
                     lease_duration_s=3.0, renew_deadline_s=2.0, retry_period_s=0.2, metrics_port=0,
                     max_syncs=syncs, lease_namespace="meridian-system")
     c = Controller(cfg, lambda o, l: policy, source=source)
-    c.reconciler.kube.deadline_s = 1.0
+    c.reconciler.kube.deadline_s = 0.6
     c.reconciler.kube.timeout = c.reconciler.kube.write_timeout = (0.5, 0.5)
     if tweak:
         tweak(c)
@@ -94,7 +94,7 @@ def test_prometheus_faults_hold_the_size(api, fault):
         url = f"http://127.0.0.1:{server.server_address[1]}"
     policy = FixedPolicy(1)  # would shrink below min if it were asked; it must not be
     try:
-        _run(api, policy, PrometheusSource(url, timeout_s=0.3, deadline_s=0.8))
+        _run(api, policy, PrometheusSource(url, timeout_s=0.3, deadline_s=0.6), syncs=2)
     finally:
         if server:
             server.shutdown()

@@ -126,6 +126,11 @@ def test_client_errors_are_never_retried(api):
     [out] = make(api, FixedPolicy(3)).sync()
     assert out.result == "error" and replicas(api) == 2
     assert len(api.requests_matching("PATCH", SCALE)) == 1
+    # the operator is told: a Warning event and the condition, with the status code
+    assert "HTTP 403" in api.events("FailedRescale")[0]["message"]
+    active = condition(api, "ScalingActive")
+    assert (active["status"], active["reason"]) == ("False", "FailedRescale")
+    assert status(api)["replicas"] == 2 and status(api)["desiredReplicas"] == 3
 
 
 def test_deleted_target_sets_condition_and_skips(api):
@@ -225,3 +230,44 @@ def test_api_down_for_list_raises_to_the_loop(api):
     with pytest.raises(Exception):
         make(api, FixedPolicy(5), deadline=0.5).sync()
     assert replicas(api) == 2
+
+
+def test_spec_the_policy_cannot_serve_sets_a_condition(api):
+    from controller.law.meridian import MeridianPolicy
+
+    api.add_scaler(scaler(objective={"e2eMs": 5000}))  # the meridian law needs a TTFT objective
+    kube = KubeAdapter(api_client(api.url), request_timeout=(1.0, 1.0), deadline_s=2.0)
+    rec = Reconciler(kube, StaticSource(), PriceBook(), MeridianPolicy, telemetry=Telemetry())
+    [out] = rec.sync()
+    assert out.result == "invalid_spec"
+    ready = condition(api, "Ready")
+    assert ready["reason"] == "PolicyRejectedSpec" and "TTFT" in ready["message"]
+    assert not api.requests_matching("PATCH", SCALE)
+
+
+def test_the_meridian_law_through_the_runtime(api):
+    from controller.law.meridian import MeridianPolicy
+
+    kube = KubeAdapter(api_client(api.url), request_timeout=(1.0, 1.0), deadline_s=2.0)
+    rec = Reconciler(kube, StaticSource(), PriceBook(), MeridianPolicy, telemetry=Telemetry())
+    [out] = rec.sync()
+    assert out.result in ("scale_up", "scale_down", "hold")
+    assert 1 <= out.desired <= 10
+    assert status(api)["lastDecision"]["message"]  # the law's reason, shown to the operator
+
+
+def test_writes_end_before_a_successor_could_lead(api):
+    # 0.1 s left before another instance could take the lease: no write is even attempted
+    kube = KubeAdapter(api_client(api.url), deadline_s=2.0, write_budget=lambda: 0.1)
+    rec = Reconciler(kube, StaticSource(), PriceBook(), lambda o, l: FixedPolicy(5), telemetry=Telemetry())
+    [out] = rec.sync()
+    assert out.result == "error" and replicas(api) == 2
+    assert not [r for r in api.requests if r.method in ("PATCH", "POST")]
+    # 1 s left: the request's timeouts are cut to half of it instead of the usual (2, 3) s
+    kube = KubeAdapter(api_client(api.url), deadline_s=2.0, write_budget=lambda: 1.0)
+    seen = []
+    real = kube.apps.patch_namespaced_deployment_scale
+    kube.apps.patch_namespaced_deployment_scale = lambda *a, **kw: (seen.append(kw["_request_timeout"]),
+                                                                    real(*a, **kw))[1]
+    assert kube.patch_scale(NS, "llama-vllm", 5, "") == 5
+    assert seen == [(0.5, 0.5)]

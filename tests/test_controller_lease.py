@@ -200,3 +200,15 @@ def test_api_outage_keeps_the_loop_alive():
             c.request_stop()
             t.join(10)
         assert c.telemetry.errors.labels("kubernetes")._value.get() >= 3
+
+
+def test_liveness_fails_when_the_loop_stalls():
+    from controller.telemetry import Health
+
+    clock = FakeClock()
+    health = Health(stale_after_s=30, clock=clock)
+    assert not health.alive() and not health.ready()
+    health.last_tick = health.last_list_ok = clock.t
+    assert health.alive() and health.ready()
+    clock.t += 31
+    assert not health.alive() and not health.ready()

@@ -44,6 +44,18 @@ def test_render_honours_namespace_image_and_annotations():
     assert kinds["ClusterRoleBinding"]["subjects"][0]["namespace"] == "infer-ops"
 
 
+def test_render_options_become_controller_flags_the_cli_accepts():
+    from meridian.cli import build_parser
+
+    dep = _by_kind(manifests.render(prometheus_url="http://prom:9090", price_region="eu-west-1",
+                                    price_refresh_s=3600))["Deployment"]
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--prometheus-url") + 1] == "http://prom:9090"
+    assert args[args.index("--price-refresh") + 1] == "3600"
+    parsed = build_parser().parse_args(args)  # the container's args are a valid command line
+    assert parsed.price_region == "eu-west-1" and parsed.leader_elect_name == manifests.LEASE_NAME
+
+
 def test_deployment_is_probed_requested_and_non_root():
     pod = _by_kind(manifests.render())["Deployment"]["spec"]["template"]["spec"]
     c = pod["containers"][0]

@@ -31,10 +31,9 @@ Thin adapters over what the twin does not model yet: it reroutes a dead region's
 in the same step, so the requests the region would have served during the health-check
 and DNS delay (`regions.dr.REROUTE_S`) are failed here; it has no individual zones (an
 AZ outage loses one zone's share of the region's replicas) and kills replicas by
-fraction (pod_kill takes a fraction, not a count); its topology split is not there yet
-(`_EqualSplit`). The twin routes each jurisdiction's users to the closest region
-residency allows, whatever its role, so a "primary" may serve nothing: each fault's
-journal output says what share of requests its region served without the fault.
+fraction (pod_kill takes a fraction, not a count). Each fault's journal output says what
+share of the requests its region served without the fault, so a fault that touched no
+traffic is visible.
 """
 from __future__ import annotations
 
@@ -163,8 +162,8 @@ class SimTarget:
             share = self._served_share(action.region)
             out["share_of_requests_served_there_without_the_fault"] = round(share, 4)
             if share == 0:
-                out["note"] = (f"the twin serves no request from {action.region} without the fault "
-                               "(it routes each jurisdiction to its closest region, whatever its role)")
+                out["note"] = (f"without the fault the twin serves no request from {action.region} "
+                               "(a standby): this fault touches no traffic")
         if action.kind == "spot_reclaim" and self.cfg.capacity != "spot-mix":
             out["note"] = f"policy {self.policy} runs on on-demand capacity only: no spot replica to reclaim"
         return out
@@ -441,36 +440,9 @@ def _objective(workload):
 
 
 def _split(topology: Topology, workload):
-    """How the trace is shared among jurisdictions and routed: the twin's own split (equal
-    shares, serving regions before standbys) once it is in this checkout, else `_EqualSplit`."""
-    try:
-        from sim.topology_split import Split, parse_shares
-    except ImportError:
-        return _EqualSplit(topology, workload)
+    """The twin's topology split: equal shares of the trace per jurisdiction of the workload,
+    each jurisdiction routed to its serving regions first, then its standbys."""
+    from sim.topology_split import Split, parse_shares
+
     codes = tuple(j for j in workload.jurisdictions if j in topology.jurisdictions)
     return Split(topology, parse_shares(None, codes))
-
-
-class _EqualSplit:
-    """Thin adapter until the twin ships its own topology split: each of the workload's
-    jurisdictions gets an equal share of the trace's requests (every k-th request, so each
-    keeps the trace's shape; no time-zone shift), served by its primary/active regions in
-    equal parts. Same interface as the bench expects: `apply` and `region_shares`."""
-
-    def __init__(self, topology: Topology, workload):
-        self.topology = topology
-        self.codes = tuple(j for j in workload.jurisdictions if j in topology.jurisdictions)
-
-    def apply(self, arrivals):
-        k = len(self.codes)
-        arrivals.home = (np.arange(len(arrivals.time_s)) % k).astype(np.int32)
-        arrivals.jurisdictions = self.codes
-        return arrivals, self.topology.all_regions(), tuple(self.topology.transfers)
-
-    def region_shares(self, arrivals) -> dict[str, float]:
-        shares = {r: 0.0 for r in self.topology.all_regions()}
-        for code in self.codes:
-            serving = self.topology.jurisdictions[code].serving
-            for r in serving:
-                shares[r] += 1.0 / len(self.codes) / len(serving)
-        return shares

@@ -38,6 +38,10 @@ def _register_manifests(csub) -> None:
     m.add_argument("--sa-annotation", action="append", default=[], metavar="KEY=VALUE",
                    help="ServiceAccount annotation, e.g. eks.amazonaws.com/role-arn=arn:aws:iam::…"
                    " (repeatable)")
+    m.add_argument("--prometheus-url", help="Prometheus the controller queries (its --prometheus-url)")
+    m.add_argument("--price-region", help="region whose prices the controller uses for unlabelled nodes")
+    m.add_argument("--price-refresh", type=float, default=0.0, metavar="SECONDS",
+                   help="with --price-region: refresh prices from AWS this often (needs the IRSA annotation)")
     m.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
     m.set_defaults(func=run_manifests)
 
@@ -58,8 +62,19 @@ def _annotations(pairs: list[str]) -> dict[str, str]:
 def run_manifests(args) -> int:
     from controller import manifests
 
-    text = manifests.to_yaml(manifests.render(args.namespace, args.image, _annotations(args.sa_annotation)
-                                              or None))
+    problems = []
+    if args.prometheus_url and not args.prometheus_url.startswith(("http://", "https://")):
+        problems.append(Problem("--prometheus-url", f"{args.prometheus_url!r} is not an http(s) URL",
+                                "e.g. http://prometheus-operated.monitoring.svc:9090"))
+    if args.price_refresh < 0 or (args.price_refresh > 0 and not args.price_region):
+        problems.append(Problem("--price-refresh", "needs --price-region and a non-negative interval",
+                                "e.g. --price-region eu-west-1 --price-refresh 3600"))
+    if problems:
+        raise InputError("bad flags for `meridian controller manifests`", problems)
+    objects = manifests.render(args.namespace, args.image, _annotations(args.sa_annotation) or None,
+                               prometheus_url=args.prometheus_url, price_region=args.price_region,
+                               price_refresh_s=args.price_refresh)
+    text = manifests.to_yaml(objects)
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -96,8 +96,8 @@ def run_drill(args) -> int:
         target = None if x.target == "sim" else make_target(x.target, dry_run=True, say=say, **options)
         dryrun.plan(x, target, v.topology, say)
         return 0
+    journal = _journal_path(args.journal or f"{Path(args.path).stem}.journal.json")
     target = make_target(x.target, say=say, **options)
-    journal = args.journal or f"{Path(args.path).stem}.journal.json"
     outcome = runner.run(x, target, v.topology, rollback_strategy=args.rollback_strategy,
                          journal_path=journal, progress=say)
     print(summary.render(x, outcome, journal))
@@ -118,6 +118,21 @@ def _target_options(args, target: str) -> dict:
             Problem(f"--{n.replace('_', '-')}", f"does not apply to target {target}",
                     "drop it, or pick the target it belongs to with --target") for n in foreign])
     return {k: v for k, v in flags[target].items() if v is not None}
+
+
+def _journal_path(text: str) -> str:
+    """Refuse, before anything runs, a journal path that cannot be written."""
+    import os
+
+    from regions.errors import InputError, Problem
+
+    path = Path(text)
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write the journal to {text}", [Problem(
+            "--journal", f"{text} is a directory or its folder is not writable",
+            "give a file path in a writable folder")])
+    return text
 
 
 def _progress(message: str) -> None:
