@@ -25,10 +25,10 @@ import numpy as np
 
 from controller.law.types import Limits, Objective
 from regions.errors import InputError, Problem
-from sim.fleet import Fleet, FleetConfig, RunResult, simulate
+from sim.fleet import EarlyStop, Fleet, FleetConfig, RunResult, simulate
 from sim.policies import KNOBS, ON_DEMAND_TWIN, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
-from sim.score import Windows, score, windows
+from sim.score import Windows, misses_so_far, score, windows
 from sim.traces import Arrivals, TraceOptions, load_trace, resolve
 
 WARM_UTILIZATION = 0.7
@@ -53,6 +53,7 @@ class BenchConfig:
     tune_iterations: int = 4  # bisections inside a factor-2 bracket: knob within ~4 %
     tune_precision: float = 0.02  # static count: within 2 % (or one replica)
     jobs: int = 1  # policies tuned in parallel processes
+    early_stop: bool = True  # stop a tuning run once it has missed more windows than 0.99 allows
     seed: int = 0
 
 
@@ -154,12 +155,13 @@ def _region_load(arrivals: Arrivals, regions, cfg: BenchConfig, route_order) -> 
 
 
 def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
-               progress: Callable[[float], None] | None = None) -> tuple[RunResult, dict]:
+               progress: Callable[[float], None] | None = None, checkpoint=None) -> tuple[RunResult, dict]:
     factory = REGISTRY[name]
     fleet = work.fleet
     if cfg.capacity == "spot-mix" and name not in SPOT_CAPABLE:
         fleet = replace(fleet, capacity="on-demand", limits=replace(fleet.limits, spot_share=0.0))
-    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress)
+    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress,
+                      checkpoint)
     return result, score(work.arrivals, result, cfg.objective, work.windows)
 
 
@@ -175,10 +177,27 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
         return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [], {UNTUNED: s})
     history = []
 
+    judged = int((work.windows.scored & work.windows.feasible).sum())
+    budget = (1.0 - cfg.target_attainment) * judged  # windows that may miss
+
     def evaluate(knob: float) -> bool:
         t0 = time.perf_counter()
         show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 and cfg.jobs <= 1 else None
-        _, s = run_policy(work, name, knob, cfg, show)
+        misses = [0]
+
+        def hopeless(fleet, upto: int) -> bool:
+            ttft, e2e = fleet.latencies_so_far(upto)
+            misses[0] = misses_so_far(work.arrivals, ttft, e2e, cfg.objective, work.windows, upto * fleet.dt)
+            return misses[0] > budget + 1e-9
+
+        try:
+            _, s = run_policy(work, name, knob, cfg, show, checkpoint=hopeless if cfg.early_stop else None)
+        except EarlyStop as stop:
+            bound = 1.0 - misses[0] / max(judged, 1)
+            history.append((knob, bound, math.inf))
+            log(f"tune {name:<17} knob {knob:10.4g}: attainment < {bound:.4f} (stopped at {stop.fraction:.0%}: "
+                f"{misses[0]} windows missed, {budget:.0f} allowed) ({time.perf_counter() - t0:.1f} s)")
+            return False
         history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
         scores[knob] = s
         log(f"tune {name:<17} knob {knob:10.4g}: attainment {s['slo_window_attainment']:.4f} "

@@ -3,6 +3,7 @@ feasibility refusal, and the oracle as a lower bound on cost."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -152,3 +153,17 @@ def test_on_demand_twins_really_decide_alike(ramp_trace):
     work = prepare(ramp_trace, cfg)
     for name, twin in ON_DEMAND_TWIN.items():
         assert run_policy(work, name, 1.3, cfg)[1] == run_policy(work, twin, 1.3, cfg)[1]
+
+
+def test_early_stop_never_changes_the_tuned_knob(ramp_trace):
+    from sim.bench import BenchConfig, prepare, tune
+    cfg = BenchConfig(traces=(ramp_trace,), tune_on=ramp_trace)
+    work = prepare(ramp_trace, cfg)
+    for name in ("hpa", "static"):
+        fast = tune(work, name, cfg)
+        slow = tune(work, name, replace(cfg, early_stop=False))
+        assert (fast.knob, fast.met) == (slow.knob, slow.met)
+        full = {k: a for k, a, _ in slow.history}
+        for knob, bound, cost in fast.history:
+            if cost == float("inf"):  # stopped early: its bound must be true and below target
+                assert full[knob] <= bound < cfg.target_attainment
