@@ -196,7 +196,7 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
             bound = 1.0 - misses[0] / max(judged, 1)
             history.append((knob, bound, math.inf))
             log(f"tune {name:<17} knob {knob:10.4g}: attainment < {bound:.4f} (stopped at {stop.fraction:.0%}: "
-                f"{misses[0]} windows missed, {budget:.0f} allowed) ({time.perf_counter() - t0:.1f} s)")
+                f"{misses[0]} windows missed, at most {budget:.1f} allowed) ({time.perf_counter() - t0:.1f} s)")
             return False
         history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
         scores[knob] = s
@@ -207,7 +207,7 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     if spec.integer:
         _tune_count(work, evaluate, cfg.tune_precision)
     else:
-        _tune_target(spec, _guess(name, work), evaluate, cfg.tune_iterations)
+        _tune_target(spec, _guess(name, work), evaluate, cfg.tune_iterations + spec.extra_iterations)
     passing = [h for h in history if h[1] >= cfg.target_attainment - 1e-12]
     if passing:
         knob, att, cost = min(passing, key=lambda h: (h[2], -h[1]))
