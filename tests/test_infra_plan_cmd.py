@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -66,11 +67,24 @@ def test_an_invalid_topology_exits_2_with_the_validators_messages_and_writes_not
 @pytest.mark.parametrize("argv, words", [
     (["--diagram", "estate.pdf"], ".svg or .png"),
     (["--json", "no/such/dir/plan.json"], "does not exist"),
+    (["--json", "{tmp}"], "is a directory"),
+    (["--json", ""], "the file name is empty"),
+    (["--diagram", "{tmp}/no/such/estate.svg"], "does not exist"),
+    (["--json", "{tmp}/same.svg", "--diagram", "{tmp}/same.svg"], "name the same file"),
 ])
-def test_bad_flags_exit_2_before_any_work(argv, words, capsys, monkeypatch):
+def test_bad_flags_exit_2_before_any_work(argv, words, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("infra.offline.plan.plan_stack", lambda *_: pytest.fail("planned anyway"))
-    assert main(["plan", EU_ONLY, *argv]) == 2
-    assert words in capsys.readouterr().err
+    assert main(["plan", EU_ONLY, *[a.format(tmp=tmp_path) for a in argv]]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs as an unwritable directory")
+def test_an_unwritable_output_directory_exits_2_before_any_work(capsys, monkeypatch):
+    monkeypatch.setattr("infra.offline.plan.plan_stack", lambda *_: pytest.fail("planned anyway"))
+    assert main(["plan", EU_ONLY, "--json", "/sys/plan.json"]) == 2  # sysfs refuses new files, even to root
+    assert "not writable" in capsys.readouterr().err
 
 
 def test_missing_graphviz_is_a_clear_error(capsys, monkeypatch):

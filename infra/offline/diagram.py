@@ -21,15 +21,13 @@ ROLE_COLOURS = {"primary": "#cfe8cf", "active": "#cfe8cf", "standby": "#fbe7c6"}
 
 
 def check_target(path: str) -> None:
-    """Refuse a bad --diagram path before any work is done."""
+    """Refuse a --diagram format we cannot draw, or a missing Graphviz, before any work is done
+    (whether the path can be written is the command's check, shared with --json)."""
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise InputError(f"--diagram {path}: unknown format", [Problem(
             "--diagram", f"{p.suffix or 'no extension'} is not a diagram format",
             "end the file name in .svg or .png", "flag")])
-    if not p.parent.exists() and str(p.parent) not in ("", "."):
-        raise InputError(f"--diagram {path}: no such directory", [Problem(
-            "--diagram", f"directory {p.parent} does not exist", "create it or pick another path", "flag")])
     if shutil.which("dot") is None:
         raise InputError("Graphviz is not installed", [Problem(
             "--diagram", "the `dot` program was not found on PATH",
@@ -67,7 +65,9 @@ def render(plan: Plan, path: str) -> None:
     fmt = FORMATS[Path(path).suffix.lower()]
     result = subprocess.run(["dot", f"-T{fmt}"], input=to_dot(plan).encode(), capture_output=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace')}")
+        raise InputError("Graphviz could not draw the diagram", [Problem(
+            "--diagram", f"`dot -T{fmt}` failed: {result.stderr.decode(errors='replace').strip()[:300]}",
+            "check the Graphviz installation (`dot -V`), or drop --diagram", "dependency")])
     atomic_write_bytes(path, result.stdout)
 
 
