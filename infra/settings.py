@@ -5,8 +5,11 @@ through `regions.validate.parse_topology`.
 """
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import re
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from regions.errors import InputError, Problem
 
@@ -15,6 +18,9 @@ from regions.errors import InputError, Problem
 EKS_VERSION = "1.33"
 SYSTEM_INSTANCE_TYPE = "m6i.large"
 CONTROLLER_NAMESPACE = "meridian-system"
+# Every `meridian:*` key the program reads; anything else is a typo that would be ignored.
+KNOWN_KEYS = ("topology", "apiAllowList", "eksVersion", "controllerImage")
+_EKS_VERSION = re.compile(r"1\.\d{2}")  # EKS versions are Kubernetes minor versions, e.g. 1.33
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,22 @@ class EstateSettings:
     extra_tags: dict[str, str] = field(default_factory=dict)
 
 
-def settings_from_config(get) -> EstateSettings:
-    """`get(key)` returns the raw config value or None (pulumi.Config("meridian").get_object)."""
+def settings_from_config(get, keys: Iterable[str] = ()) -> EstateSettings:
+    """`get(key)` returns the raw config value or None (pulumi.Config("meridian").get_object);
+    `keys` are the stack's config keys, checked for `meridian:*` names the program never reads."""
     problems: list[Problem] = []
+    for key in keys:
+        ns, _, name = key.partition(":")
+        if ns == "meridian" and name not in KNOWN_KEYS:
+            close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
+            problems.append(Problem(key, "is not a meridian setting, so it would be silently ignored",
+                                    (f"did you mean meridian:{close[0]}? " if close else "") +
+                                    f"known: {', '.join('meridian:' + k for k in KNOWN_KEYS)}", "unknown-key"))
+    version = get("eksVersion")
+    if version is not None and not _EKS_VERSION.fullmatch(str(version)):
+        problems.append(Problem("meridian:eksVersion", f"{version!r} is not an EKS version",
+                                f"write it as a quoted string like \"{EKS_VERSION}\" (unquoted YAML "
+                                f"turns 1.30 into 1.3)", "eks-version"))
     allow = get("apiAllowList") or []
     if not isinstance(allow, list):
         problems.append(Problem("meridian:apiAllowList", "must be a list of CIDRs",

@@ -103,6 +103,18 @@ def test_bad_meridian_settings_in_the_stack_exit_2_naming_each(tmp_path, capsys)
     assert "meridian:apiAllowList[0]" in err and "meridian:apiAllowList[1]" in err and "Traceback" not in err
 
 
+def test_a_misspelt_meridian_key_or_an_unquoted_eks_version_exits_2(tmp_path, capsys):
+    """Pulumi ignores config keys a program never reads: a typo would silently leave the EKS API private."""
+    stack = tmp_path / "Pulumi.cfg.yaml"
+    stack.write_text(Path(EU_ONLY).read_text().replace(
+        "  aws:region: eu-west-1",
+        '  aws:region: eu-west-1\n  meridian:apiAllowlist: ["203.0.113.7/32"]\n  meridian:eksVersion: 1.30'))
+    assert main(["plan", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert "meridian:apiAllowlist" in err and "did you mean meridian:apiAllowList" in err
+    assert "meridian:eksVersion: 1.3 is not an EKS version" in err and "Traceback" not in err
+
+
 def test_the_program_file_runs_as_pulumi_runs_it(tmp_path):
     """Pulumi executes infra/__main__.py as `__main__` (Pulumi.yaml: main: infra/)."""
     import runpy
