@@ -246,7 +246,8 @@ def test_outputs_name_clusters_buckets_node_groups_and_domains(plan):
 ALL_STRATEGIES = {"config": {"aws:region": "us-east-1", "meridian:topology": {
     "domain": "all.example.com",
     "jurisdictions": {
-        "eu": {"regions": [{"region": "eu-west-1", "role": "primary"}, {"region": "eu-north-1", "role": "standby"}],
+        "eu": {"regions": [{"region": "eu-west-1", "role": "primary"}, {"region": "eu-north-1", "role": "standby"},
+                           {"region": "eu-central-1", "role": "standby"}],
                "dr": {"strategy": "pilot-light", "rto_seconds": 1800, "rpo_seconds": 900}},
         "us": {"regions": [{"region": "us-east-2", "role": "active"}, {"region": "us-west-2", "role": "active"}],
                "dr": {"strategy": "active-active", "rto_seconds": 120, "rpo_seconds": 5}},
@@ -258,19 +259,58 @@ ALL_STRATEGIES = {"config": {"aws:region": "us-east-1", "meridian:topology": {
                    "replicas": {"min": 2, "max": 8}, "spot_share": 0.5}]}}}
 
 
+@functools.lru_cache(maxsize=None)
+def _preview_all():
+    from infra.__main__ import main
+    from infra.offline.runner import run_offline
+
+    return run_offline(main, "all", ALL_STRATEGIES["config"], preview=True)
+
+
+def _failover_answer(records, name: str, down: set[str]) -> str:
+    """Which region Route 53 answers for `name` when the regions in `down` fail their health
+    checks: a failover set answers its PRIMARY if healthy, else its SECONDARY; a record without a
+    health check counts as healthy and its CNAME is followed (within this zone)."""
+    from infra.policy.dns import region_in_host
+
+    pair = {r.inputs["failoverRoutingPolicies"][0]["type"]: r for r in records if r.inputs["name"] == name}
+    assert set(pair) == {"PRIMARY", "SECONDARY"}, name
+    primary = region_in_host(pair["PRIMARY"].inputs["records"][0])
+    assert primary and pair["PRIMARY"].inputs.get("healthCheckId"), "a PRIMARY must be a health-checked region"
+    if primary not in down:
+        return primary
+    target = pair["SECONDARY"].inputs["records"][0]
+    region = region_in_host(target)
+    if region:
+        assert pair["SECONDARY"].inputs.get("healthCheckId")
+        return region
+    assert "healthCheckId" not in pair["SECONDARY"].inputs  # a link in the chain is always "healthy"
+    return _failover_answer(records, target, down)
+
+
+def test_failover_chains_through_every_standby_in_order_inside_the_jurisdiction():
+    """Two pilot-light standbys: both get a cluster, so both must be reachable by DNS."""
+    records = [r for r in _preview_all().resources if r.type == RECORD and r.inputs.get("failoverRoutingPolicies")]
+    host = "eu.api.all.example.com"
+    assert _failover_answer(records, host, set()) == "eu-west-1"
+    assert _failover_answer(records, host, {"eu-west-1"}) == "eu-north-1"
+    assert _failover_answer(records, host, {"eu-west-1", "eu-north-1"}) == "eu-central-1"
+    checks = {r.inputs["fqdn"] for r in _preview_all().resources if r.type == "aws:route53/healthCheck:HealthCheck"}
+    assert {f"{x}.api.all.example.com" for x in ("eu-west-1", "eu-north-1", "eu-central-1")} <= checks
+
+
 def test_under_preview_every_value_the_residency_policies_read_is_already_known(tmp_path):
     """`pulumi preview` of a new stack knows no ARN or id yet. The policies must still decide:
     regions, tags, bucket names, replication and backup targets, DNS names are all known."""
     import yaml
 
-    from infra.__main__ import main
     from infra.offline.plan import check, policy_config
-    from infra.offline.runner import UNKNOWN, run_offline
+    from infra.offline.runner import UNKNOWN
     from regions.validate import load_stack
 
     path = tmp_path / "Pulumi.all.yaml"
     path.write_text(yaml.safe_dump(ALL_STRATEGIES))
-    run = run_offline(main, "all", ALL_STRATEGIES["config"], preview=True)
+    run = _preview_all()
     assert any(UNKNOWN in json.dumps(r.inputs) for r in run.resources)  # it really was a preview
     read = {  # type -> the inputs the residency policies read
         "pulumi:providers:aws": lambda i: [i["region"]],

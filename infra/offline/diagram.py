@@ -88,14 +88,20 @@ def _routing_edges(plan: Plan) -> list[str]:
     for code in plan.topology.jurisdictions:
         host = f"{code}.api.{plan.topology.domain}"
         for r in plan.of_type(RECORD):
-            if str(r.inputs.get("name", "")).rstrip(".") != host:
+            name = str(r.inputs.get("name", "")).rstrip(".")
+            if name != host and not name.endswith(f".{host}"):  # chained failover: drN.<j>.api.<domain>
                 continue
-            policy = (r.inputs.get("failoverRoutingPolicies") or [{}])[0].get("type") or \
-                ("latency" if r.inputs.get("latencyRoutingPolicies") else "")
+            failover = (r.inputs.get("failoverRoutingPolicies") or [{}])[0].get("type")
+            if failover:  # place in the takeover order: level k's PRIMARY is k, its SECONDARY k + 1
+                level = int(name.split(".", 1)[0][2:]) if name != host else 0
+                rank = level + (failover == "SECONDARY")
+                policy = "primary" if rank == 0 else f"standby {rank}"
+            else:
+                policy = "latency" if r.inputs.get("latencyRoutingPolicies") else ""
             for t in record_targets(r.inputs):
                 region = region_in_host(t)
                 if region:
-                    edges.append(f'  "dns-{code}" -> "{region}" [label="{policy.lower()}"];')
+                    edges.append(f'  "dns-{code}" -> "{region}" [label="{policy}"];')
     return edges
 
 
