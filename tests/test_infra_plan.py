@@ -169,6 +169,9 @@ def test_creation_order_that_aws_and_kubernetes_require(plan):
         assert buckets <= versioned, rep.name
     for p in plan.of_type("pulumi:providers:kubernetes"):
         assert (NODE_GROUP, f"{p.region}-cluster-system") in deps(p)
+    block = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+    for policy in plan.of_type("aws:s3/bucketPolicy:BucketPolicy"):  # S3 refuses the two at once
+        assert (block, policy.name) in deps(policy)
 
 
 def test_personal_data_never_replicates_or_is_backed_up_across_a_jurisdiction(plan):
@@ -297,6 +300,34 @@ def test_failover_chains_through_every_standby_in_order_inside_the_jurisdiction(
     assert _failover_answer(records, host, {"eu-west-1", "eu-north-1"}) == "eu-central-1"
     checks = {r.inputs["fqdn"] for r in _preview_all().resources if r.type == "aws:route53/healthCheck:HealthCheck"}
     assert {f"{x}.api.all.example.com" for x in ("eu-west-1", "eu-north-1", "eu-central-1")} <= checks
+
+
+def test_each_strategy_deploys_the_mechanism_and_numbers_the_validator_promises():
+    """regions.dr builds the RTO/RPO floors from these numbers; the estate must use the same."""
+    from regions import dr
+
+    res = _preview_all().resources
+    of = lambda typ: [r for r in res if r.type == typ]  # noqa: E731
+    checks = of("aws:route53/healthCheck:HealthCheck")
+    assert {(c.inputs["requestInterval"], c.inputs["failureThreshold"]) for c in checks} == \
+        {(dr.HEALTH_CHECK_INTERVAL_S, dr.HEALTH_CHECK_FAILURE_THRESHOLD)}
+    routed = [r for r in of(RECORD) if r.inputs.get("failoverRoutingPolicies") or r.inputs.get("latencyRoutingPolicies")]
+    assert routed and {r.inputs["ttl"] for r in routed} == {dr.DNS_TTL_S}
+    # pilot-light (eu): continuous S3 replication with RTC at the SLA bound, to every standby
+    reps = [r for r in of("aws:s3/bucketReplicationConfig:BucketReplicationConfig") if r.region == "eu-west-1"]
+    rules = [rule for r in reps for rule in r.inputs["rules"]]
+    assert {rule["destination"]["replicationTime"]["time"]["minutes"] * 60 for rule in rules} == {dr.S3_RTC_BOUND_S}
+    assert {rule["id"] for rule in rules} == {"to-eu-north-1", "to-eu-central-1"}
+    # backup-restore (jp): hourly backups that start within the hour, copied to the standby
+    plans = [p for p in of("aws:backup/plan:Plan") if p.region == "ap-northeast-1"]
+    assert plans
+    for plan_ in plans:
+        (rule,) = plan_.inputs["rules"]
+        assert rule["schedule"] == "cron(0 * ? * * *)" and rule["startWindow"] * 60 <= dr.BACKUP_INTERVAL_S
+        assert [c["destinationVaultArn"].split(":")[3] for c in rule["copyActions"]] == ["ap-northeast-3"]
+    # active-active (us): session state in a global table across the actives
+    tables = of("aws:dynamodb/table:Table")
+    assert [(t.region, [x["regionName"] for x in t.inputs["replicas"]]) for t in tables] == [("us-east-2", ["us-west-2"])]
 
 
 def test_under_preview_every_value_the_residency_policies_read_is_already_known(tmp_path):

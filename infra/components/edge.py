@@ -16,10 +16,13 @@ import pulumi_aws as aws
 
 from infra.layout import JurisdictionRouting
 from infra.naming import api_host, edge_host, failover_host, jurisdiction_host, region_host
+from regions import dr
 
-HEALTH_CHECK_INTERVAL_S = 10  # Route 53 "fast" health checks: 10 or 30 s
-HEALTH_CHECK_FAILURES = 3
-RECORD_TTL_S = 60
+# The numbers the validator's RTO floors are built from (regions.dr: detection = interval x
+# failures, then one TTL): taken from there so what is deployed is what was promised.
+HEALTH_CHECK_INTERVAL_S = int(dr.HEALTH_CHECK_INTERVAL_S)  # Route 53 "fast" health checks: 10 or 30 s
+HEALTH_CHECK_FAILURES = dr.HEALTH_CHECK_FAILURE_THRESHOLD
+RECORD_TTL_S = int(dr.DNS_TTL_S)
 # AWS managed CloudFront policies (CloudFront Developer Guide, "Use managed cache policies" and
 # "Use managed origin request policies"); IDs are the same in every account.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
