@@ -23,7 +23,7 @@ def main() -> None:
     config = pulumi.Config("meridian")
     stack = pulumi.get_stack()
     topology = parse_topology(config.require_object("topology"), stack=stack, source=f"Pulumi.{stack}.yaml")
-    settings = settings_from_config(config.get_object, _config_keys())
+    settings = settings_from_config(config.get, _config_keys())
     estate = build_estate(topology, settings, stack)
     for key, value in estate.outputs.items():
         pulumi.export(key, value)

@@ -118,6 +118,10 @@ def test_every_cluster_runs_the_controller_from_the_controller_package(plan):
                            if r.type.startswith("kubernetes:") and r.region == region
                            and r.parent.endswith("-controller"))
         assert installed == expected, region
+        deploy = next(r for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment" and r.region == region)
+        args = deploy.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[args.index("--price-region") + 1] == region and "--price-refresh" in args  # uses its IRSA role
+        assert "--prometheus-url" not in args  # none configured: each scaler names its own
         sa = next(r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount" and r.region == region)
         role = sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
         assert role.startswith("arn:aws:iam::") and region in role

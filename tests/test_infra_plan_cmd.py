@@ -112,7 +112,27 @@ def test_a_misspelt_meridian_key_or_an_unquoted_eks_version_exits_2(tmp_path, ca
     assert main(["plan", str(stack)]) == 2
     err = capsys.readouterr().err
     assert "meridian:apiAllowlist" in err and "did you mean meridian:apiAllowList" in err
-    assert "meridian:eksVersion: 1.3 is not an EKS version" in err and "Traceback" not in err
+    assert "meridian:eksVersion: '1.3' is not an EKS version" in err and "Traceback" not in err
+
+
+def test_string_settings_reach_every_controller_and_bad_ones_exit_2(tmp_path, capsys):
+    """Plain-string settings as `pulumi config set` stores them (they are not JSON)."""
+    stack = tmp_path / "Pulumi.prom.yaml"
+    line = "  aws:region: eu-west-1"
+    stack.write_text(Path(EU_ONLY).read_text().replace(
+        line, line + "\n  meridian:prometheusUrl: prometheus:9090\n  meridian:apiAllowList: 203.0.113.7/32"))
+    assert main(["plan", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert "meridian:prometheusUrl: 'prometheus:9090' is not an http(s) URL" in err
+    assert "meridian:apiAllowList: '203.0.113.7/32' is not a list of CIDRs" in err and "Traceback" not in err
+    url, image = "http://prometheus.monitoring.svc:9090", "ghcr.io/acme/meridian-controller:1.2.3"
+    stack.write_text(Path(EU_ONLY).read_text().replace(
+        line, f"{line}\n  meridian:prometheusUrl: {url}\n  meridian:controllerImage: {image}"))
+    out = tmp_path / "plan.json"
+    assert main(["plan", str(stack), "--json", str(out)]) == 0
+    containers = [r["inputs"]["spec"]["template"]["spec"]["containers"][0]
+                  for r in json.loads(out.read_text())["resources"] if r["type"] == "kubernetes:apps/v1:Deployment"]
+    assert containers and all(url in c["args"] and c["image"] == image for c in containers)
 
 
 def test_the_program_file_runs_as_pulumi_runs_it(tmp_path):
