@@ -95,8 +95,8 @@ class Reconciler:
         self.telemetry.scalers.set(len(items))
         outcomes = []
         for obj in items:
-            if not self.is_leader():  # lost the lease mid-sync: stop before the next object
-                log.warning("lost leadership mid-sync; stopping")
+            if not self.is_leader():  # lost the lease (or told to stop) mid-sync: no next object
+                log.warning("no longer leading (or stopping) mid-sync; stopping")
                 break
             outcomes.append(self.sync_one(obj))
             self.heartbeat()
