@@ -140,7 +140,13 @@ class Controller:
 
     def run(self) -> int:
         if self.cfg.metrics_port:
-            self.server = serve(self.telemetry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
+            where = f"{self.cfg.metrics_host}:{self.cfg.metrics_port}"
+            try:
+                self.server = serve(self.telemetry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
+            except OSError as err:  # port taken, no such address: before anything else has started
+                raise InputError("cannot serve /metrics and the probes", [Problem(
+                    "--metrics-port/--metrics-host", f"{where}: {err.strerror or err}",
+                    "pick a free port (or 0 for off) and an address of this host")]) from None
         lease_thread = None
         if self.cfg.price_refresh_s > 0 and self.cfg.price_region:
             threading.Thread(target=self._refresh_prices, name="prices", daemon=True).start()
