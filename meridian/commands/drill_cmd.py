@@ -121,17 +121,27 @@ def _target_options(args, target: str) -> dict:
 
 
 def _journal_path(text: str) -> str:
-    """Refuse, before anything runs, a journal path that cannot be written."""
-    import os
+    """Refuse, before anything runs, a journal path that cannot be written: a temporary file
+    is really created (and removed) next to it, since permission bits say nothing for root
+    or on a read-only or pseudo file system."""
+    import tempfile
 
     from regions.errors import InputError, Problem
 
     path = Path(text)
-    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
-    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write the journal to {text}", [Problem(
-            "--journal", f"{text} is a directory or its folder is not writable",
-            "give a file path in a writable folder")])
+
+    def refuse(why: str):
+        return InputError(f"cannot write the journal to {text}", [Problem(
+            "--journal", f"{text}: {why}", "give a file path in a writable folder")])
+
+    if path.is_dir():
+        raise refuse("is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise refuse(err.strerror or str(err)) from None
     return text
 
 
