@@ -279,3 +279,60 @@ def test_cloudwatch_probes_read_metrics_with_an_explicit_region(aws, moto_url):
     assert target.probe(probe) == pytest.approx(0.95)
     elsewhere = Probe("eu", "slo_attainment", {"region": "eu-west-1", "jurisdiction": "eu"}, Tolerance(min=0.9))
     assert target.probe(elsewhere) is None  # no data there: never read as healthy
+
+
+class _FailingCall:
+    """Wraps a real moto client; the first `operation` raises, after really being made when
+    `applied` (a response lost after AWS applied the change). Everything else goes to moto."""
+
+    failed: set = set()  # operations that have failed once (reset per test by _fail)
+
+    def __init__(self, client, operation: str, applied: bool):
+        self._client, self._operation, self._applied = client, operation, applied
+
+    def __getattr__(self, name):
+        real = getattr(self._client, name)
+        if name != self._operation or name in _FailingCall.failed:
+            return real
+
+        def call(**kwargs):
+            _FailingCall.failed.add(name)
+            if self._applied:
+                real(**kwargs)
+            raise ConnectionError(f"{name}: connection reset")
+        return call
+
+
+def _fail(monkeypatch, service: str, operation: str, applied: bool) -> None:
+    from chaos.targets.aws import AwsTarget
+
+    original = AwsTarget.client
+    _FailingCall.failed = set()
+
+    def client(self, svc, region):
+        c = original(self, svc, region)
+        return _FailingCall(c, operation, applied) if svc == service else c
+    monkeypatch.setattr(AwsTarget, "client", client)
+
+
+def test_a_change_applied_before_the_call_failed_is_still_rolled_back(aws, moto_url, tmp_path, monkeypatch):
+    hc = _health_check(aws)
+    _fail(monkeypatch, "route53", "update_health_check", applied=True)
+    code, journal = _run(_experiment(tmp_path, *_outage(hc)), moto_url, "--yes")
+    assert code == 1 and journal["status"] == "failed" and "connection reset" in journal["timeline"][-1]["output"]
+    assert [(r["name"], r["status"]) for r in journal["rollbacks"]] == [("ireland", "succeeded")]
+    assert _inverted(aws, hc) is False  # the inversion AWS applied was undone
+
+
+def test_a_failed_fis_start_deletes_the_template(aws, moto_url, tmp_path, monkeypatch):
+    ec2 = aws("ec2", "eu-west-1")
+    ec2.request_spot_instances(InstanceCount=1, LaunchSpecification={
+        "ImageId": "ami-12c6146b", "InstanceType": "g5.2xlarge"})
+    method = [{"action": "spot_reclaim", "name": "wave", "region": "eu-west-1", "fraction": 1.0,
+               "role_arn": f"arn:aws:iam::{ACCOUNT}:role/fis", "start_seconds": 0.1, "instance_tags": {}}]
+    _fail(monkeypatch, "fis", "start_experiment", applied=False)
+    code, journal = _run(_experiment(tmp_path, method, []), moto_url, "--yes")
+    assert code == 1 and journal["status"] == "failed" and "connection reset" in journal["timeline"][-1]["output"]
+    assert journal["rollbacks"][0]["status"] == "succeeded"
+    assert journal["rollbacks"][0]["output"]["template_deleted"] is True
+    assert aws("fis", "eu-west-1").list_experiment_templates()["experimentTemplates"] == []

@@ -129,8 +129,9 @@ class AwsTarget:
         if safety.is_protected(_tag_map(tags["ResourceTagSet"]["Tags"])):
             safety.refuse_protected("Route 53 health check", hc)
         was = bool(r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
-        r53.update_health_check(HealthCheckId=hc, Inverted=not was)
+        # saved before the change: if the call applies it and then fails, revert still restores
         self._saved[action.name] = {"health_check_id": hc, "inverted": was}
+        r53.update_health_check(HealthCheckId=hc, Inverted=not was)
         return {"health_check_id": hc, "inverted": not was, "was_inverted": was}
 
     def _revert_region_outage(self, action: Action, saved: dict) -> dict:
@@ -145,12 +146,12 @@ class AwsTarget:
         if safety.is_protected(ng.get("tags")):
             safety.refuse_protected("EKS node group", f"{p['cluster']}/{p['nodegroup']}")
         scaling = dict(ng["scalingConfig"])
+        self._saved[action.name] = {"scaling": scaling}  # before the change (see region_outage)
         eks.update_nodegroup_config(
             clusterName=p["cluster"], nodegroupName=p["nodegroup"],
             # EKS requires maxSize >= 1; zero desired and min nodes takes the capacity away
             scalingConfig={"minSize": 0, "maxSize": max(1, _int(scaling.get("maxSize"), 1)),
                            "desiredSize": 0})
-        self._saved[action.name] = {"scaling": scaling}
         return {"nodegroup": f"{p['cluster']}/{p['nodegroup']}", "desiredSize": 0, "was": scaling}
 
     def _revert_az_outage(self, action: Action, saved: dict) -> dict:
@@ -176,18 +177,21 @@ class AwsTarget:
                                  "parameters": {"durationBeforeInterruption": "PT2M"}}},
             tags={"meridian.dev/drill": action.name},
         )["experimentTemplate"]
+        # each step is saved as it is made, so a failed start still deletes the template
+        saved = self._saved[action.name] = {"template_id": template["id"], "experiment_id": None}
         experiment = fis.start_experiment(clientToken=str(uuid.uuid4()),
                                           experimentTemplateId=template["id"])["experiment"]
-        self._saved[action.name] = {"template_id": template["id"], "experiment_id": experiment["id"]}
+        saved["experiment_id"] = experiment["id"]
         return {"template_id": template["id"], "experiment_id": experiment["id"], "instances": len(arns)}
 
     def _revert_spot_reclaim(self, action: Action, saved: dict) -> dict:
         fis = self.client("fis", action.params["region"])
-        status = fis.get_experiment(id=saved["experiment_id"])["experiment"]["state"]["status"]
         stopped = False
-        if status not in ("completed", "stopped", "failed", "cancelled"):
-            fis.stop_experiment(id=saved["experiment_id"])
-            stopped = True
+        if saved["experiment_id"] is not None:  # None: the start failed, only the template exists
+            status = fis.get_experiment(id=saved["experiment_id"])["experiment"]["state"]["status"]
+            if status not in ("completed", "stopped", "failed", "cancelled"):
+                fis.stop_experiment(id=saved["experiment_id"])
+                stopped = True
         fis.delete_experiment_template(id=saved["template_id"])
         return {"experiment_id": saved["experiment_id"], "stopped": stopped, "template_deleted": True}
 

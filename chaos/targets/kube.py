@@ -120,8 +120,8 @@ class KubeTarget:
         if _protected(dep.metadata):
             safety.refuse_protected("Deployment", f"{p['namespace']}/{p['deployment']}")
         was = dep.spec.replicas if dep.spec.replicas is not None else 1
+        self._saved[action.name] = was  # before the change: a failed call is still reverted
         apps.patch_namespaced_deployment_scale(p["deployment"], p["namespace"], {"spec": {"replicas": 0}})
-        self._saved[action.name] = was
         return {"deployment": f"{p['namespace']}/{p['deployment']}", "replicas": 0, "was": was}
 
     # --- probes ----------------------------------------------------------------------------
