@@ -118,10 +118,21 @@ class _Run:
                         self._rollbacks(failing=self.journal.status != "passed")
             finally:
                 self.stopping = True
+                if self.injected and not checks and self.journal.status in ("aborted", "failed"):
+                    checks = self._measure_after_stop()
                 journal_error = self._finish(journal_path, checks, wall)
         code = 0 if self.journal.status == "passed" and journal_error is None else 1
         log.info("drill finished", status=self.journal.status, reason=self.reason or None)
         return Outcome(self.journal, code, self.reason, checks, journal_error)
+
+    def _measure_after_stop(self) -> list[dict]:
+        """An aborted or failed drill still records what was measured up to its stop (the
+        status stays as it is); a target that cannot measure then is noted, not raised."""
+        try:
+            return self._expectations()
+        except Exception as err:  # noqa: BLE001 - the drill already failed; keep the first reason
+            self.journal.log(self.t, "error", "measurements", f"{type(err).__name__}: {err}")
+            return []
 
     def _finish(self, journal_path, checks: list[dict], wall: float) -> str | None:
         """Verdict into the journal, target closed, journal written; the write's error, if any."""

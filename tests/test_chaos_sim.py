@@ -76,3 +76,56 @@ def test_ending_a_fault_early_resimulates_with_the_real_end(outage):
     finally:
         target.faults["ireland-down"] = replace(target.faults["ireland-down"], end=planned)
         target._dirty = True
+
+
+def _misrouting_edge(monkeypatch):
+    """A deliberately wrong edge: the twin routes EU users to us-east-1 when eu-west-1 fails
+    (the edge lists us-east-1 as an EU serving region, ahead of the eu-central-1 standby, and
+    carries an EU -> US transfer), while the stack the drill is judged by declares none."""
+    from regions.residency import Transfer
+    from regions.topology import RegionRole
+    from chaos.targets import sim as sim_target
+
+    real_split = sim_target._split
+
+    def wrong(topology, workload):
+        eu = replace(topology.jurisdictions["eu"], regions=(
+            RegionRole("eu-west-1", "primary"), RegionRole("us-east-1", "active"),
+            RegionRole("eu-central-1", "standby")))
+        edge = replace(topology, jurisdictions={**topology.jurisdictions, "eu": eu},
+                       transfers=(Transfer("eu", "us", "misconfigured edge, not in the stack"),))
+        return real_split(edge, workload)
+
+    monkeypatch.setattr(sim_target, "_split", wrong)
+
+
+@pytest.mark.parametrize("stop_on_violation", [False, True])
+def test_residency_violations_are_counted_when_the_routing_breaks_them(monkeypatch, tmp_path,
+                                                                       stop_on_violation):
+    from chaos.runner import run
+
+    _misrouting_edge(monkeypatch)
+    v = load_experiment(ROOT / "chaos" / "drills" / "eu-primary-outage.yaml")
+    x = v.experiment
+    stops = tuple(p for p in x.stop_conditions if p.kind == "residency_violations" or not stop_on_violation)
+    x = replace(x, stop_conditions=stops if stop_on_violation else ())
+    target = SimTarget(trace=str(TRACE), policy="hpa", say=lambda _m: None)
+    outcome = run(x, target, v.topology, journal_path=tmp_path / "j.json")
+    j = outcome.journal.as_dict()
+    before = {p["name"]: p["value"] for p in j["steady_state"]["before"]["probes"]}
+    assert before["residency_violations"] == 0  # nothing crossed the border before the outage
+    violations = j["measurements"]["residency_violations"]
+    assert violations > 0  # EU users served in us-east-1 while eu-west-1 was down
+    # only EU users crossed: the US users served in us-east-1 are at home
+    target.advance(x.duration_seconds)
+    eu_only = target.probe(replace(x.steady_state[-1], params={"jurisdiction": "eu"}))
+    us_only = target.probe(replace(x.steady_state[-1], params={"jurisdiction": "us"}))
+    assert eu_only > 0 and us_only == 0
+    assert outcome.exit_code == 1
+    if stop_on_violation:  # the first poll after the fault sees it, aborts and rolls back
+        assert j["status"] == "aborted" and "residency_violations breached" in outcome.reason
+        assert [(r["name"], r["status"]) for r in j["rollbacks"]] == [("ireland-down", "succeeded")]
+    else:
+        assert j["status"] == "deviated"
+        check = next(c for c in j["measurements"]["checks"] if c["name"] == "residency_violations")
+        assert check["met"] is False and check["measured"] == violations
