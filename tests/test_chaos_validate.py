@@ -199,3 +199,39 @@ def test_any_malformed_experiment_is_an_input_error_never_a_crash(changes):
 def test_non_finite_numbers_are_refused():
     found = problems(base(duration_seconds=float("nan"), poll_seconds=float("inf")))
     assert "finite" in found["duration_seconds"] and "finite" in found["poll_seconds"]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\xff\xfe\x00title", "is not UTF-8 text"),
+    (b"title: a\nblast_radius: {regions: [eu-west-1]}\nblast_radius: {jurisdictions: [eu, us, jp]}\n",
+     "key 'blast_radius' appears twice"),
+    (None, "cannot read experiment file"),  # a directory
+])
+def test_unreadable_or_ambiguous_files_exit_2_without_a_traceback(tmp_path, capsys, content, expected):
+    path = tmp_path / "x.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    journal = tmp_path / "j.json"
+    assert main(["drill", "run", str(path), "--journal", str(journal)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not journal.exists()
+
+
+def test_names_and_counts_must_have_the_right_type():
+    doc = base(expect={"residency_violations": 0.5})
+    doc["method"][0]["name"] = {"a": 1}
+    doc["steady_state"][0]["name"] = ["x"]
+    found = problems(doc)
+    assert "non-empty string" in found["method[0].name"]
+    assert "non-empty string" in found["steady_state[0].name"]
+    assert "whole number" in found["expect.residency_violations"]
+
+
+def test_an_action_that_names_no_place_needs_every_region_in_the_blast_radius():
+    blackout = [{"action": "metrics_blackout", "start_seconds": 60, "duration_seconds": 60}]
+    found = problems(base(method=blackout))  # radius: eu-west-1 only
+    assert "us-east-1" in found["method[0].action"] and "outside the blast radius" in found["method[0].action"]
+    assert parse_experiment(base(method=blackout, blast_radius={"jurisdictions": ["eu", "us", "jp"]}))
