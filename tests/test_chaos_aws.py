@@ -228,6 +228,23 @@ def test_dry_run_prints_every_call_and_changes_nothing(aws, moto_url, tmp_path, 
     assert _inverted(aws, hc) is False
 
 
+@pytest.mark.parametrize("strategy", ["always", "never"])
+def test_dry_run_prints_the_preflight_reads_and_the_rollback_of_an_unlisted_fault(
+        aws, moto_url, tmp_path, capsys, strategy):
+    hc = _health_check(aws)
+    method, steady = _outage(hc)  # open-ended: only the end-of-drill rollback undoes it
+    code, journal = _run(_experiment(tmp_path, method, steady, rollbacks=[]), moto_url, "--dry-run",
+                         "--rollback-strategy", strategy)
+    err = capsys.readouterr().err
+    assert code == 0 and journal is None
+    preflight = err.index(f"list_tags_for_resource(ResourceType='healthcheck', ResourceId='{hc}')")
+    assert preflight < err.index("inject ireland")  # the protected-tag check comes first
+    restore = f"aws route53 update_health_check(HealthCheckId='{hc}', Inverted=False)"
+    assert (restore in err) is (strategy == "always")
+    assert ("left in place: ireland" in err) is (strategy == "never")
+    assert _inverted(aws, hc) is False
+
+
 def test_error_rate_stop_condition_aborts_and_rolls_back(aws, moto_url, tmp_path):
     hc = _health_check(aws)
     cw = aws("cloudwatch", "eu-west-1")

@@ -81,7 +81,7 @@ class AwsTarget:
         self.account = self.client("sts", region).get_caller_identity()["Account"]
         if not self.dry_run:
             safety.check_account(self.account, self.allowed)
-            self._preflight(experiment)
+        self._preflight(experiment)  # a dry run prints these reads too
         self._t0 = time.monotonic()
 
     def _preflight(self, experiment: Experiment) -> None:
@@ -150,7 +150,7 @@ class AwsTarget:
         eks.update_nodegroup_config(
             clusterName=p["cluster"], nodegroupName=p["nodegroup"],
             # EKS requires maxSize >= 1; zero desired and min nodes takes the capacity away
-            scalingConfig={"minSize": 0, "maxSize": max(1, _int(scaling.get("maxSize"), 1)),
+            scalingConfig={"minSize": 0, "maxSize": _at_least_one(scaling.get("maxSize")),
                            "desiredSize": 0})
         return {"nodegroup": f"{p['cluster']}/{p['nodegroup']}", "desiredSize": 0, "was": scaling}
 
@@ -284,11 +284,12 @@ def _tag_map(tags: list[dict]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
 
 
-def _int(value: Any, default: int) -> int:
+def _at_least_one(value: Any) -> Any:
+    """EKS requires maxSize >= 1; a dry run's placeholder text is shown as it is."""
     try:
-        return int(value)
+        return max(1, int(value))
     except (TypeError, ValueError):
-        return default
+        return value
 
 
 # --- dry run ------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ class KubeTarget:
             safety.check_context(self._current_context(), self.allowed)
         _, apps = self._apis()  # reads the kubeconfig now, so a bad one fails before any fault
         for action in experiment.method:  # protected Deployments are refused before any change
-            if action.kind == "region_outage" and not self.dry_run:
+            if action.kind == "region_outage":  # a dry run prints the read
                 p = action.params
                 if _protected(apps.read_namespaced_deployment(p["deployment"], p["namespace"]).metadata):
                     safety.refuse_protected("Deployment", f"{p['namespace']}/{p['deployment']}")

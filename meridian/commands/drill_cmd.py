@@ -94,7 +94,7 @@ def run_drill(args) -> int:
         options["allowed"] = safety.check_real_target(x, yes=args.yes, dry_run=args.dry_run)
     if args.dry_run:
         target = None if x.target == "sim" else make_target(x.target, dry_run=True, say=say, **options)
-        dryrun.plan(x, target, v.topology, say)
+        dryrun.plan(x, target, v.topology, say, rollback_strategy=args.rollback_strategy)
         return 0
     journal = _journal_path(args.journal or f"{Path(args.path).stem}.journal.json")
     target = make_target(x.target, say=say, **options)
