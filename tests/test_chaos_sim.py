@@ -129,3 +129,25 @@ def test_residency_violations_are_counted_when_the_routing_breaks_them(monkeypat
         assert j["status"] == "deviated"
         check = next(c for c in j["measurements"]["checks"] if c["name"] == "residency_violations")
         assert check["met"] is False and check["measured"] == violations
+
+
+def test_rpo_comes_from_the_replication_model_at_the_fault_time_not_from_the_stack(outage):
+    """The stack promises 60 s for the EU (warm standby); the model says what is really lost."""
+    x, target = outage
+    topo, fault = target.topo, target.faults["ireland-down"]
+    eu = topo.jurisdictions["eu"]
+    try:
+        assert target._rpo() == dr.S3_TYPICAL_LAG_S != eu.dr.rpo_seconds
+        # hourly backups: what is lost is the time since the last backup, so it moves with the fault
+        target.topo = replace(topo, jurisdictions={**topo.jurisdictions,
+                                                   "eu": replace(eu, dr=replace(eu.dr, strategy="backup-restore"))})
+        at = [(fault.start + target.lead_in) % dr.BACKUP_INTERVAL_S]
+        first = target._rpo()
+        target.faults["ireland-down"] = replace(fault, start=fault.start + 600)
+        assert first == at[0] and target._rpo() == (at[0] + 600) % dr.BACKUP_INTERVAL_S
+        # the standby holds copies only: losing it loses nothing
+        target.faults["ireland-down"] = replace(fault, action=replace(
+            fault.action, params={"region": "eu-central-1"}))
+        assert target._rpo() == 0.0
+    finally:
+        target.topo, target.faults["ireland-down"], target._dirty = topo, fault, True
