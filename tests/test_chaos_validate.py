@@ -146,6 +146,9 @@ def test_flags_for_another_target_are_refused(tmp_path, capsys):
     path.write_text(yaml.safe_dump(base()))
     assert main(["drill", "run", str(path), "--endpoint-url", "http://127.0.0.1:1"]) == 2
     assert "--endpoint-url: does not apply to target sim" in capsys.readouterr().err
+    aws = ROOT / "chaos" / "examples" / "aws-eu-primary-outage.yaml"
+    assert main(["drill", "run", str(aws), "--policy", "hpa", "--dry-run"]) == 2
+    assert "--policy: does not apply to target aws" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("path", DRILLS, ids=[p.stem for p in DRILLS])

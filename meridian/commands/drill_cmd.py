@@ -49,7 +49,7 @@ def register(sub) -> None:
     run.add_argument("path", help="experiment YAML file")
     run.add_argument("--target", choices=catalog.TARGETS, help="override the experiment's target")
     run.add_argument("--trace", help="sim: request trace (default: the shared Azure LLM trace)")
-    run.add_argument("--policy", default="meridian",
+    run.add_argument("--policy",
                      help="sim: autoscaling policy to drill (default meridian; a baseline such as "
                      "hpa, kpa, skyserve, static to compare)")
     run.add_argument("--dry-run", action="store_true", help="print every call it would make; change nothing")
@@ -108,13 +108,13 @@ def _target_options(args, target: str) -> dict:
     """The flags that belong to `target`; a flag for another target is refused."""
     from regions.errors import InputError, Problem
 
-    flags = {"sim": {"trace": args.trace, "policy": args.policy},
+    flags = {"sim": {"trace": args.trace, "policy": args.policy},  # the sim target defaults to meridian
              "aws": {"endpoint_url": args.endpoint_url},
              "kube": {"kubeconfig": args.kubeconfig, "context": args.context}}
     foreign = [name for t, opts in flags.items() if t != target
-               for name, value in opts.items() if value is not None and name != "policy"]
+               for name, value in opts.items() if value is not None]
     if foreign:
-        raise InputError(f"options for another target given to a {target} drill", [
+        raise InputError(f"options for another target given to {'an' if target == 'aws' else 'a'} {target} drill", [
             Problem(f"--{n.replace('_', '-')}", f"does not apply to target {target}",
                     "drop it, or pick the target it belongs to with --target") for n in foreign])
     return {k: v for k, v in flags[target].items() if v is not None}
