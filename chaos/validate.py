@@ -401,13 +401,19 @@ def _method(p: _Problems, raw: Any, target: str, duration: float, radius: BlastR
     return actions
 
 
-def _check_radius(p: _Problems, path: str, params: dict, radius: BlastRadius,
-                  topology: Topology | None) -> None:
+def _radius_regions(radius: BlastRadius, topology: Topology | None) -> set[str]:
+    """The regions the blast radius allows: listed ones plus its jurisdictions' regions."""
     allowed = set(radius.regions)
     if topology is not None:
         for j in radius.jurisdictions:
             if j in topology.jurisdictions:
                 allowed |= set(topology.jurisdictions[j].region_codes)
+    return allowed
+
+
+def _check_radius(p: _Problems, path: str, params: dict, radius: BlastRadius,
+                  topology: Topology | None) -> None:
+    allowed = _radius_regions(radius, topology)
     region = params.get("region")
     if region is not None and region not in allowed:
         p.add(f"{path}.region", f"{region} is outside the blast radius "
@@ -429,10 +435,7 @@ def _check_everywhere(p: _Problems, path: str, kind: str, radius: BlastRadius,
     must say so."""
     if topology is None:
         return
-    allowed = set(radius.regions)
-    for j in radius.jurisdictions:
-        if j in topology.jurisdictions:
-            allowed |= set(topology.jurisdictions[j].region_codes)
+    allowed = _radius_regions(radius, topology)
     missing = [r for r in topology.all_regions() if r not in allowed]
     if missing:
         p.add(f"{path}.action", f"{kind} touches every region of the topology, but "
