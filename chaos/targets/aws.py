@@ -30,7 +30,12 @@ from regions.topology import Topology
 
 ROUTE53_REGION = "us-east-1"  # Route 53 is global; its API endpoint lives in us-east-1
 SPOT_ACTION = "aws:ec2:send-spot-instance-interruptions"
-HEALTHY_CHECKER_SHARE = 0.18  # Route 53: healthy when more than 18 % of checkers report healthy
+# Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is healthy":
+# an endpoint is healthy when more than 18 % of the health checkers report it healthy.
+HEALTHY_CHECKER_SHARE = 0.18
+# AWS FIS actions reference, aws:ec2:send-spot-instance-interruptions: the interruption notice
+# is sent `durationBeforeInterruption` ahead; EC2 gives spot instances two minutes' notice.
+SPOT_NOTICE = "PT2M"
 
 
 def build(*, allowed: AllowList, endpoint_url: str | None = None, dry_run: bool = False,
@@ -174,7 +179,7 @@ class AwsTarget:
             targets={"spot": {"resourceType": "aws:ec2:spot-instance", "resourceArns": arns,
                               "selectionMode": f"PERCENT({percent})"}},
             actions={"reclaim": {"actionId": SPOT_ACTION, "targets": {"SpotInstances": "spot"},
-                                 "parameters": {"durationBeforeInterruption": "PT2M"}}},
+                                 "parameters": {"durationBeforeInterruption": SPOT_NOTICE}}},
             tags={"meridian.dev/drill": action.name},
         )["experimentTemplate"]
         # each step is saved as it is made, so a failed start still deletes the template
