@@ -299,7 +299,7 @@ def _params(p: _Problems, raw: dict, path: str, kind: catalog.Kind, reserved: tu
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping", list: "a list"}
     return "a number" if t == catalog.NUM else names.get(t, str(t))
 
 
@@ -392,6 +392,8 @@ def _method(p: _Problems, raw: Any, target: str, duration: float, radius: BlastR
         elif start is not None and length is not None and start + length > duration:
             p.add(f"{path}.duration_seconds", f"ends at {start + length:g} s, beyond the drill's "
                   f"length ({duration:g} s)", "shorten it or raise duration_seconds")
+        if target == "aws" and kind_name == "region_outage":
+            _check_failover_switch(p, path, entry, params)
         _check_radius(p, path, params, radius, topology)
         if not {"region", "jurisdiction", "namespace"} & set(kind.params):
             _check_everywhere(p, path, kind_name, radius, topology)
@@ -399,6 +401,33 @@ def _method(p: _Problems, raw: Any, target: str, duration: float, radius: BlastR
         actions.append(Action(name or f"{kind_name}-{i}", kind_name, params, start or 0.0, length))
     _unique(p, actions, "action")
     return actions
+
+
+def _check_failover_switch(p: _Problems, path: str, entry: dict, params: dict) -> None:
+    """aws region_outage: exactly one of a Route 53 health check or an ARC routing control,
+    the latter with the cluster endpoints its data plane answers on."""
+    hc, rc = "health_check_id" in entry, "routing_control_arn" in entry
+    if hc == rc:
+        p.add(path, "needs exactly one of health_check_id (Route 53 health check inverted) or "
+              "routing_control_arn (ARC routing control turned Off)", "keep the one your failover uses")
+    if rc and not params.get("cluster_endpoints") and "cluster_endpoints" not in entry:
+        p.add(f"{path}.cluster_endpoints", "is required with routing_control_arn",
+              "list the ARC cluster's endpoints: [{url: https://....route53-recovery-cluster..."
+              "amazonaws.com/v1, region: us-west-2}, ...]")
+    if "cluster_endpoints" in entry and not rc:
+        p.add(f"{path}.cluster_endpoints", "applies only with routing_control_arn", "drop it")
+    regions = load_catalog().regions
+    for i, ep in enumerate(params.get("cluster_endpoints") or []):
+        where = f"{path}.cluster_endpoints[{i}]"
+        if not isinstance(ep, dict) or set(ep) != {"url", "region"} or \
+                not all(isinstance(v, str) and v for v in ep.values()):
+            p.add(where, f"must be a mapping {{url, region}} of strings, got {ep!r}",
+                  "copy the endpoints from 'aws route53-recovery-control-config describe-cluster'")
+        elif ep["region"] not in regions:
+            p.unknown(f"{where}.region", ep["region"], sorted(regions), "region")
+        elif not ep["url"].startswith(("https://", "http://")):
+            p.add(f"{where}.url", f"'{ep['url']}' is not a URL", "e.g. https://host.route53-recovery-"
+                  "cluster.us-west-2.amazonaws.com/v1")
 
 
 def _radius_regions(radius: BlastRadius, topology: Topology | None) -> set[str]:

@@ -238,3 +238,21 @@ def test_an_action_that_names_no_place_needs_every_region_in_the_blast_radius():
     found = problems(base(method=blackout))  # radius: eu-west-1 only
     assert "us-east-1" in found["method[0].action"] and "outside the blast radius" in found["method[0].action"]
     assert parse_experiment(base(method=blackout, blast_radius={"jurisdictions": ["eu", "us", "jp"]}))
+
+
+def test_aws_region_outage_needs_exactly_one_failover_switch():
+    def aws(**params):
+        action = {"action": "region_outage", "region": "eu-west-1", "start_seconds": 60, **params}
+        return base(target="aws", topology=None, steady_state=[], method=[action])
+
+    assert "exactly one of health_check_id" in problems(aws())["method[0]"]
+    both = problems(aws(health_check_id="hc", routing_control_arn="arn:rc"))
+    assert "exactly one" in both["method[0]"] and "is required" in both["method[0].cluster_endpoints"]
+    bad = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[
+        {"url": "https://h1/v1", "region": "us-west-9"}, {"url": "h2", "region": "us-west-2"}, "x"]))
+    assert "unknown region 'us-west-9'" in bad["method[0].cluster_endpoints[0].region"]
+    assert "not a URL" in bad["method[0].cluster_endpoints[1].url"]
+    assert "{url, region}" in bad["method[0].cluster_endpoints[2]"]
+    ok = parse_experiment(aws(routing_control_arn="arn:rc", cluster_endpoints=[
+        {"url": "https://h1.route53-recovery-cluster.us-west-2.amazonaws.com/v1", "region": "us-west-2"}]))
+    assert ok.experiment.method[0].params["routing_control_arn"] == "arn:rc"

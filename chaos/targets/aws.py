@@ -2,7 +2,9 @@
 
 - region_outage: invert the region's Route 53 health check (`update_health_check(
   Inverted=True)`), so Route 53 treats the healthy endpoint as failed and DNS fails
-  over; revert restores the saved `Inverted` value.
+  over; revert restores the saved `Inverted` value. Or, when the stack fails over with
+  Route 53 ARC, turn the region's routing control Off through the cluster's data-plane
+  endpoints (tried in turn) and restore its saved state on revert.
 - az_outage: scale the zone's EKS node group to zero; revert restores the saved
   min/max/desired sizes.
 - spot_reclaim: an AWS FIS experiment template with the action
@@ -36,6 +38,11 @@ HEALTHY_CHECKER_SHARE = 0.18
 # AWS FIS actions reference, aws:ec2:send-spot-instance-interruptions: the interruption notice
 # is sent `durationBeforeInterruption` ahead; EC2 gives spot instances two minutes' notice.
 SPOT_NOTICE = "PT2M"
+# Route 53 ARC endpoints and quotas: the recovery control configuration API is served in
+# US West (Oregon) only; routing control states are read and set on the cluster's own
+# regional endpoints (ARC Developer Guide, "Getting and updating routing control states
+# using the API": try each cluster endpoint in turn until one answers).
+ARC_CONFIG_REGION = "us-west-2"
 
 
 def build(*, allowed: AllowList, endpoint_url: str | None = None, dry_run: bool = False,
@@ -59,12 +66,14 @@ class AwsTarget:
 
     # --- clients ---------------------------------------------------------------------------
 
-    def client(self, service: str, region: str):
+    def client(self, service: str, region: str, endpoint_url: str | None = None):
+        """`endpoint_url`: a fixed endpoint (an ARC cluster's), tried once; others use
+        --endpoint-url (or AWS's) with botocore's standard retries."""
         if not region:
             raise ValueError(f"{service}: an explicit region is required")
         if self.dry_run:
-            return _DryClient(service, region, self.say)
-        key = (service, region)
+            return _DryClient(service, region, self.say, endpoint_url)
+        key = (service, region, endpoint_url)
         if key not in self._clients:
             if self._session is None:
                 import boto3
@@ -75,8 +84,8 @@ class AwsTarget:
             # botocore's "standard" retries: throttling and 5xx only, never a 4xx; mutating
             # calls are idempotent (absolute values, FIS client tokens), so a retry is safe
             self._clients[key] = self._session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url,
-                config=Config(retries={"mode": "standard", "max_attempts": 5}))
+                service, region_name=region, endpoint_url=endpoint_url or self.endpoint_url,
+                config=Config(retries={"mode": "standard", "max_attempts": 1 if endpoint_url else 5}))
         return self._clients[key]
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -93,7 +102,9 @@ class AwsTarget:
         """Refuse protected resources before the first fault, not halfway through the drill."""
         for action in experiment.method:
             p = action.params
-            if action.kind == "region_outage":
+            if action.kind == "region_outage" and "routing_control_arn" in p:
+                self._refuse_protected_routing_control(p["routing_control_arn"])
+            elif action.kind == "region_outage":
                 tags = self.client("route53", ROUTE53_REGION).list_tags_for_resource(
                     ResourceType="healthcheck", ResourceId=p["health_check_id"])
                 if safety.is_protected(_tag_map(tags["ResourceTagSet"]["Tags"])):
@@ -128,6 +139,8 @@ class AwsTarget:
         return getattr(self, f"_revert_{action.kind}")(action, saved)
 
     def _inject_region_outage(self, action: Action) -> dict:
+        if "routing_control_arn" in action.params:
+            return self._routing_control_off(action)
         r53 = self.client("route53", ROUTE53_REGION)
         hc = action.params["health_check_id"]
         tags = r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=hc)
@@ -140,9 +153,51 @@ class AwsTarget:
         return {"health_check_id": hc, "inverted": not was, "was_inverted": was}
 
     def _revert_region_outage(self, action: Action, saved: dict) -> dict:
+        if "routing_control_arn" in saved:
+            self._cluster_call(action, "update_routing_control_state",
+                               RoutingControlArn=saved["routing_control_arn"],
+                               RoutingControlState=saved["state"])
+            return {"routing_control_arn": saved["routing_control_arn"], "state": saved["state"]}
         r53 = self.client("route53", ROUTE53_REGION)
         r53.update_health_check(HealthCheckId=saved["health_check_id"], Inverted=saved["inverted"])
         return {"health_check_id": saved["health_check_id"], "inverted": saved["inverted"]}
+
+    def _routing_control_off(self, action: Action) -> dict:
+        arn = action.params["routing_control_arn"]
+        self._refuse_protected_routing_control(arn)
+        was = self._cluster_call(action, "get_routing_control_state",
+                                 RoutingControlArn=arn)["RoutingControlState"]
+        self._saved[action.name] = {"routing_control_arn": arn, "state": was}  # before the change
+        # no SafetyRulesToOverride, ever: an ARC safety rule that forbids this wins, and the
+        # drill fails with its error instead of forcing the cell off
+        self._cluster_call(action, "update_routing_control_state", RoutingControlArn=arn,
+                           RoutingControlState="Off")
+        return {"routing_control_arn": arn, "state": "Off", "was": was}
+
+    def _refuse_protected_routing_control(self, arn: str) -> None:
+        """Routing controls carry no tags of their own: their control panel's tag protects them."""
+        cfg = self.client("route53-recovery-control-config", ARC_CONFIG_REGION)
+        panel = cfg.describe_routing_control(RoutingControlArn=arn)["RoutingControl"]["ControlPanelArn"]
+        if safety.is_protected(cfg.list_tags_for_resource(ResourceArn=panel).get("Tags")):
+            safety.refuse_protected("ARC routing control (its control panel)", arn)
+
+    def _cluster_call(self, action: Action, operation: str, **kwargs) -> dict:
+        """One ARC data-plane call, on each cluster endpoint in turn until one answers. A
+        refusal (4xx: access, validation, a safety rule's conflict) is final, not retried."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors = []
+        for ep in action.params["cluster_endpoints"]:
+            client = self.client("route53-recovery-cluster", ep["region"], endpoint_url=ep["url"])
+            try:
+                return getattr(client, operation)(**kwargs)
+            except ClientError as err:
+                if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500:
+                    raise
+                errors.append(f"{ep['url']}: {err}")
+            except BotoCoreError as err:  # connection refused, timeouts: the next endpoint
+                errors.append(f"{ep['url']}: {err}")
+        raise RuntimeError(f"no ARC cluster endpoint answered {operation}: " + "; ".join(errors))
 
     def _inject_az_outage(self, action: Action) -> dict:
         p = action.params
@@ -312,18 +367,21 @@ _PLACEHOLDERS: dict[str, dict] = {
     "start_experiment": {"experiment": {"id": "<experiment id>"}},
     "get_experiment": {"experiment": {"state": {"status": "running"}}},
     "get_metric_data": {"MetricDataResults": []},
+    "describe_routing_control": {"RoutingControl": {"ControlPanelArn": "<control panel of the routing control>"}},
+    "get_routing_control_state": {"RoutingControlState": "<current state>"},
 }
 
 
 class _DryClient:
     """Prints each call with its region and arguments; answers with placeholders."""
 
-    def __init__(self, service: str, region: str, say: Callable[[str], None]):
-        self.service, self.region, self.say = service, region, say
+    def __init__(self, service: str, region: str, say: Callable[[str], None], endpoint_url: str | None = None):
+        self.service, self.region, self.say, self.endpoint_url = service, region, say, endpoint_url
 
     def __getattr__(self, operation: str):
         def call(**kwargs):
             args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            self.say(f"    aws {self.service} {operation}({args})  [region {self.region}]")
+            where = f"region {self.region}" + (f", endpoint {self.endpoint_url}" if self.endpoint_url else "")
+            self.say(f"    aws {self.service} {operation}({args})  [{where}]")
             return _PLACEHOLDERS.get(operation, {})
         return call
