@@ -101,7 +101,7 @@ def test_target_capabilities_are_checked():
     assert "target kube cannot run action spot_reclaim" in found["method[0].action"]
     assert "cannot measure residency_violations" in found["expect.residency_violations"]
     found = problems(base(), target="aws")  # the same file checked for another target
-    assert "is required for action region_outage on target aws" in found["method[0].health_check_id"]
+    assert "needs exactly one of health_check_id" in found["method[0]"]
     assert "is required for probe slo_attainment on target aws" in found["steady_state[0].region"]
 
 
