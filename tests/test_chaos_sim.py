@@ -151,3 +151,26 @@ def test_rpo_comes_from_the_replication_model_at_the_fault_time_not_from_the_sta
         assert target._rpo() == 0.0
     finally:
         target.topo, target.faults["ireland-down"], target._dirty = topo, fault, True
+
+
+def test_places_the_workload_does_not_serve_are_refused_before_anything_runs(tmp_path, capsys):
+    """jp is in the stack but the workload serves only eu and us: a jp fault would measure nothing."""
+    import yaml
+
+    from meridian.cli import main
+
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["meridian:topology"]["workloads"][0]["jurisdictions"] = ["eu", "us"]
+    (tmp_path / "Pulumi.two.yaml").write_text(yaml.safe_dump(stack))
+    drill = {"title": "jp", "topology": "Pulumi.two.yaml", "duration_seconds": 600,
+             "blast_radius": {"jurisdictions": ["jp"]},
+             "method": [{"action": "region_outage", "region": "ap-northeast-1", "start_seconds": 60}],
+             "expect": {"min_slo_attainment_during": {"jp": 0.5}}}
+    (tmp_path / "jp.yaml").write_text(yaml.safe_dump(drill))
+    journal = tmp_path / "j.json"
+    code = main(["drill", "run", str(tmp_path / "jp.yaml"), "--trace", str(TRACE), "--policy", "hpa",
+                 "--journal", str(journal)])
+    assert code == 2 and not journal.exists()
+    err = capsys.readouterr().err
+    assert "method[0].region: ap-northeast-1 serves no user of workload 'chat'" in err
+    assert "expect.min_slo_attainment_during.jp: workload 'chat' has no users in jp" in err

@@ -127,6 +127,28 @@ class SimTarget:
         self.faults = {a.name: _Fault(a, a.start_seconds, a.end_seconds if a.end_seconds is not None
                                       else experiment.duration_seconds) for a in experiment.method}
         self._index()
+        self._refuse_unsimulated(experiment, workload)
+
+    def _refuse_unsimulated(self, x: Experiment, workload) -> None:
+        """The twin runs only the workload's jurisdictions and their regions: a fault or probe
+        elsewhere would measure nothing, so it is refused by key path before anything runs."""
+        problems = []
+        sections = [("method", x.method)] + [(name, getattr(x, name)) for name in ("steady_state", "stop_conditions")]
+        for section, items in sections:
+            for i, item in enumerate(items):
+                region, juris = item.params.get("region"), item.params.get("jurisdiction")
+                if region is not None and region not in self.codes:
+                    problems.append(Problem(f"{section}[{i}].region", f"{region} serves no user of workload "
+                                            f"'{workload.name}' in the twin", f"use one of: {', '.join(self.codes)}"))
+                if juris is not None and juris not in self.arrivals.jurisdictions:
+                    problems.append(Problem(f"{section}[{i}].jurisdiction", f"workload '{workload.name}' has no "
+                                            f"users in {juris}", f"use one of: {', '.join(self.arrivals.jurisdictions)}"))
+        for j in x.expect.min_slo_attainment_during:
+            if j != "*" and j not in self.arrivals.jurisdictions:
+                problems.append(Problem(f"expect.min_slo_attainment_during.{j}", f"workload '{workload.name}' "
+                                        f"has no users in {j}", "drop it"))
+        if problems:
+            raise InputError("the drill names places the twin does not simulate", problems)
 
     def _simulate(self, events: tuple):
         from sim.fleet import simulate
