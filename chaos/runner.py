@@ -236,7 +236,15 @@ class _Run:
     def _rollbacks(self, *, failing: bool) -> None:
         if self.rolled_back:
             return
-        self.stopping = True  # from here on a signal no longer interrupts (see _signals)
+        # while rollbacks run a signal no longer interrupts (see _signals); afterwards, in a
+        # drill that goes on to its "after" phase, Ctrl-C works again
+        was_stopping, self.stopping = self.stopping, True
+        try:
+            self._run_rollbacks(failing)
+        finally:
+            self.stopping = was_stopping
+
+    def _run_rollbacks(self, failing: bool) -> None:
         self.rolled_back = True
         if self.strategy == "never" or (self.strategy == "on-failure" and not failing):
             self.journal.log(self.t, "rollback", "skipped",

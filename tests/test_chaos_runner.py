@@ -317,3 +317,12 @@ def test_refusal_after_a_fault_rolls_back_and_journals_then_reraises(tmp_path):
     j = json.loads((tmp_path / "j.json").read_text())
     assert j["status"] == "failed" and not target.active
     assert ("outage", "succeeded") in [(r["name"], r["status"]) for r in j["rollbacks"]]
+
+
+def test_sigterm_after_the_rollbacks_still_stops_a_drill_waiting_for_its_after_phase(tmp_path):
+    """Rollbacks are not interruptible, but the wait for the 'after' phase that follows is."""
+    target = ScriptedTarget(signal_at=700)  # the fault ended at 500, the drill ends at 1000
+    outcome = run(experiment(), target, journal_path=tmp_path / "j.json")
+    assert outcome.journal.status == "aborted" and "SIGTERM" in outcome.reason
+    assert outcome.journal.steady_state["after"] is None
+    assert [c[1] for c in target.calls].count("revert") == 1 and not target.active
