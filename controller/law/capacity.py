@@ -212,9 +212,7 @@ class CapacityEstimator:
         mix (long prompts), which more replicas cannot fix: it is not counted."""
         slots = self.slots or self.safe_concurrency
         busy = per_replica is not None and slots is not None and per_replica >= 0.5 * slots
-        # counted only once the fitted line shows TTFT rising with load at all: a miss the
-        # load does not explain is the prompt mix
-        if ttft_q_s > self.target and busy and self.first_token.slope() > 0:
+        if ttft_q_s > self.target and busy:
             cap = rate_per_replica * self.target / ttft_q_s
             self.miss_rate_cap = cap if self.miss_rate_cap is None else min(self.miss_rate_cap, cap)
         elif self.miss_rate_cap is not None:
