@@ -64,8 +64,9 @@ def sustained(ready: int, rate: float, service: float, t0: float, steps: int, sl
     the excess piles up in the queue (so a law can tell the served rate from the offered)."""
     out = []
     for i in range(steps):
-        served = min(rate, ready * slots / service)
-        queued = max(0.0, queued + (rate - served) * 15.0) if i else queued
+        served = min(rate + queued / 15.0, ready * slots / service)
+        queued = queued + (rate - served) * 15.0
+        queued = queued if queued > 1e-6 else 0.0
         busy = min(rate * service, ready * slots) if not queued else ready * slots
         out.append(Observation(
             time_s=t0 + i * 15.0, ready_replicas=ready, starting_replicas=0, arrival_rate_rps=rate,
@@ -88,8 +89,8 @@ def test_more_sustained_load_never_gives_fewer_replicas(low, extra, ready, servi
 
     def run(rate: float) -> int:
         p = MeridianPolicy(OBJ, limits)
-        warm, _ = sustained(ready, 2.0 * ready * 32 / service, service, 0.0, 4)
-        load, _ = sustained(ready, rate, service, 60.0, 120)
+        warm, backlog = sustained(ready, 2.0 * ready * 32 / service, service, 0.0, 4)
+        load, _ = sustained(ready, rate, service, 60.0, 120, queued=backlog)
         return feed(p, warm + load)[-1].replicas
 
     assert run(low + extra) >= run(low)
@@ -101,8 +102,8 @@ def test_more_sustained_load_examples():
     sizes = []
     for rate in (1.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0):
         p = MeridianPolicy(OBJ, limits)
-        warm, _ = sustained(10, 80.0, 8.0, 0.0, 4)
-        load, _ = sustained(10, rate, 8.0, 60.0, 120)
+        warm, backlog = sustained(10, 80.0, 8.0, 0.0, 4)
+        load, _ = sustained(10, rate, 8.0, 60.0, 120, queued=backlog)
         sizes.append(feed(p, warm + load)[-1].replicas)
     assert sizes == sorted(sizes), sizes
     assert sizes[-1] >= 300.0 * 8.0 / 32  # the saturated case sizes for the offered load
