@@ -197,6 +197,12 @@ class _Bad(BaseHTTPRequestHandler):
         if self.mode == "slow":
             time.sleep(1.5)
         body = b"<html>proxy error</html>" if self.mode == "garbage" else b'{"status":"success"}'
+        if self.mode in ("nan_time", "inf_time", "negative"):  # well-formed answers with garbage numbers
+            value = {"nan_time": "NaN", "inf_time": "-Inf"}.get(self.mode, str(time.time())) \
+                if "timestamp%28" in self.path \
+                else "-3" if self.mode == "negative" and "rate%28" in self.path else "1"
+            body = ('{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"%s"]}]}}'
+                    % value).encode()
         try:
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -209,7 +215,9 @@ class _Bad(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("mode, reason", [("garbage", "BadResponse"), ("slow", "QueryFailed")])
+@pytest.mark.parametrize("mode, reason", [("garbage", "BadResponse"), ("slow", "QueryFailed"),
+                                          ("nan_time", "NotANumber"), ("inf_time", "NotANumber"),
+                                          ("negative", "BadResponse")])
 def test_garbage_and_slow_prometheus_are_unavailable(mode, reason):
     handler = type("H", (_Bad,), {"mode": mode})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -78,7 +78,7 @@ class PrometheusSource:
 
         age = 0.0
         if qs.freshness:
-            newest = ask(qs.freshness)
+            newest = _finite(ask(qs.freshness), "newest sample time")  # NaN would compare as fresh
             age = max(0.0, self.wall_clock() - newest)
             if age > spec.metrics.stale_after_s:
                 raise MetricsUnavailable("Stale", f"newest sample is {age:.0f}s old "
@@ -135,12 +135,14 @@ def _one_value(doc: dict, query: str) -> float:
 def _finite(value: float | None, what: str) -> float | None:
     if value is not None and not math.isfinite(value):
         raise MetricsUnavailable("NotANumber", f"{what} is {value}")
+    if value is not None and value < 0:  # rates, counts, times: a negative one is a broken query or exporter
+        raise MetricsUnavailable("BadResponse", f"{what} is negative ({value})")
     return value
 
 
 def _latency(value: float | None, no_traffic: bool, what: str) -> float | None:
     if value is None or math.isfinite(value):
-        return value
+        return _finite(value, f"{what} quantile")
     if no_traffic:
         return None  # histogram_quantile over zero rates: nothing to measure, not a fault
     raise MetricsUnavailable("NotANumber", f"{what} quantile is {value} while requests arrive")
