@@ -231,14 +231,14 @@ def rbac(namespace: str) -> list[dict[str, Any]]:
     """Least privilege: read scalers and write their status, read/patch Deployment scale,
     read pods and nodes (for prices), write Events; Leases only in our own namespace."""
     cluster_rules = [
-        {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["get", "list"]},
-        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"], "verbs": ["get", "patch"]},
+        {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["list"]},  # re-listed each sync, no watch
+        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"], "verbs": ["patch"]},
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
         {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
         # pods → which node each replica runs on; nodes → instance and capacity type labels (price)
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},  # each Event is new, never patched
     ]
     lease_rules = [
         # `create` cannot be limited by resourceNames; get/update can.
