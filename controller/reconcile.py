@@ -88,6 +88,7 @@ class Reconciler:
         self.heartbeat = heartbeat  # called per object: a long sync is progress, not a stall
         self._policies: dict[str, tuple[int, Policy]] = {}
         self._known: set[tuple[str, str]] = set()
+        self._spot_warned: set[str] = set()  # scalers told their planned spot is not scheduled
 
     # -- all scalers -----------------------------------------------------------------------
     def sync(self, namespaces: list[str] | None = None) -> list[Outcome]:
@@ -228,6 +229,14 @@ class Reconciler:
         message = decision.reason or "no reason given"
         if safe.limited_reason and desired != decision.replicas:
             message += f" (runtime: {safe.limited_reason}, {decision.replicas} → {desired})"
+        spot_note = self._spot_not_scheduled(spec, target, decision, prices)
+        if spot_note:
+            message += f" (warning: {spot_note})"
+            if spec.key not in self._spot_warned:
+                self._spot_warned.add(spec.key)
+                self.kube.emit_event(ref, "Warning", "SpotNotScheduled", spot_note)
+        else:
+            self._spot_warned.discard(spec.key)
         log.info("decision", scaler=spec.key, result=result, current=current, desired=desired,
                  reason=message, dry_run=self.dry_run)
 
@@ -287,7 +296,7 @@ class Reconciler:
             "replicas": replicas_now,
             "desiredReplicas": desired,
             "spotReplicas": min(decision.spot, desired),
-            "pricePerHour": round(prices.on_demand_per_hour * replicas_now, 4),
+            "pricePerHour": round(prices.cost_per_hour(replicas_now), 4),
             "observed": observed or None,
             "lastDecision": {k: v for k, v in {
                 "time": now, "reason": _reason(result, safe), "message": message[:1024], "replicas": desired,
@@ -299,11 +308,24 @@ class Reconciler:
         return self._count(Outcome(spec.key, "error" if scale_error else result, current, desired,
                                    scale_error or message))
 
+    @staticmethod
+    def _spot_not_scheduled(spec: ScalerSpec, target: TargetState, decision: Decision,
+                            prices: ReplicaPrices) -> str | None:
+        """The law plans a spot share and covers spot that is not ready with extra on-demand
+        replicas. This runtime scales one Deployment and cannot place pods on a capacity type:
+        if none of its pods ever lands on a spot node, that cover is permanent extra cost."""
+        if decision.spot <= 0 or target.ready <= 0 or not prices.known or prices.spot_replicas > 0:
+            return None
+        return (f"the policy plans {decision.spot} of {decision.replicas} replicas on spot (cost.spotShare "
+                f"{spec.limits.spot_share:g}) but no replica of {spec.target} runs on a spot node, so it adds "
+                "on-demand replicas to cover the missing spot; allow spot nodes in the Deployment's node "
+                "affinity or set cost.spotShare: 0")
+
     def _gauges(self, spec, replicas_now, desired, sample, decision, prices) -> None:
         t = self.telemetry
         t.current.labels(spec.namespace, spec.name).set(replicas_now)
         t.desired.labels(spec.namespace, spec.name).set(desired)
-        t.cost.labels(spec.namespace, spec.name).set(prices.on_demand_per_hour * replicas_now)
+        t.cost.labels(spec.namespace, spec.name).set(prices.cost_per_hour(replicas_now))
         if decision.predicted_ttft_s is not None:
             t.predicted_ttft.labels(spec.namespace, spec.name).set(decision.predicted_ttft_s)
         if sample is not None and sample.ttft_quantile_s is not None:

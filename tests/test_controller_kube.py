@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from controller.law.types import Decision
+
 from controller.kube import KubeAdapter
 from controller.prices import PriceBook
 from controller.reconcile import Reconciler
@@ -72,6 +74,36 @@ def test_observation_carries_node_prices_and_spot_count(api):
     assert obs.ready_replicas == 2 and obs.ready_spot == 2
     assert obs.price_spot_per_hour is not None and obs.price_spot_per_hour < obs.price_on_demand_per_hour
     assert obs.in_flight == 16.0
+    # both replicas run on spot nodes: they cost the spot price, not the on-demand one
+    assert status(api)["pricePerHour"] == pytest.approx(2 * obs.price_spot_per_hour, abs=1e-3)
+
+
+class SpotPlanningPolicy(FixedPolicy):
+    def decide(self, obs):
+        self.seen.append(obs)
+        return Decision(replicas=self.replicas, spot=2, reason="plans 2 on spot")
+
+
+def test_planned_spot_that_is_never_scheduled_is_reported_once(api):
+    """The runtime cannot move pods between capacity types; when the plan counts on spot and no
+    replica runs on a spot node, the operator is told (Event once, and in every decision message)."""
+    api.add_node("gpu-od", {"node.kubernetes.io/instance-type": "g5.2xlarge",
+                            "topology.kubernetes.io/region": "us-east-1",
+                            "karpenter.sh/capacity-type": "on-demand"})
+    for pod in ("llama-vllm-a", "llama-vllm-b"):
+        api.add_pod(NS, pod, {"app": "llama-vllm"}, "gpu-od")
+    r = make(api, SpotPlanningPolicy(2))
+    r.sync()
+    r.sync()
+    [event] = api.events("SpotNotScheduled")
+    assert "no replica of llama-vllm runs on a spot node" in event["message"]
+    assert "spot node" in status(api)["lastDecision"]["message"]
+    assert replicas(api) == 2  # a warning only: scaling is unchanged
+
+
+def test_planned_spot_on_spot_nodes_is_not_reported(api):
+    make(api, SpotPlanningPolicy(2)).sync()  # the fixture's pods run on a spot node
+    assert api.events("SpotNotScheduled") == []
 
 
 def test_hold_writes_status_but_does_not_patch(api):
