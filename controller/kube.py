@@ -68,7 +68,8 @@ def now_rfc3339() -> str:
 class KubeAdapter:
     def __init__(self, api_client: client.ApiClient, *, request_timeout: tuple[float, float] = (3.0, 10.0),
                  write_timeout: tuple[float, float] = (2.0, 3.0), deadline_s: float = 10.0,
-                 identity: str = "meridian-controller", write_guard=lambda: True, write_budget=None):
+                 identity: str = "meridian-controller", write_guard=lambda: True, write_budget=None,
+                 cancel=None):
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
@@ -79,9 +80,10 @@ class KubeAdapter:
         self.write_guard = write_guard
         # seconds a write may still take before another instance could lead (None: no limit)
         self.write_budget = write_budget
+        self.cancel = cancel  # threading.Event set on shutdown: retries stop at once
 
     def _call(self, what: str, fn, *args, **kwargs):
-        return retry.call(fn, *args, deadline_s=self.deadline_s, what=what,
+        return retry.call(fn, *args, deadline_s=self.deadline_s, what=what, cancel=self.cancel,
                           _request_timeout=self.timeout, **kwargs)
 
     def _write(self, what: str, fn, *args, **kwargs):
@@ -98,7 +100,7 @@ class KubeAdapter:
                 connect, read = min(connect, budget / 2), min(read, budget / 2)
             return fn(*a, _request_timeout=(connect, read), **kw)
 
-        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what, **kwargs)
+        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what, cancel=self.cancel, **kwargs)
 
     # -- InferenceScalers ------------------------------------------------------------------
     def list_scalers(self, namespaces: list[str] | None) -> list[dict[str, Any]]:

@@ -107,7 +107,8 @@ class Controller:
                                         renew_deadline_s=cfg.renew_deadline_s, retry_period_s=cfg.retry_period_s)
             self.health.lease_attempted = lambda: self.elector.attempted
         self.kube = KubeAdapter(self.api, identity=cfg.identity, write_guard=self.is_leader,
-                                write_budget=self.elector.takeover_margin_s if self.elector else None)
+                                write_budget=self.elector.takeover_margin_s if self.elector else None,
+                                cancel=self.stop)
         if cfg.time_scale != 1.0:
             clock = _scaled(clock, cfg.time_scale)
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),
