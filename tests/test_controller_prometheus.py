@@ -160,6 +160,7 @@ def test_no_series_is_unavailable(prom):
     with pytest.raises(MetricsUnavailable) as err:
         PrometheusSource(prom.url).sample(spec)
     assert err.value.reason == "NoData"
+    assert "vllm_" in err.value.message  # the likeliest cause is named: a renamed metric
 
 
 def test_bad_promql_is_rejected_and_not_retried(prom):

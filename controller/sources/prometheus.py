@@ -64,6 +64,16 @@ class PrometheusSource:
 
     # -- a whole sample -----------------------------------------------------------------------
     def sample(self, spec: ScalerSpec) -> LoadSample:
+        try:
+            return self._sample(spec)
+        except MetricsUnavailable as err:
+            if err.reason == "NoData" and spec.metrics.preset == "vllm" and "vllm:" in err.message:
+                raise MetricsUnavailable("NoData", f"{err.message}; if your pipeline renames vllm:* metrics to "
+                                         "vllm_* (some OpenMetrics/OTel exporters do), set spec.metrics.queries"
+                                         ) from None
+            raise
+
+    def _sample(self, spec: ScalerSpec) -> LoadSample:
         url = (spec.metrics.prometheus_url or self.default_url or "").rstrip("/")
         if not url:
             raise MetricsUnavailable("QueryFailed", "no Prometheus URL: set --prometheus-url or "
