@@ -125,13 +125,17 @@ class KubeAdapter:
             raise
 
     # -- the target Deployment -------------------------------------------------------------
-    def read_target(self, namespace: str, name: str) -> TargetState:
+    def _read_of_target(self, what: str, fn, namespace: str, name: str):
+        """A read of the Deployment (or its scale) where 404 means the target is gone."""
         try:
-            dep = self._call("read deployment", self.apps.read_namespaced_deployment, name, namespace)
+            return self._call(what, fn, name, namespace)
         except ApiException as err:
             if err.status == 404:
                 raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
             raise
+
+    def read_target(self, namespace: str, name: str) -> TargetState:
+        dep = self._read_of_target("read deployment", self.apps.read_namespaced_deployment, namespace, name)
         status = dep.status
         return TargetState(
             name=name,
@@ -165,12 +169,8 @@ class KubeAdapter:
                 if err.status != 409 or attempt == 2:
                     raise
                 log.info("scale conflict, re-reading", target=f"{namespace}/{name}")
-                try:
-                    fresh = self._call("read scale", self.apps.read_namespaced_deployment_scale, name, namespace)
-                except ApiException as read_err:
-                    if read_err.status == 404:
-                        raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
-                    raise
+                fresh = self._read_of_target("read scale", self.apps.read_namespaced_deployment_scale,
+                                             namespace, name)
                 now = fresh.spec.replicas if fresh.spec and fresh.spec.replicas is not None else None
                 if now == replicas:
                     return int(now)
