@@ -39,6 +39,7 @@ class RunConfig:
     leader_elect: bool = True
     lease_name: str = "meridian-controller-leader"
     lease_namespace: str = "meridian-system"
+    # 15/10/2 s: kube-controller-manager's --leader-elect-lease-duration/-renew-deadline/-retry-period defaults
     lease_duration_s: float = 15.0
     renew_deadline_s: float = 10.0
     retry_period_s: float = 2.0
