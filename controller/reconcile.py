@@ -95,11 +95,12 @@ class Reconciler:
         items = self.kube.list_scalers(namespaces)
         self.telemetry.scalers.set(len(items))
         outcomes = []
+        shared = _shared_targets(items)
         for obj in items:
             if not self.is_leader():  # lost the lease (or told to stop) mid-sync: no next object
                 log.warning("no longer leading (or stopping) mid-sync; stopping")
                 break
-            outcomes.append(self.sync_one(obj))
+            outcomes.append(self.sync_one(obj, shared.get(_target_of(obj))))
             self.heartbeat()
         seen = {(o["metadata"].get("namespace", ""), o["metadata"].get("name", "")) for o in items}
         for ns, name in self._known - seen:
@@ -110,11 +111,12 @@ class Reconciler:
         self._policies = {k: v for k, v in self._policies.items() if k in live}
         return outcomes
 
-    def sync_one(self, obj: dict[str, Any]) -> Outcome:
+    def sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None) -> Outcome:
+        """`rivals`: every scaler (this one included) that names the same Deployment, if several."""
         meta = obj.get("metadata") or {}
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         try:
-            return self._sync_one(obj)
+            return self._sync_one(obj, rivals)
         except (NotLeader, ScalerGone) as err:
             log.info("sync skipped", scaler=key, why=type(err).__name__)
             return self._count(Outcome(key, "error", message=type(err).__name__))
@@ -127,7 +129,7 @@ class Reconciler:
         self.telemetry.decisions.labels(outcome.result).inc()
         return outcome
 
-    def _sync_one(self, obj: dict[str, Any]) -> Outcome:
+    def _sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None) -> Outcome:
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace", "default"), meta.get("name", "")
         ref = ObjectRef(ns, name, meta.get("uid", ""))
@@ -140,6 +142,11 @@ class Reconciler:
             message = "; ".join(f"{p.path}: {p.message}" for p in err.problems) or err.summary
             self._not_ready(ref, previous, generation, "InvalidSpec", message)
             return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
+        if rivals:  # two scalers on one Deployment would undo each other's steps: neither acts
+            message = (f"InferenceScalers {', '.join(rivals)} all target Deployment {spec.target}; "
+                       "delete all but one")
+            self._not_ready(ref, previous, generation, "AmbiguousTarget", message)
+            return self._count(Outcome(spec.key, "invalid_spec", message=message))
         try:
             self._policy(spec)
         except Exception as err:  # noqa: BLE001 - e.g. an objective this policy cannot serve
@@ -342,6 +349,23 @@ class Reconciler:
             "lastDecision": {"time": now, "reason": reason, "message": message[:1024]},
             "conditions": cond.merge(previous, updates, generation=generation, now=now),
         })
+
+
+def _target_of(obj: dict[str, Any]) -> tuple[str, str] | None:
+    spec = obj.get("spec")
+    ref = spec.get("targetRef") if isinstance(spec, dict) else None
+    name = ref.get("name") if isinstance(ref, dict) else None
+    return ((obj.get("metadata") or {}).get("namespace", ""), name) if isinstance(name, str) and name else None
+
+
+def _shared_targets(items: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """Deployments named by more than one scaler → those scalers' names (sorted)."""
+    by_target: dict[tuple[str, str], list[str]] = {}
+    for obj in items:
+        target = _target_of(obj)
+        if target is not None:
+            by_target.setdefault(target, []).append(str((obj.get("metadata") or {}).get("name", "")))
+    return {t: sorted(names) for t, names in by_target.items() if len(names) > 1}
 
 
 def ref_key(ref: ObjectRef) -> str:

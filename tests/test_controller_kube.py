@@ -224,6 +224,19 @@ def test_invalid_spec_sets_condition_with_the_reason(api):
     assert api.events("InvalidSpec")
 
 
+def test_two_scalers_on_one_deployment_neither_acts(api):
+    """Like the HPA's AmbiguousSelector: two scalers would undo each other's steps."""
+    api.add_scaler(scaler(name="llama-2"))
+    outs = make(api, FixedPolicy(5)).sync()
+    assert [o.result for o in outs] == ["invalid_spec", "invalid_spec"]
+    assert not api.requests_matching("PATCH", SCALE) and replicas(api) == 2
+    ready = condition(api, "Ready")
+    assert ready["reason"] == "AmbiguousTarget" and "llama, llama-2" in ready["message"]
+    api.delete("InferenceScaler", NS, "llama-2")
+    [out] = make(api, FixedPolicy(5)).sync()
+    assert out.result == "scale_up" and replicas(api) == 5
+
+
 def test_metrics_unavailable_holds_even_if_the_policy_would_scale_down(api):
     api.add_deployment(NS, "llama-vllm", replicas=6)
     policy = FixedPolicy(1)
@@ -271,7 +284,8 @@ def test_non_leader_writes_nothing(api):
 
 
 def test_lease_lost_mid_sync_stops_before_the_next_write(api):
-    api.add_scaler(scaler(name="second"))
+    api.add_deployment(NS, "second-vllm", replicas=2)
+    api.add_scaler(scaler(name="second", target="second-vllm"))
     state = {"calls": 0}
 
     def leader():  # leadership ends after the first object's writes have started
