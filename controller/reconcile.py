@@ -156,14 +156,15 @@ class Reconciler:
             return self._count(Outcome(spec.key, "invalid_spec", message=message))
 
         try:
-            return self._observe_decide_act(spec, ref, previous)
+            return self._observe_decide_act(spec, ref, previous, (obj.get("status") or {}).get("desiredReplicas"))
         except TargetMissing as err:  # before the read, or deleted between read and patch
             self._policies.pop(spec.uid or spec.key, None)
             self._not_ready(ref, previous, generation, "TargetNotFound",
                             f"{err}; create it or fix spec.targetRef.name")
             return self._count(Outcome(spec.key, "target_missing", message=str(err)))
 
-    def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict]) -> Outcome:
+    def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict],
+                            previous_desired: int | None = None) -> Outcome:
         target = self.kube.read_target(spec.namespace, spec.target)
         prices = self._prices(spec.namespace, target)
         sample, unavailable = self._sample(spec)
@@ -176,7 +177,7 @@ class Reconciler:
                                 f"{unavailable.message}; holding {target.replicas}", metrics_available=False)
             metrics_ok = False
         safe = make_safe(decision.replicas, target.replicas, spec.limits, metrics_ok)
-        return self._act(spec, ref, previous, target, sample, unavailable, decision, safe, prices)
+        return self._act(spec, ref, previous, target, sample, unavailable, decision, safe, prices, previous_desired)
 
     # -- pieces ----------------------------------------------------------------------------
     def _prices(self, ns: str, target: TargetState) -> ReplicaPrices:
@@ -227,7 +228,8 @@ class Reconciler:
             return Decision(replicas=obs.replicas, reason=f"policy error ({type(err).__name__}); holding",
                             metrics_available=False)
 
-    def _act(self, spec, ref, previous, target, sample, unavailable, decision, safe, prices) -> Outcome:
+    def _act(self, spec, ref, previous, target, sample, unavailable, decision, safe, prices,
+             previous_desired=None) -> Outcome:
         current = target.replicas
         desired = safe.replicas
         now = now_rfc3339()
@@ -251,9 +253,10 @@ class Reconciler:
         scale_error = None
         if desired != current:
             verb = "ScaledUp" if desired > current else "ScaledDown"
-            if self.dry_run:
-                self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} from "
-                                     f"{current} to {desired}: {message}")
+            if self.dry_run:  # told once per new answer, not every sync (the size never changes)
+                if previous_desired != desired:
+                    self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} "
+                                         f"from {current} to {desired}: {message}")
             else:
                 try:
                     replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired,

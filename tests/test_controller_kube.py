@@ -275,6 +275,10 @@ def test_dry_run_writes_status_and_events_but_never_scale(api):
     assert not api.requests_matching("PATCH", SCALE) and replicas(api) == 2
     assert status(api)["desiredReplicas"] == 7 and status(api)["replicas"] == 2
     assert "would scale" in api.events("WouldScale")[0]["message"]
+    make(api, FixedPolicy(7), dry_run=True).sync()  # same answer: no second Event every sync
+    assert len(api.events("WouldScale")) == 1
+    make(api, FixedPolicy(8), dry_run=True).sync()  # a new answer is told
+    assert len(api.events("WouldScale")) == 2 and replicas(api) == 2
 
 
 def test_non_leader_writes_nothing(api):
