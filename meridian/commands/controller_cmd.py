@@ -180,6 +180,12 @@ def _run_config(args):
     problems += _name_problems("--leader-elect-namespace", [args.leader_elect_namespace], _DNS_LABEL,
                                "namespace name")
     problems += _name_problems("--leader-elect-name", [args.leader_elect_name], _DNS_SUBDOMAIN, "Lease name")
+    if args.api_server and args.kubeconfig:
+        problems.append(Problem("--api-server/--kubeconfig", "both given; one would be ignored",
+                                "pass one of them"))
+    if args.context and not args.kubeconfig:
+        problems.append(Problem("--context", "only means something with --kubeconfig",
+                                "add --kubeconfig PATH, or drop --context"))
     if args.identity is not None and not args.identity.strip():
         problems.append(Problem("--identity", "empty", "omit it to use $POD_NAME or the hostname"))
     if args.knob is not None and args.policy == "meridian":
