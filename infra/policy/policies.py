@@ -25,7 +25,7 @@ from pulumi_policy import (
 
 from infra.naming import TAG_DATA_CLASS, TAG_JURISDICTION, bucket_from_arn
 from infra.policy.dns import RECORD, normal, record_reach
-from infra.policy.preview import value
+from infra.policy.preview import UNKNOWN, value
 from regions.catalog import load_catalog
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass
@@ -50,12 +50,15 @@ CONFIG_SCHEMA = PolicyConfigSchema(properties={"allowedTransfers": {
 # ---------------------------------------------------------------- helpers
 
 def region_of(props: Mapping[str, Any], provider) -> str | None:
-    """The resource's `region` argument, else its provider's `region`."""
-    if isinstance(props.get("region"), str) and props["region"]:
-        return props["region"]
-    if provider is not None and isinstance(provider.props.get("region"), str):
-        return provider.props["region"] or None
-    return None
+    """The resource's `region` argument, else its provider's `region`; None when neither is
+    known (a region computed from another resource is unknown during preview: unprovable)."""
+    own = value(props, "region")
+    if own is UNKNOWN:
+        return None
+    if isinstance(own, str) and own:
+        return own
+    theirs = value(provider.props, "region") if provider is not None else None
+    return theirs if isinstance(theirs, str) and theirs else None
 
 
 def jurisdiction_of_region(region: str | None) -> str | None:
@@ -120,7 +123,7 @@ def _personal_table_home(args: ResourceValidationArgs, report: ReportViolation) 
         return
     home, allowed = str(tags.get(TAG_JURISDICTION)), transfers(args.get_config())
     where = [("table", region_of(args.props, args.provider))]
-    where += [("replica", r.get("regionName")) for r in args.props.get("replicas") or [] if isinstance(r, Mapping)]
+    where += [("replica", value(r, "regionName")) for r in args.props.get("replicas") or [] if isinstance(r, Mapping)]
     for what, region in where:
         if not may_hold_personal(home, region, allowed):
             report(f"personal-data table {args.name}: {what} in {region or 'an unknown region'} "
@@ -147,7 +150,7 @@ def _backup_copy_home(args: ResourceValidationArgs, report: ReportViolation) -> 
     if cls != DataClass.PERSONAL.value:
         return
     for copy in copies:
-        arn = str(copy.get("destinationVaultArn") or "")
+        arn = str(value(copy, "destinationVaultArn") or "")
         parts = arn.split(":")
         region = parts[3] if len(parts) > 3 and parts[2] == "backup" else None
         if not may_hold_personal(str(home), region, transfers(args.get_config())):
