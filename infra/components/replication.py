@@ -29,7 +29,7 @@ RTC_MINUTES = int(dr.S3_RTC_BOUND_S // 60)
 if dr.BACKUP_INTERVAL_S != 3600:
     raise ImportError("regions.dr.BACKUP_INTERVAL_S changed: change BACKUP_SCHEDULE (hourly) with it")
 BACKUP_SCHEDULE = "cron(0 * ? * * *)"  # hourly: regions.dr.BACKUP_INTERVAL_S
-BACKUP_RETENTION_DAYS = 35
+BACKUP_RETENTION_DAYS = 35  # our choice: five weeks of hourly recovery points in both vaults
 # A scheduled job must start within this many minutes or is cancelled (AWS Backup default 8 h,
 # minimum 60: AWS Backup API, BackupRule.StartWindowMinutes); 60 keeps hourly jobs hourly.
 BACKUP_START_WINDOW_MIN = 60
