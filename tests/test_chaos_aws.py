@@ -449,7 +449,7 @@ def _arc_drill(tmp_path: Path, url: str) -> Path:
     method = [{"action": "region_outage", "name": "ireland", "region": "eu-west-1",
                "routing_control_arn": ARC_CONTROL, "start_seconds": 0.1, "duration_seconds": 0.3,
                "cluster_endpoints": [{"url": dead, "region": "us-west-2"}, {"url": url, "region": "eu-west-1"}]}]
-    return _experiment(tmp_path, method, [], duration_seconds=0.6)
+    return _experiment(tmp_path, method, [], duration_seconds=1)
 
 
 def test_arc_routing_control_is_turned_off_and_restored_via_the_next_endpoint(arc, tmp_path):
