@@ -75,6 +75,7 @@ class _Run:
         self.first_fault: float | None = None
         self.unhealthy_at: float | None = None  # real targets: first poll with the hypothesis broken
         self.recovered_at: float | None = None
+        self.recovery_polls = 0  # real targets: polls of the hypothesis after the first fault
         # True once the drill is winding down (aborting, rolling back, writing the journal):
         # a SIGINT/SIGTERM then only says so; it never cuts a rollback or the journal short
         self.stopping = False
@@ -308,6 +309,7 @@ class _Run:
                             f"(want {probe.tolerance.render()})", "aborted")
                 return False
         if self.target.realtime and self.first_fault is not None:
+            self.recovery_polls += 1
             held = all(self._measure(p, "probe-recovery").within
                        for p in self.x.steady_state if "during" in p.phases)
             if not held and self.unhealthy_at is None:
@@ -321,7 +323,9 @@ class _Run:
     def _expectations(self) -> list[dict]:
         m = self.target.measurements()
         if self.target.realtime and m.rto_seconds is None and self.first_fault is not None:
-            if self.unhealthy_at is None:
+            if self.recovery_polls == 0:
+                pass  # never polled after the fault: not measured (never "0 s" by default)
+            elif self.unhealthy_at is None:
                 m.rto_seconds = 0.0  # the hypothesis never broke while polled
             elif self.recovered_at is not None:
                 m.rto_seconds = self.recovered_at - self.first_fault

@@ -131,6 +131,13 @@ def parse_experiment(raw: Any, *, source: str = "", target: str | None = None) -
     allow = _allow(p, raw.get("allow"))
     if topology is not None:
         _residency(p, method, expect, topology, duration)
+    if target != "sim" and expect.rto_seconds is not None and method:
+        first = min(a.start_seconds for a in method)
+        end = max(a.end_seconds if a.end_seconds is not None else duration for a in method)
+        if first + poll >= end:
+            p.add("poll_seconds", f"real targets measure RTO by polling every poll_seconds while the "
+                  f"faults last ({first:g} s to {end:g} s), and no poll of {poll:g} s falls inside",
+                  f"set poll_seconds below {end - first:g}, or drop expect.rto_seconds")
     _unique(p, steady, "steady_state probe")
     _unique(p, stops, "stop_conditions probe")
 

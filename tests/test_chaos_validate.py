@@ -256,3 +256,12 @@ def test_aws_region_outage_needs_exactly_one_failover_switch():
     ok = parse_experiment(aws(routing_control_arn="arn:rc", cluster_endpoints=[
         {"url": "https://h1.route53-recovery-cluster.us-west-2.amazonaws.com/v1", "region": "us-west-2"}]))
     assert ok.experiment.method[0].params["routing_control_arn"] == "arn:rc"
+
+
+def test_a_real_target_rto_that_no_poll_could_observe_is_refused():
+    doc = base(target="aws", topology=None, steady_state=[], poll_seconds=700, expect={"rto_seconds": 300},
+               method=[{"action": "region_outage", "region": "eu-west-1", "health_check_id": "hc",
+                        "start_seconds": 600, "duration_seconds": 600}])
+    assert "no poll of 700 s falls inside" in problems(doc)["poll_seconds"]
+    doc["poll_seconds"] = 60
+    assert parse_experiment(doc).experiment.poll_seconds == 60
