@@ -338,3 +338,14 @@ def test_real_target_rto_is_not_measured_when_nothing_was_polled_after_the_fault
     outcome = run(x, target, journal_path=tmp_path / "j.json")
     rto = next(c for c in outcome.checks if c["name"] == "rto_seconds")
     assert rto["measured"] is None and rto["met"] is False and outcome.exit_code == 1
+
+
+def test_a_probe_that_cannot_answer_says_why(tmp_path):
+    class Unreachable(ScriptedTarget):
+        def probe(self, probe):
+            raise ConnectionError("connection refused by 127.0.0.1:1")
+
+    said: list[str] = []
+    outcome = run(experiment(), Unreachable(), journal_path=tmp_path / "j.json", progress=said.append)
+    assert outcome.journal.status == "deviated"  # no data is never within tolerance
+    assert any("eu=no data (ConnectionError: connection refused by 127.0.0.1:1)" in m for m in said)
