@@ -417,8 +417,8 @@ def _check_failover_switch(p: _Problems, path: str, entry: dict, params: dict) -
     if hc == rc:
         p.add(path, "needs exactly one of health_check_id (Route 53 health check inverted) or "
               "routing_control_arn (ARC routing control turned Off)", "keep the one your failover uses")
-    if rc and not params.get("cluster_endpoints") and "cluster_endpoints" not in entry:
-        p.add(f"{path}.cluster_endpoints", "is required with routing_control_arn",
+    if rc and not params.get("cluster_endpoints") and isinstance(entry.get("cluster_endpoints"), (list, type(None))):
+        p.add(f"{path}.cluster_endpoints", "is required with routing_control_arn (at least one endpoint)",
               "list the ARC cluster's endpoints: [{url: https://....route53-recovery-cluster..."
               "amazonaws.com/v1, region: us-west-2}, ...]")
     if "cluster_endpoints" in entry and not rc:

@@ -248,6 +248,8 @@ def test_aws_region_outage_needs_exactly_one_failover_switch():
     assert "exactly one of health_check_id" in problems(aws())["method[0]"]
     both = problems(aws(health_check_id="hc", routing_control_arn="arn:rc"))
     assert "exactly one" in both["method[0]"] and "is required" in both["method[0].cluster_endpoints"]
+    empty = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[]))
+    assert "at least one endpoint" in empty["method[0].cluster_endpoints"]
     bad = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[
         {"url": "https://h1/v1", "region": "us-west-9"}, {"url": "h2", "region": "us-west-2"}, "x"]))
     assert "unknown region 'us-west-9'" in bad["method[0].cluster_endpoints[0].region"]
