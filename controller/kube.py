@@ -34,6 +34,10 @@ class NotLeader(Exception):
     """A write was refused because this instance no longer holds the lease."""
 
 
+class ScaleChanged(Exception):
+    """Someone else changed the target's replicas after we read them: the decision is stale."""
+
+
 @dataclass(frozen=True)
 class TargetState:
     name: str
@@ -136,8 +140,15 @@ class KubeAdapter:
             selector=dict((dep.spec.selector and dep.spec.selector.match_labels) or {}),
         )
 
-    def patch_scale(self, namespace: str, name: str, replicas: int, resource_version: str) -> int:
-        """Set spec.replicas through the scale subresource. Returns the replicas now set."""
+    def patch_scale(self, namespace: str, name: str, replicas: int, resource_version: str,
+                    expected_current: int | None = None) -> int:
+        """Set spec.replicas through the scale subresource. Returns the replicas now set.
+
+        On a 409 the scale is re-read. If its replicas are still `expected_current` (the
+        conflict came from e.g. a status update) the patch is retried once; if they are already
+        `replicas` (our own earlier attempt landed) nothing more is sent; if another writer
+        changed them, `ScaleChanged` is raised: a step computed from the old size must not be
+        applied to the new one (the next sync decides again from fresh state)."""
         for attempt in (1, 2):
             body: dict[str, Any] = {"spec": {"replicas": int(replicas)}}
             if resource_version:
@@ -158,6 +169,12 @@ class KubeAdapter:
                     if read_err.status == 404:
                         raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
                     raise
+                now = fresh.spec.replicas if fresh.spec and fresh.spec.replicas is not None else None
+                if now == replicas:
+                    return int(now)
+                if expected_current is not None and now != expected_current:
+                    raise ScaleChanged(f"another writer changed {namespace}/{name} from {expected_current} to "
+                                       f"{now} replicas while we decided; deciding again next sync") from None
                 resource_version = fresh.metadata.resource_version or ""
         raise AssertionError("unreachable")
 

@@ -18,7 +18,8 @@ from controller.conditions import Condition
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from controller.kube import KubeAdapter, NotLeader, ObjectRef, ScalerGone, TargetMissing, TargetState, now_rfc3339
+from controller.kube import (KubeAdapter, NotLeader, ObjectRef, ScaleChanged, ScalerGone, TargetMissing, TargetState,
+                             now_rfc3339)
 from controller.law.types import Decision, Limits, Objective, Observation, Policy
 from controller.prices import PriceBook, ReplicaPrices
 from controller.sources.base import LoadSample, MetricSource, MetricsUnavailable
@@ -94,8 +95,8 @@ class Reconciler:
         self.telemetry.scalers.set(len(items))
         outcomes = []
         for obj in items:
-            if not self.is_leader():  # lost the lease mid-sync: stop before the next object
-                log.warning("lost leadership mid-sync; stopping")
+            if not self.is_leader():  # lost the lease (or told to stop) mid-sync: no next object
+                log.warning("no longer leading (or stopping) mid-sync; stopping")
                 break
             outcomes.append(self.sync_one(obj))
             self.heartbeat()
@@ -240,10 +241,10 @@ class Reconciler:
             else:
                 try:
                     replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired,
-                                                         target.resource_version)
+                                                         target.resource_version, expected_current=current)
                     self.kube.emit_event(ref, "Normal", verb,
                                          f"scaled {spec.target} from {current} to {desired}: {message}")
-                except REMOTE_ERRORS as err:  # 403, a second 409, 5xx past the deadline: say so, keep going
+                except (*REMOTE_ERRORS, ScaleChanged) as err:  # 403, 409s, 5xx past the deadline: say so
                     scale_error = describe(err)
                     self.telemetry.errors.labels("kubernetes").inc()
                     log.warning("scale failed", scaler=spec.key, error=scale_error)

@@ -112,7 +112,7 @@ class Controller:
             clock = _scaled(clock, cfg.time_scale)
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),
                                      prices or PriceBook(default_region=cfg.price_region), policy_factory,
-                                     is_leader=self.is_leader, dry_run=cfg.dry_run, telemetry=self.telemetry,
+                                     is_leader=self._may_go_on, dry_run=cfg.dry_run, telemetry=self.telemetry,
                                      clock=clock, heartbeat=self._heartbeat)
         self.syncs = 0  # syncs run as leader
         self.ticks = 0  # loop iterations, leader or not (what --max-syncs counts)
@@ -123,6 +123,10 @@ class Controller:
 
     def is_leader(self) -> bool:
         return self.elector.is_leader() if self.elector else True
+
+    def _may_go_on(self) -> bool:
+        """Checked between scalers: after SIGTERM the object in hand is finished, no new one begun."""
+        return not self.stop.is_set() and self.is_leader()
 
     def request_stop(self, *_args) -> None:
         if not self.stop.is_set():
@@ -136,7 +140,13 @@ class Controller:
 
     def run(self) -> int:
         if self.cfg.metrics_port:
-            self.server = serve(self.telemetry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
+            where = f"{self.cfg.metrics_host}:{self.cfg.metrics_port}"
+            try:
+                self.server = serve(self.telemetry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
+            except OSError as err:  # port taken, no such address: before anything else has started
+                raise InputError("cannot serve /metrics and the probes", [Problem(
+                    "--metrics-port/--metrics-host", f"{where}: {err.strerror or err}",
+                    "pick a free port (or 0 for off) and an address of this host")]) from None
         lease_thread = None
         if self.cfg.price_refresh_s > 0 and self.cfg.price_region:
             threading.Thread(target=self._refresh_prices, name="prices", daemon=True).start()

@@ -56,6 +56,13 @@ def jurisdiction_host(domain: str, jurisdiction: str) -> str:
     return f"{jurisdiction}.api.{domain}"
 
 
+def failover_host(domain: str, jurisdiction: str, level: int) -> str:
+    """Level 0 is the jurisdiction's name; level k >= 1 is where the k-th standby is PRIMARY,
+    the SECONDARY of level k-1 (a chain of Route 53 failover sets, one per extra standby)."""
+    base = jurisdiction_host(domain, jurisdiction)
+    return base if level == 0 else f"dr{level}.{base}"
+
+
 def region_host(domain: str, region: str) -> str:
     """A region's inference endpoint; published by the cluster's ingress (external-dns)."""
     return f"{region}.api.{domain}"

@@ -155,3 +155,27 @@ def test_lease_lost_mid_sync(api):
     assert _replica_history(api) == [START]  # the patch after losing the lease was refused
     assert not api.requests_matching("PATCH", r"/scale$")
     assert len(policy.seen) == 1  # and it did not decide again as a non-leader
+
+
+def test_sigterm_mid_sync_finishes_the_object_in_hand_and_starts_no_other(api):
+    """SIGTERM arrives while the first of two scalers is being decided: that one is finished
+    (its patch and status are consistent), the second is not touched, the lease is released."""
+    api.add_deployment(NS, "other-vllm", replicas=START)
+    api.add_scaler(scaler(name="other", target="other-vllm", min_=MIN, max_=MAX))
+
+    class StoppingPolicy(FixedPolicy):
+        controller = None
+
+        def decide(self, obs):
+            self.controller.request_stop()  # what the SIGTERM handler calls
+            return super().decide(obs)
+
+    policy = StoppingPolicy(6)
+    c = _run(api, policy, StaticSource(), syncs=5, leader_elect=True,
+             tweak=lambda c: setattr(policy, "controller", c))
+    assert len(policy.seen) == 1 and c.syncs == 1
+    patched = [r.path for r in api.requests_matching("PATCH", r"/scale$")]
+    assert len(patched) == 1
+    untouched = "other-vllm" if "llama-vllm" in patched[0] else "llama-vllm"
+    assert api.get("Deployment", NS, untouched)["spec"]["replicas"] == START
+    assert not api.get("Lease", "meridian-system", "meridian-controller-leader")["spec"].get("holderIdentity")

@@ -99,6 +99,36 @@ def test_second_conflict_gives_up_without_scaling(api):
     assert len(api.requests_matching("PATCH", SCALE)) == 2
 
 
+def test_conflict_from_another_writer_is_not_overridden(api):
+    """A 409 because someone else (a human, an HPA) rescaled while we decided: our step was
+    computed from the old size, so it is not applied; the next sync decides again."""
+    class RivalPolicy(FixedPolicy):
+        def decide(self, obs):
+            dep = api.get("Deployment", NS, "llama-vllm")
+            dep["spec"]["replicas"] = 9  # a new resourceVersion: our patch precondition fails
+            api.put("Deployment", dep)
+            return super().decide(obs)
+
+    [out] = make(api, RivalPolicy(3)).sync()
+    assert out.result == "error" and replicas(api) == 9
+    assert [p.status for p in api.requests_matching("PATCH", SCALE)] == [409]
+    assert "another writer" in api.events("FailedRescale")[0]["message"]
+    assert condition(api, "ScalingActive")["reason"] == "FailedRescale"
+
+
+def test_conflict_after_our_own_write_landed_sends_nothing_more(api):
+    class LandedPolicy(FixedPolicy):
+        def decide(self, obs):  # as if a timed-out first attempt had been applied
+            dep = api.get("Deployment", NS, "llama-vllm")
+            dep["spec"]["replicas"] = 3
+            api.put("Deployment", dep)
+            return super().decide(obs)
+
+    [out] = make(api, LandedPolicy(3)).sync()
+    assert out.result == "scale_up" and replicas(api) == 3
+    assert [p.status for p in api.requests_matching("PATCH", SCALE)] == [409]
+
+
 def test_server_errors_are_retried_within_the_deadline(api):
     api.faults.append(Fault("PATCH", SCALE, status=500, times=2))
     [out] = make(api, FixedPolicy(3)).sync()

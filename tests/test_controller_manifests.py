@@ -162,11 +162,3 @@ def test_dockerfile_user_matches_the_pod_security_context():
     pod = _by_kind(manifests.render())["Deployment"]["spec"]["template"]["spec"]
     assert f"USER {pod['securityContext']['runAsUser']}" in text
     assert str(manifests.METRICS_PORT) in text
-
-
-def test_run_rejects_bad_flags_with_exit_2(capsys):
-    from meridian.cli import main
-
-    assert main(["controller", "run", "--sync-interval", "-1", "--renew-deadline", "20"]) == 2
-    err = capsys.readouterr().err
-    assert "--sync-interval" in err and "renew deadline" in err

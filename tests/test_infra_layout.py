@@ -62,6 +62,13 @@ def test_backup_restore_standby_gets_data_but_no_cluster():
     assert [j.mode for j in layout.routing] == ["simple"]
 
 
+def test_every_standby_is_a_failover_target_in_the_order_listed():
+    regions = (("eu-west-1", "primary"), ("eu-north-1", "standby"), ("eu-central-1", "standby"))
+    for strategy in ("pilot-light", "warm-standby"):
+        routing = plan_estate(_topology(strategy, regions)).routing[0]
+        assert (routing.mode, routing.targets) == ("failover", ("eu-west-1", "eu-north-1", "eu-central-1"))
+
+
 def test_active_active_replicates_both_ways_and_routes_by_latency():
     layout = plan_estate(_topology("active-active", (("us-east-1", "active"), ("us-west-2", "active")),
                                    code="us"))

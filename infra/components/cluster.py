@@ -71,7 +71,8 @@ class RegionalCluster(pulumi.ComponentResource):
         self.controller = ControllerInstall(f"{name}-controller", ControllerInstallArgs(
             region=lay.region, provider=k8s_provider,
             namespace=args.settings.controller_namespace, image=args.settings.controller_image,
-            irsa_role_arn=self.controller_role_arn), opts=pulumi.ResourceOptions(parent=self))
+            irsa_role_arn=self.controller_role_arn, prometheus_url=args.settings.prometheus_url),
+            opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({
             "clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
             "nodeGroupNames": self.node_group_names, "controllerRoleArn": self.controller_role_arn,

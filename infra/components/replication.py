@@ -22,10 +22,17 @@ from infra import iam_docs
 from infra.components.data_store import ResidentDataStore
 from infra.layout import Replication
 from infra.naming import TAG_DATA_CLASS, bucket_arn
+from regions import dr
 
-RTC_MINUTES = 15
+# S3 RTC has one setting, 15 minutes, which is the SLA bound regions.dr counts on.
+RTC_MINUTES = int(dr.S3_RTC_BOUND_S // 60)
+if dr.BACKUP_INTERVAL_S != 3600:
+    raise ImportError("regions.dr.BACKUP_INTERVAL_S changed: change BACKUP_SCHEDULE (hourly) with it")
 BACKUP_SCHEDULE = "cron(0 * ? * * *)"  # hourly: regions.dr.BACKUP_INTERVAL_S
 BACKUP_RETENTION_DAYS = 35
+# A scheduled job must start within this many minutes or is cancelled (AWS Backup default 8 h,
+# minimum 60: AWS Backup API, BackupRule.StartWindowMinutes); 60 keeps hourly jobs hourly.
+BACKUP_START_WINDOW_MIN = 60
 # AWS managed policies for AWS Backup, including S3 (AWS Backup Developer Guide, "Managed policies").
 BACKUP_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
@@ -107,6 +114,7 @@ class DataReplication(pulumi.ComponentResource):
         plan_name = f"meridian-{args.stack}-{source}-{data_class}"  # unique per account and region
         plan = aws.backup.Plan(f"{n}-backup", name=plan_name, tags=tags, rules=[{
             "rule_name": "hourly", "target_vault_name": vault.name, "schedule": BACKUP_SCHEDULE,
+            "start_window": BACKUP_START_WINDOW_MIN,
             "lifecycle": {"delete_after": BACKUP_RETENTION_DAYS},
             "copy_actions": [{"destination_vault_arn": arn, "lifecycle": {"delete_after": BACKUP_RETENTION_DAYS}}
                              for _, arn in copies]}],

@@ -21,6 +21,7 @@ from infra.offline.runner import PlannedResource, run_offline
 from regions.topology import Topology
 
 UNIQUE_NAMES = "unique-resource-names"
+SDK_ARGUMENTS = "sdk-arguments"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def check(resources: list[PlannedResource], config: dict[str, Any] | None = None
     config = config or {}
     by_urn = {r.urn: r for r in resources}
     violations = unique_names(resources)
+    if policies is None:  # the whole pack: also what the real engine and providers would refuse
+        violations += sdk_arguments(resources)
     for policy in POLICIES if policies is None else policies:
         level = "advisory" if policy.enforcement_level == EnforcementLevel.ADVISORY else "mandatory"
         found: list[tuple[str, str]] = []  # (resource name, message)
@@ -107,6 +110,14 @@ def unique_names(resources: list[PlannedResource]) -> list[Violation]:
     counts = collections.Counter((r.type, r.name) for r in resources)
     return [Violation(UNIQUE_NAMES, name, f"{n} resources of type {typ} are named {name!r}", "mandatory")
             for (typ, name), n in counts.items() if n > 1]
+
+
+def sdk_arguments(resources: list[PlannedResource]) -> list[Violation]:
+    """Inputs the installed pulumi-aws / pulumi-kubernetes argument types refuse: the mock
+    runtime passes them through, a real `pulumi preview` would fail on them."""
+    from infra.offline.sdk_args import check_resources
+
+    return [Violation(SDK_ARGUMENTS, name, message, "mandatory") for name, message in check_resources(resources)]
 
 
 def _options(r: PlannedResource) -> PolicyResourceOptions:

@@ -1,7 +1,9 @@
 """`meridian controller ...`: install manifests and run the in-cluster autoscaler."""
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 import tempfile
 
@@ -17,6 +19,25 @@ def register(sub) -> None:
     _register_run(csub)
     _register_rehearse(csub)
     p.set_defaults(func=lambda args: _help(p))
+
+
+# Kubernetes object names (kubernetes.io/docs/concepts/overview/working-with-objects/names):
+# namespaces are RFC 1123 labels, Leases RFC 1123 subdomains.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _name_problems(flag: str, values, pattern: re.Pattern, what: str) -> list[Problem]:
+    return [Problem(flag, f"{v!r} is not a valid {what}",
+                    "use lower-case letters, digits and '-' (e.g. inference)") for v in values
+            if not pattern.match(v or "")]
+
+
+def _finite_problems(args, flags: dict[str, str]) -> list[Problem]:
+    """nan/inf parse as floats but mean nothing as durations or factors."""
+    return [Problem(flag, f"{getattr(args, attr)} is not a finite number", "pass a plain number, e.g. 15")
+            for flag, attr in flags.items()
+            if getattr(args, attr) is not None and not math.isfinite(getattr(args, attr))]
 
 
 def _help(parser) -> int:
@@ -62,7 +83,11 @@ def _annotations(pairs: list[str]) -> dict[str, str]:
 def run_manifests(args) -> int:
     from controller import manifests
 
-    problems = []
+    problems = _finite_problems(args, {"--price-refresh": "price_refresh"})
+    problems += _name_problems("--namespace", [args.namespace], _DNS_LABEL, "namespace name")
+    if not args.image.strip():
+        problems.append(Problem("--image", "empty", "name the controller image, e.g. "
+                                "registry.example.com/meridian-controller:0.1.0"))
     if args.prometheus_url and not args.prometheus_url.startswith(("http://", "https://")):
         problems.append(Problem("--prometheus-url", f"{args.prometheus_url!r} is not an http(s) URL",
                                 "e.g. http://prometheus-operated.monitoring.svc:9090"))
@@ -145,7 +170,21 @@ def _register_run(csub) -> None:
 def _run_config(args):
     from controller.runner import RunConfig
 
-    problems = []
+    problems = _finite_problems(args, {
+        "--sync-interval": "sync_interval", "--lease-duration": "lease_duration",
+        "--renew-deadline": "renew_deadline", "--retry-period": "retry_period",
+        "--price-refresh": "price_refresh", "--time-scale": "time_scale", "--knob": "knob"})
+    if problems:  # the range checks below would only repeat them
+        raise InputError("bad flags for `meridian controller run`", problems)
+    problems += _name_problems("--namespace", args.namespaces, _DNS_LABEL, "namespace name")
+    problems += _name_problems("--leader-elect-namespace", [args.leader_elect_namespace], _DNS_LABEL,
+                               "namespace name")
+    problems += _name_problems("--leader-elect-name", [args.leader_elect_name], _DNS_SUBDOMAIN, "Lease name")
+    if args.identity is not None and not args.identity.strip():
+        problems.append(Problem("--identity", "empty", "omit it to use $POD_NAME or the hostname"))
+    if args.knob is not None and args.policy == "meridian":
+        problems.append(Problem("--knob", "the meridian policy has no knob",
+                                "drop --knob, or pick a baseline with --policy (hpa, kpa, …)"))
     if args.sync_interval <= 0:
         problems.append(Problem("--sync-interval", f"{args.sync_interval} is not positive", "e.g. 15"))
     if not (0 < args.retry_period < args.renew_deadline < args.lease_duration):
@@ -240,7 +279,8 @@ def run_rehearse(args) -> int:
     from controller.law.types import Objective
     from controller.rehearsal import RehearsalConfig, run
 
-    problems = []
+    problems = _finite_problems(args, {"--minutes": "minutes", "--speed": "speed", "--rate-scale": "rate_scale",
+                                       "--ttft-ms": "ttft_ms", "--start": "start", "--knob": "knob"})
     for flag, value in (("--minutes", args.minutes), ("--speed", args.speed), ("--rate-scale", args.rate_scale),
                         ("--ttft-ms", args.ttft_ms)):
         if not value > 0:

@@ -1,0 +1,72 @@
+"""`meridian controller run|manifests|rehearse` with bad flags: a message that names the flag,
+exit status 2, no traceback, nothing started and nothing written."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from meridian.cli import main
+
+API = ["--api-server", "http://127.0.0.1:1", "--metrics-port", "0", "--max-syncs", "1"]
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--sync-interval", "nan"], "--sync-interval"),
+    (["--sync-interval", "0"], "--sync-interval"),
+    (["--lease-duration", "inf"], "--lease-duration"),
+    (["--renew-deadline", "20"], "renew deadline"),
+    (["--time-scale", "inf"], "--time-scale"),
+    (["--knob", "3"], "--knob"),  # the meridian law has no knob: silently ignoring it would mislead
+    (["--policy", "hpa"], "--knob"),
+    (["--policy", "hpa", "--knob", "nan"], "--knob"),
+    (["--policy", "nope"], "--policy"),
+    (["--namespace", "Inference_Prod"], "--namespace"),
+    (["--namespace", ""], "--namespace"),
+    (["--leader-elect-name", "Leader"], "--leader-elect-name"),
+    (["--leader-elect-namespace", "a b"], "--leader-elect-namespace"),
+    (["--identity", " "], "--identity"),
+    (["--metrics-port", "70000"], "--metrics-port"),
+    (["--price-refresh", "60"], "--price-refresh"),
+    (["--price-region", "mars-1"], "--price-region"),
+    (["--prometheus-url", "prometheus:9090"], "--prometheus-url"),
+    (["--max-syncs", "0"], "--max-syncs"),
+])
+def test_run_rejects_bad_flags(capsys, argv, flag):
+    assert main(["controller", "run", *API, *argv]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
+
+
+def test_run_with_its_metrics_port_taken_exits_2(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["controller", "run", "--api-server", "http://127.0.0.1:1", "--max-syncs", "1",
+                     "--metrics-host", "127.0.0.1", "--metrics-port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics-port" in err and str(port) in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--namespace", "Bad"], "--namespace"),
+    (["--image", " "], "--image"),
+    (["--price-refresh", "nan", "--price-region", "eu-west-1"], "--price-refresh"),
+    (["--sa-annotation", "no-equals-sign"], "--sa-annotation"),
+])
+def test_manifests_rejects_bad_flags_and_writes_nothing(capsys, tmp_path, argv, flag):
+    out = tmp_path / "m.yaml"
+    assert main(["controller", "manifests", *argv, "-o", str(out)]) == 2
+    assert flag in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no partial or temp file
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--minutes", "inf"], "--minutes"),
+    (["--speed", "nan"], "--speed"),
+    (["--min-replicas", "5", "--max-replicas", "2"], "--min-replicas"),
+])
+def test_rehearse_rejects_bad_flags(capsys, argv, flag):
+    assert main(["controller", "rehearse", *argv]) == 2
+    assert flag in capsys.readouterr().err
