@@ -75,8 +75,8 @@ class _Run:
         self.first_fault: float | None = None
         self.unhealthy_at: float | None = None  # real targets: first poll with the hypothesis broken
         self.recovered_at: float | None = None
-        self.recovery_polls = 0
-        self.probe_errors: dict[str, str] = {}  # probe name -> why it last could not answer  # real targets: polls of the hypothesis after the first fault
+        self.recovery_polls = 0  # real targets: polls of the hypothesis after the first fault
+        self.probe_errors: dict[str, str] = {}  # probe name -> why it last could not answer
         # True once the drill is winding down (aborting, rolling back, writing the journal):
         # a SIGINT/SIGTERM then only says so; it never cuts a rollback or the journal short
         self.stopping = False
