@@ -35,10 +35,15 @@ NUM = (int, float)
 
 ACTIONS: dict[str, Kind] = {k.name: k for k in [
     Kind("region_outage", "take a whole region out of service (sim: region down; aws: Route 53 "
-         "health check inverted; kube: the Deployment scaled to zero)", {
+         "health check inverted, or an ARC routing control turned Off; kube: the Deployment scaled "
+         "to zero)", {
              "region": Param(str, "AWS region code", required=("sim", "aws")),
-             "health_check_id": Param(str, "aws: Route 53 health check of the region's endpoint",
-                                      required=("aws",), only=("aws",)),
+             "health_check_id": Param(str, "aws: Route 53 health check of the region's endpoint "
+                                      "(or routing_control_arn)", only=("aws",)),
+             "routing_control_arn": Param(str, "aws: Route 53 ARC routing control of the region's "
+                                          "cell, turned Off (instead of health_check_id)", only=("aws",)),
+             "cluster_endpoints": Param(list, "aws: the ARC cluster's endpoints, [{url, region}], tried "
+                                        "in turn (with routing_control_arn)", only=("aws",)),
              "namespace": Param(str, "kube: namespace of the Deployment", required=("kube",), only=("kube",)),
              "deployment": Param(str, "kube: Deployment serving the region", required=("kube",),
                                  only=("kube",)),

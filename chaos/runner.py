@@ -42,6 +42,7 @@ class Outcome:
     exit_code: int  # 0 passed, 1 otherwise
     reason: str
     checks: list[dict]  # expectation checks, also in the journal's measurements
+    journal_error: str | None = None  # the journal could not be written (exit 1 then)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,11 @@ class _Run:
         self.first_fault: float | None = None
         self.unhealthy_at: float | None = None  # real targets: first poll with the hypothesis broken
         self.recovered_at: float | None = None
-        self.in_rollback = False
+        self.recovery_polls = 0  # real targets: polls of the hypothesis after the first fault
+        self.probe_errors: dict[str, str] = {}  # probe name -> why it last could not answer
+        # True once the drill is winding down (aborting, rolling back, writing the journal):
+        # a SIGINT/SIGTERM then only says so; it never cuts a rollback or the journal short
+        self.stopping = False
 
     # --- top level -----------------------------------------------------------------------
 
@@ -86,8 +91,10 @@ class _Run:
             return self._execute(journal_path, checks, wall)
 
     def _execute(self, journal_path, checks: list[dict], wall: float) -> Outcome:
-        try:
-            with self._signals():
+        # the handlers stay installed until the journal is on disk: a signal while winding
+        # down is reported, never allowed to cut a rollback or the journal short
+        with self._signals():
+            try:
                 try:
                     status = self._body()
                     if status in ("passed", "deviated") and self.injected:
@@ -102,7 +109,8 @@ class _Run:
                 except KeyboardInterrupt:
                     self._abort("interrupted by SIGINT", "aborted")
                 except InputError as err:  # refused late (a bad trace, a protected resource)
-                    self._abort(f"refused: {err.summary}", "failed")
+                    summary = err.summary.removeprefix("refused: ")
+                    self._abort(f"refused: {summary}", "failed")
                     if not self.injected:
                         journal_path = None  # nothing happened: nothing to journal
                     raise
@@ -111,27 +119,49 @@ class _Run:
                 finally:
                     if not self.rolled_back:
                         self._rollbacks(failing=self.journal.status != "passed")
-        finally:
-            if any(r.status == "failed" for r in self.journal.rollbacks):
-                self.journal.status = "failed"
-                self.reason += ("; " if self.reason else "") + "a rollback failed"
-            if self.active and self.strategy != "always":
-                self.reason += ("; " if self.reason else "") + \
-                    f"faults left in place: {', '.join(self.active)}"
-            self.journal.measurements["checks"] = checks
-            self.journal.measurements["wall_seconds"] = round(time.monotonic() - wall, 2)
-            self.journal.log(self.t, "verdict", self.journal.status, self.reason or "hypothesis held")
-            self.journal.ended_at = utc_now()
-            try:
-                self.target.close()
             finally:
-                if journal_path is not None:
-                    write_atomic(self.journal, journal_path)
-        code = 0 if self.journal.status == "passed" else 1
+                self.stopping = True
+                if self.injected and not checks and self.journal.status in ("aborted", "failed"):
+                    checks = self._measure_after_stop()
+                journal_error = self._finish(journal_path, checks, wall)
+        code = 0 if self.journal.status == "passed" and journal_error is None else 1
         log.info("drill finished", status=self.journal.status, reason=self.reason or None)
-        return Outcome(self.journal, code, self.reason, checks)
+        return Outcome(self.journal, code, self.reason, checks, journal_error)
+
+    def _measure_after_stop(self) -> list[dict]:
+        """An aborted or failed drill still records what was measured up to its stop (the
+        status stays as it is); a target that cannot measure then is noted, not raised."""
+        try:
+            return self._expectations()
+        except Exception as err:  # noqa: BLE001 - the drill already failed; keep the first reason
+            self.journal.log(self.t, "error", "measurements", f"{type(err).__name__}: {err}")
+            return []
+
+    def _finish(self, journal_path, checks: list[dict], wall: float) -> str | None:
+        """Verdict into the journal, target closed, journal written; the write's error, if any."""
+        if any(r.status == "failed" for r in self.journal.rollbacks):
+            self.journal.status = "failed"
+            self.reason += ("; " if self.reason else "") + "a rollback failed"
+        if self.active and self.strategy != "always":
+            self.reason += ("; " if self.reason else "") + \
+                f"faults left in place: {', '.join(self.active)}"
+        self.journal.measurements["checks"] = checks
+        self.journal.measurements["wall_seconds"] = round(time.monotonic() - wall, 2)
+        self.journal.log(self.t, "verdict", self.journal.status, self.reason or "hypothesis held")
+        self.journal.ended_at = utc_now()
+        try:
+            self.target.close()
+        finally:
+            if journal_path is not None:
+                try:
+                    write_atomic(self.journal, journal_path)
+                except OSError as err:  # the drill happened: say so loudly, never a traceback
+                    self.say(f"JOURNAL NOT WRITTEN to {journal_path}: {err}")
+                    return f"{type(err).__name__}: {err}"
+        return None
 
     def _abort(self, reason: str, status: str) -> None:
+        self.stopping = True
         self.reason = reason
         self.journal.status = status
         self.journal.log(self.t, "abort" if status == "aborted" else "error", "drill", reason)
@@ -188,11 +218,14 @@ class _Run:
 
     def _inject(self, a: Action) -> None:
         self.say(f"[{self.t:7.1f}s] inject {a.name} ({a.kind} {_where(a)})")
-        output = self.target.inject(a)
-        log.info("fault injected", action=a.name, kind=a.kind, t=self.t)
+        # Counted as active *before* the call: an inject that changed something and then
+        # raised (or was cut short by SIGTERM) is still reverted; targets save what to
+        # restore before they change it, and revert is a no-op when nothing was saved.
         self.active[a.name] = a
         self.injected.add(a.name)
         self.first_fault = self.t if self.first_fault is None else self.first_fault
+        output = self.target.inject(a)
+        log.info("fault injected", action=a.name, kind=a.kind, t=self.t)
         self.journal.log(self.t, "action", a.name, output)
 
     def _end(self, a: Action) -> None:
@@ -206,6 +239,15 @@ class _Run:
     def _rollbacks(self, *, failing: bool) -> None:
         if self.rolled_back:
             return
+        # while rollbacks run a signal no longer interrupts (see _signals); afterwards, in a
+        # drill that goes on to its "after" phase, Ctrl-C works again
+        was_stopping, self.stopping = self.stopping, True
+        try:
+            self._run_rollbacks(failing)
+        finally:
+            self.stopping = was_stopping
+
+    def _run_rollbacks(self, failing: bool) -> None:
         self.rolled_back = True
         if self.strategy == "never" or (self.strategy == "on-failure" and not failing):
             self.journal.log(self.t, "rollback", "skipped",
@@ -215,13 +257,9 @@ class _Run:
             return
         listed = list(self.x.rollbacks)
         extra = [n for n in reversed(list(self.active)) if n not in listed]
-        self.in_rollback = True
-        try:
-            for name in listed + extra:
-                why = "listed in rollbacks" if name in listed else "still active when the drill stopped"
-                self.journal.rollbacks.append(self._revert(name, why))
-        finally:
-            self.in_rollback = False
+        for name in listed + extra:
+            why = "listed in rollbacks" if name in listed else "still active when the drill stopped"
+            self.journal.rollbacks.append(self._revert(name, why))
 
     def _revert(self, name: str, why: str) -> RollbackResult:
         if name not in self.active:
@@ -247,6 +285,9 @@ class _Run:
             output: object = value
         except Exception as err:  # a probe that cannot answer is outside tolerance
             value, output = None, {"error": f"{type(err).__name__}: {err}"}
+            self.probe_errors[probe.name] = f"{type(err).__name__}: {err}"
+        else:
+            self.probe_errors.pop(probe.name, None)
         result = ProbeResult(probe.name, probe.kind, value, probe.tolerance.render(),
                              probe.tolerance.holds(value))
         self.journal.log(self.t, kind, probe.name, {"value": output, "within": result.within})
@@ -256,10 +297,16 @@ class _Run:
         probes = [p for p in self.x.steady_state if phase in p.phases]
         result = PhaseResult(self.t, [self._measure(p, f"probe-{phase}") for p in probes])
         self.journal.steady_state[phase] = result
-        broken = [f"{p.name}={_fmt(p.value)} (want {p.tolerance})" for p in result.probes if not p.within]
+        broken = [f"{p.name}={self._shown(p.name, p.value)} (want {p.tolerance})"
+                  for p in result.probes if not p.within]
         self.say(f"[{self.t:7.1f}s] steady state {phase}: " + ("held" if result.met else
                                                              "DEVIATED " + "; ".join(broken)))
         return result
+
+    def _shown(self, name: str, value) -> str:
+        """A probe's value for people: the error when it could not answer, not just 'no data'."""
+        error = self.probe_errors.get(name)
+        return f"no data ({error[:200]})" if value is None and error else _fmt(value)
 
     def _phases_met(self) -> bool:
         return all(v.met for v in self.journal.steady_state.values() if v is not None)
@@ -269,10 +316,11 @@ class _Run:
         for probe in self.x.stop_conditions:
             r = self._measure(probe, "stop-condition")
             if not r.within:
-                self._abort(f"stop condition {probe.name} breached: {_fmt(r.value)} "
+                self._abort(f"stop condition {probe.name} breached: {self._shown(probe.name, r.value)} "
                             f"(want {probe.tolerance.render()})", "aborted")
                 return False
         if self.target.realtime and self.first_fault is not None:
+            self.recovery_polls += 1
             held = all(self._measure(p, "probe-recovery").within
                        for p in self.x.steady_state if "during" in p.phases)
             if not held and self.unhealthy_at is None:
@@ -286,7 +334,9 @@ class _Run:
     def _expectations(self) -> list[dict]:
         m = self.target.measurements()
         if self.target.realtime and m.rto_seconds is None and self.first_fault is not None:
-            if self.unhealthy_at is None:
+            if self.recovery_polls == 0:
+                pass  # never polled after the fault: not measured (never "0 s" by default)
+            elif self.unhealthy_at is None:
                 m.rto_seconds = 0.0  # the hypothesis never broke while polled
             elif self.recovered_at is not None:
                 m.rto_seconds = self.recovered_at - self.first_fault
@@ -322,9 +372,10 @@ class _Run:
 
         def handler(signum, _frame):
             name = signal.Signals(signum).name
-            if self.in_rollback:
-                self.say(f"{name} received during rollbacks: finishing them first")
+            if self.stopping:
+                self.say(f"{name} received while stopping: finishing rollbacks and the journal first")
                 return
+            self.stopping = True
             raise DrillInterrupted(name)
 
         previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}

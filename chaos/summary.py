@@ -36,7 +36,10 @@ def render(experiment: Experiment, outcome: Outcome, journal_path: str | None = 
             if r.status == "failed":
                 lines.append(f"  ROLLBACK FAILED {r.name}: {r.error}")
     tail = f"ran in {m['wall_seconds']:.1f} s wall" if m.get("wall_seconds") is not None else ""
-    if journal_path:
+    if outcome.journal_error:
+        tail = f"journal  NOT WRITTEN to {journal_path}: {outcome.journal_error}" + (
+            f"   ({tail})" if tail else "")
+    elif journal_path:
         tail = f"journal  {journal_path}" + (f"   ({tail})" if tail else "")
     if tail:
         lines.append(tail)

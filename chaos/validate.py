@@ -47,6 +47,26 @@ class _Problems:
         self.add(path, f"unknown {what} '{key}'", fix, "unknown-key")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int):
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping: a second `blast_radius` or
+    `region` must not silently replace the first in a drill that breaks things."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 @dataclass(frozen=True)
 class Validated:
     experiment: Experiment
@@ -57,11 +77,24 @@ def load_experiment(path: str | Path, *, target: str | None = None) -> Validated
     """Read and validate the experiment at `path`; `target` overrides the file's."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise InputError(f"experiment file {path} not found",
                          [Problem(str(path), "no such file", "give the path of a drill YAML file; "
                                   "shipped drills are in chaos/drills/")]) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"experiment file {path} is not UTF-8 text",
+                         [Problem(str(path), f"byte {err.start}: {err.reason}",
+                                  "save the experiment as UTF-8 YAML")]) from None
+    except OSError as err:  # a directory, no permission, ...
+        raise InputError(f"cannot read experiment file {path}",
+                         [Problem(str(path), err.strerror or str(err),
+                                  "give the path of a readable drill YAML file")]) from None
+    except _DuplicateKey as err:
+        raise InputError(f"experiment file {path} repeats a key",
+                         [Problem(f"{path}:{err.line}", f"key '{err.key}' appears twice in one mapping; "
+                                  "YAML would silently keep only the last one",
+                                  "keep one of them (merge their values)")]) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -98,6 +131,13 @@ def parse_experiment(raw: Any, *, source: str = "", target: str | None = None) -
     allow = _allow(p, raw.get("allow"))
     if topology is not None:
         _residency(p, method, expect, topology, duration)
+    if target != "sim" and expect.rto_seconds is not None and method:
+        first = min(a.start_seconds for a in method)
+        end = max(a.end_seconds if a.end_seconds is not None else duration for a in method)
+        if first + poll >= end:
+            p.add("poll_seconds", f"real targets measure RTO by polling every poll_seconds while the "
+                  f"faults last ({first:g} s to {end:g} s), and no poll of {poll:g} s falls inside",
+                  f"set poll_seconds below {end - first:g}, or drop expect.rto_seconds")
     _unique(p, steady, "steady_state probe")
     _unique(p, stops, "stop_conditions probe")
 
@@ -266,7 +306,7 @@ def _params(p: _Problems, raw: dict, path: str, kind: catalog.Kind, reserved: tu
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping", list: "a list"}
     return "a number" if t == catalog.NUM else names.get(t, str(t))
 
 
@@ -326,8 +366,8 @@ def _probes(p: _Problems, raw: Any, section: str, target: str, topology: Topolog
             for k, ph in enumerate(chosen):
                 if ph not in PHASES:
                     p.unknown(f"{path}.phases[{k}]", ph, PHASES, "phase")
-        name = entry.get("name") or _default_name(kind_name, params)
-        probes.append(Probe(str(name), kind_name, params, tolerance, tuple(chosen)))
+        name = _str(p, entry, "name", path=path) if "name" in entry else _default_name(kind_name, params)
+        probes.append(Probe(str(name or kind_name), kind_name, params, tolerance, tuple(chosen)))
     return probes
 
 
@@ -359,20 +399,57 @@ def _method(p: _Problems, raw: Any, target: str, duration: float, radius: BlastR
         elif start is not None and length is not None and start + length > duration:
             p.add(f"{path}.duration_seconds", f"ends at {start + length:g} s, beyond the drill's "
                   f"length ({duration:g} s)", "shorten it or raise duration_seconds")
+        if target == "aws" and kind_name == "region_outage":
+            _check_failover_switch(p, path, entry, params)
         _check_radius(p, path, params, radius, topology)
-        name = str(entry.get("name") or f"{kind_name}-{i}")
-        actions.append(Action(name, kind_name, params, start or 0.0, length))
+        if not {"region", "jurisdiction", "namespace"} & set(kind.params):
+            _check_everywhere(p, path, kind_name, radius, topology)
+        name = _str(p, entry, "name", path=path) if "name" in entry else f"{kind_name}-{i}"
+        actions.append(Action(name or f"{kind_name}-{i}", kind_name, params, start or 0.0, length))
     _unique(p, actions, "action")
     return actions
 
 
-def _check_radius(p: _Problems, path: str, params: dict, radius: BlastRadius,
-                  topology: Topology | None) -> None:
+def _check_failover_switch(p: _Problems, path: str, entry: dict, params: dict) -> None:
+    """aws region_outage: exactly one of a Route 53 health check or an ARC routing control,
+    the latter with the cluster endpoints its data plane answers on."""
+    hc, rc = "health_check_id" in entry, "routing_control_arn" in entry
+    if hc == rc:
+        p.add(path, "needs exactly one of health_check_id (Route 53 health check inverted) or "
+              "routing_control_arn (ARC routing control turned Off)", "keep the one your failover uses")
+    if rc and not params.get("cluster_endpoints") and isinstance(entry.get("cluster_endpoints"), (list, type(None))):
+        p.add(f"{path}.cluster_endpoints", "is required with routing_control_arn (at least one endpoint)",
+              "list the ARC cluster's endpoints: [{url: https://....route53-recovery-cluster..."
+              "amazonaws.com/v1, region: us-west-2}, ...]")
+    if "cluster_endpoints" in entry and not rc:
+        p.add(f"{path}.cluster_endpoints", "applies only with routing_control_arn", "drop it")
+    regions = load_catalog().regions
+    for i, ep in enumerate(params.get("cluster_endpoints") or []):
+        where = f"{path}.cluster_endpoints[{i}]"
+        if not isinstance(ep, dict) or set(ep) != {"url", "region"} or \
+                not all(isinstance(v, str) and v for v in ep.values()):
+            p.add(where, f"must be a mapping {{url, region}} of strings, got {ep!r}",
+                  "copy the endpoints from 'aws route53-recovery-control-config describe-cluster'")
+        elif ep["region"] not in regions:
+            p.unknown(f"{where}.region", ep["region"], sorted(regions), "region")
+        elif not ep["url"].startswith(("https://", "http://")):
+            p.add(f"{where}.url", f"'{ep['url']}' is not a URL", "e.g. https://host.route53-recovery-"
+                  "cluster.us-west-2.amazonaws.com/v1")
+
+
+def _radius_regions(radius: BlastRadius, topology: Topology | None) -> set[str]:
+    """The regions the blast radius allows: listed ones plus its jurisdictions' regions."""
     allowed = set(radius.regions)
     if topology is not None:
         for j in radius.jurisdictions:
             if j in topology.jurisdictions:
                 allowed |= set(topology.jurisdictions[j].region_codes)
+    return allowed
+
+
+def _check_radius(p: _Problems, path: str, params: dict, radius: BlastRadius,
+                  topology: Topology | None) -> None:
+    allowed = _radius_regions(radius, topology)
     region = params.get("region")
     if region is not None and region not in allowed:
         p.add(f"{path}.region", f"{region} is outside the blast radius "
@@ -386,6 +463,21 @@ def _check_radius(p: _Problems, path: str, params: dict, radius: BlastRadius,
     if ns is not None and ns not in radius.namespaces:
         p.add(f"{path}.namespace", f"namespace {ns} is outside the blast radius",
               f"add {ns} to blast_radius.namespaces", "blast-radius")
+
+
+def _check_everywhere(p: _Problems, path: str, kind: str, radius: BlastRadius,
+                      topology: Topology | None) -> None:
+    """An action that names no place (metrics_blackout) hits every region: the blast radius
+    must say so."""
+    if topology is None:
+        return
+    allowed = _radius_regions(radius, topology)
+    missing = [r for r in topology.all_regions() if r not in allowed]
+    if missing:
+        p.add(f"{path}.action", f"{kind} touches every region of the topology, but "
+              f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} outside the blast radius",
+              f"list every jurisdiction in blast_radius.jurisdictions ({', '.join(topology.jurisdictions)})",
+              "blast-radius")
 
 
 def _rollbacks(p: _Problems, raw: Any, method: list[Action]) -> tuple[str, ...]:
@@ -418,6 +510,10 @@ def _expect(p: _Problems, raw: Any, target: str, topology: Topology | None) -> E
             p.add(f"expect.{key}", f"target {target} cannot measure {key}",
                   f"drop it, or run the drill on the sim target", "unmeasurable")
     violations = _num(p, raw, "residency_violations", path="expect", minimum=0)
+    if violations is not None and violations != int(violations):
+        p.add("expect.residency_violations", f"counts requests: must be a whole number, got {violations:g}",
+              "normally 0")
+        violations = None
     floors: dict[str, float] = {}
     slo = raw.get("min_slo_attainment_during")
     if isinstance(slo, (int, float)) and not isinstance(slo, bool):

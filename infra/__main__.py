@@ -23,10 +23,17 @@ def main() -> None:
     config = pulumi.Config("meridian")
     stack = pulumi.get_stack()
     topology = parse_topology(config.require_object("topology"), stack=stack, source=f"Pulumi.{stack}.yaml")
-    settings = settings_from_config(config.get_object)
+    settings = settings_from_config(config.get, _config_keys())
     estate = build_estate(topology, settings, stack)
     for key, value in estate.outputs.items():
         pulumi.export(key, value)
+
+
+def _config_keys() -> set[str]:
+    """The stack's config keys as the language host handed them to the program."""
+    from pulumi.runtime import config as runtime_config
+
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ class SkippedReplication:
 class JurisdictionRouting:
     jurisdiction: str
     mode: Routing
-    targets: tuple[str, ...]  # regions; for failover (primary, secondary)
+    targets: tuple[str, ...]  # regions; for failover (primary, standbys in order of takeover)
     countries: tuple[str, ...]
 
 
@@ -187,8 +187,10 @@ def _routing(jur: JurisdictionConfig) -> tuple[Routing, tuple[str, ...]]:
         return "latency", jur.serving
     primary = jur.primary or (jur.serving[0] if jur.serving else jur.region_codes[0])
     if jur.dr.strategy in ("pilot-light", "warm-standby") and jur.standbys:
-        # Route 53 failover has exactly one PRIMARY and one SECONDARY per name.
-        return "failover", (primary, jur.standbys[0])
+        # Every standby, in the order listed: the edge chains Route 53 failover sets (one
+        # PRIMARY and one SECONDARY per name) so the second standby takes over when the first
+        # is down too; a standby with compute but no DNS path would be paid for and never used.
+        return "failover", (primary, *jur.standbys)
     return "simple", (primary,)
 
 

@@ -25,11 +25,11 @@ import numpy as np
 
 from controller.law.types import Limits, Objective
 from regions.errors import InputError, Problem
-from sim.fleet import Fleet, FleetConfig, RunResult, simulate
-from sim.policies import KNOBS, REGISTRY, SPOT_CAPABLE
+from sim.fleet import EarlyStop, Fleet, FleetConfig, RunResult, simulate
+from sim.policies import KNOBS, ON_DEMAND_TWIN, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
-from sim.score import Windows, score, windows
-from sim.traces import Arrivals, TraceOptions, load_trace
+from sim.score import Windows, misses_so_far, score, windows
+from sim.traces import Arrivals, TraceOptions, load_trace, resolve
 
 WARM_UTILIZATION = 0.7
 UNTUNED = 1.0  # knob passed to policies that have none (not in sim.policies.KNOBS)
@@ -53,6 +53,7 @@ class BenchConfig:
     tune_iterations: int = 4  # bisections inside a factor-2 bracket: knob within ~4 %
     tune_precision: float = 0.02  # static count: within 2 % (or one replica)
     jobs: int = 1  # policies tuned in parallel processes
+    early_stop: bool = True  # stop a tuning run once it has missed more windows than 0.99 allows
     seed: int = 0
 
 
@@ -75,19 +76,18 @@ class Tuned:
     met: bool
     evaluations: int
     history: list = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # knob -> scores on the tuning trace
 
 
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def _busy_slots_per_minute(a: Arrivals, profile: GpuProfile, until_s: float | None = None) -> np.ndarray:
+def _busy_slots_per_minute(a: Arrivals, profile: GpuProfile) -> np.ndarray:
+    """Batch slots the arrivals of each minute keep busy (Little's law) at the warm utilization."""
     service = profile.service_s(a.prompt_tokens, a.output_tokens, WARM_UTILIZATION)
     minute = (a.time_s // 60).astype(np.int64)
-    busy = np.bincount(minute, weights=a.weight * service, minlength=1) / 60.0
-    if until_s is not None:
-        busy = busy[: max(1, int(math.ceil(until_s / 60)))]
-    return busy
+    return np.bincount(minute, weights=a.weight * service, minlength=1) / 60.0
 
 
 def prepare(spec: str, cfg: BenchConfig) -> Workload:
@@ -97,20 +97,19 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     route_order = None
     if cfg.topology is not None:
         arrivals, regions, transfers = cfg.topology.apply(arrivals)
-        route_order = cfg.topology.route_order()
+        route_order = cfg.topology.route_order() if hasattr(cfg.topology, "route_order") else None
     else:
         arrivals.jurisdictions = (cfg.jurisdiction,)
         regions, transfers = (cfg.region,), ()
     step = options.cohort_step_s if arrivals.cohorts else 1.0
     slots = profile.batch_slots
-    initial, peak_total = {}, 0.0
-    shares = _region_shares(arrivals, regions, cfg)
-    for code in regions:
-        share = shares.get(code, 0.0)
-        warm = _busy_slots_per_minute(arrivals, profile, cfg.warmup_s).max() * share
+    initial, peak = {}, 0.0
+    for code, (rows, share) in _region_load(arrivals, regions, cfg, route_order).items():
+        busy = _busy_slots_per_minute(arrivals.take(rows), profile) * share if rows.any() else np.zeros(1)
+        warm = busy[: max(1, int(math.ceil(cfg.warmup_s / 60)))].max()
         initial[code] = max(1, math.ceil(warm / (slots * WARM_UTILIZATION)))
-        peak_total = max(peak_total, _busy_slots_per_minute(arrivals, profile).max() * share)
-    max_replicas = max(max(initial.values()), math.ceil(peak_total * MAX_REPLICA_HEADROOM / slots) + 2)
+        peak = max(peak, busy.max())
+    max_replicas = max(max(initial.values()), math.ceil(peak * MAX_REPLICA_HEADROOM / slots) + 2)
     limits = Limits(min_replicas=1, max_replicas=max_replicas,
                     spot_share=1.0 if cfg.capacity == "spot-mix" else 0.0,
                     cold_start_s=profile.cold_start_median_s)
@@ -119,6 +118,11 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
                         initial_replicas=initial, transfers=tuple(transfers), route_order=route_order,
                         seed=cfg.seed)
     win = windows(arrivals, cfg.objective, profile, cfg.warmup_s)
+    if not win.scored.any():
+        raise InputError("trace too short for the bench", [Problem(
+            spec, f"it lasts {arrivals.duration_s:.0f} s; the first {cfg.warmup_s:g} s are the unscored warm-up "
+            "and scoring needs at least one 1-minute window after it",
+            fix=f"use a trace longer than {cfg.warmup_s + 60:g} s")])
     judged = win.feasible[win.scored]
     if judged.size and judged.mean() < 0.5:
         raise InputError("objective not feasible on this trace", [Problem(
@@ -134,19 +138,30 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     return Workload(spec, arrivals, fleet, win, profile)
 
 
-def _region_shares(arrivals: Arrivals, regions, cfg: BenchConfig) -> dict[str, float]:
+def _region_load(arrivals: Arrivals, regions, cfg: BenchConfig, route_order) -> dict[str, tuple]:
+    """Per region, the rows it serves while all is healthy (its jurisdictions' first choice)
+    and the share of their weight it carries. A topology object without `route_order` (only
+    `region_shares`) gets every row at its share."""
+    everything = np.ones(len(arrivals.time_s), bool)
     if cfg.topology is None:
-        return {regions[0]: 1.0}
-    return cfg.topology.region_shares(arrivals)
+        return {regions[0]: (everything, 1.0)}
+    if route_order is None:
+        return {code: (everything, share) for code, share in cfg.topology.region_shares(arrivals).items()}
+    homes = arrivals.homes()
+    out = {code: (np.zeros(len(homes), bool), 1.0) for code in regions}
+    for j, code in enumerate(arrivals.jurisdictions):
+        out[route_order[code][0]][0][homes == j] = True
+    return out
 
 
 def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
-               progress: Callable[[float], None] | None = None) -> tuple[RunResult, dict]:
+               progress: Callable[[float], None] | None = None, checkpoint=None) -> tuple[RunResult, dict]:
     factory = REGISTRY[name]
     fleet = work.fleet
     if cfg.capacity == "spot-mix" and name not in SPOT_CAPABLE:
         fleet = replace(fleet, capacity="on-demand", limits=replace(fleet.limits, spot_share=0.0))
-    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress)
+    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress,
+                      checkpoint)
     return result, score(work.arrivals, result, cfg.objective, work.windows)
 
 
@@ -154,18 +169,37 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     """Cheapest knob whose SLO window attainment on `work` reaches the target. A policy
     without a knob in `KNOBS` (one that takes the objective itself) is run once, as is."""
     spec = KNOBS.get(name)
+    scores: dict = {}
     if spec is None:
         _, s = run_policy(work, name, UNTUNED, cfg)
         ok = s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
         log(f"tune {name:<17} has no knob: attainment {s['slo_window_attainment']:.4f} cost ${s['cost_usd']:,.2f}")
-        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [])
+        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [], {UNTUNED: s})
     history = []
+
+    judged = int((work.windows.scored & work.windows.feasible).sum())
+    budget = (1.0 - cfg.target_attainment) * judged  # windows that may miss
 
     def evaluate(knob: float) -> bool:
         t0 = time.perf_counter()
         show = _progress(f"tune {name} {knob:.4g}") if work.fleet.step_s > 1 and cfg.jobs <= 1 else None
-        _, s = run_policy(work, name, knob, cfg, show)
+        misses = [0]
+
+        def hopeless(fleet, upto: int) -> bool:
+            ttft, e2e = fleet.latencies_so_far(upto)
+            misses[0] = misses_so_far(work.arrivals, ttft, e2e, cfg.objective, work.windows, upto * fleet.dt)
+            return misses[0] > budget + 1e-9
+
+        try:
+            _, s = run_policy(work, name, knob, cfg, show, checkpoint=hopeless if cfg.early_stop else None)
+        except EarlyStop as stop:
+            bound = 1.0 - misses[0] / max(judged, 1)
+            history.append((knob, bound, math.inf))
+            log(f"tune {name:<17} knob {knob:10.4g}: attainment < {bound:.4f} (stopped at {stop.fraction:.0%}: "
+                f"{misses[0]} windows missed, at most {budget:.1f} allowed) ({time.perf_counter() - t0:.1f} s)")
+            return False
         history.append((knob, s["slo_window_attainment"], s["cost_usd"]))
+        scores[knob] = s
         log(f"tune {name:<17} knob {knob:10.4g}: attainment {s['slo_window_attainment']:.4f} "
             f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
         return s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
@@ -173,14 +207,14 @@ def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     if spec.integer:
         _tune_count(work, evaluate, cfg.tune_precision)
     else:
-        _tune_target(spec, _guess(name, work), evaluate, cfg.tune_iterations)
+        _tune_target(spec, _guess(name, work), evaluate, cfg.tune_iterations + spec.extra_iterations)
     passing = [h for h in history if h[1] >= cfg.target_attainment - 1e-12]
     if passing:
         knob, att, cost = min(passing, key=lambda h: (h[2], -h[1]))
-        return Tuned(knob, att, cost, True, len(history), history)
+        return Tuned(knob, att, cost, True, len(history), history, scores)
     knob, att, cost = max(history, key=lambda h: (h[1], -h[2]))
     log(f"tune {name}: no knob reached {cfg.target_attainment}; using the best ({knob:g}, {att:.4f})")
-    return Tuned(knob, att, cost, False, len(history), history)
+    return Tuned(knob, att, cost, False, len(history), history, scores)
 
 
 def _guess(name: str, work: Workload) -> float | None:
@@ -267,45 +301,63 @@ def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     """Tune every policy; with `jobs` > 1, policies are tuned in parallel forked workers
     (they share the prepared workload copy-on-write; only knobs and scores come back)."""
     global _FORKED
-    jobs = min(cfg.jobs, len(cfg.policies))
+    twins = _twins(cfg)
+    names = [n for n in cfg.policies if n not in twins]
+    jobs = min(cfg.jobs, len(names))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {name: tune(work, name, cfg) for name in cfg.policies}
-    # Costliest first (KPA decides every step), so the workers finish together.
-    order = sorted(cfg.policies, key=lambda n: (n != "kpa", n != "hpa"))
-    _FORKED = (work, cfg)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            done = dict(pool.imap_unordered(_tune_one, order))
-    finally:
-        _FORKED = None
+        done = {name: tune(work, name, cfg) for name in names}
+    else:
+        # Costliest first (KPA decides every step), so the workers finish together.
+        order = sorted(names, key=lambda n: (n != "kpa", n != "hpa"))
+        _FORKED = (work, cfg)
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                done = dict(pool.imap_unordered(_tune_one, order))
+        finally:
+            _FORKED = None
+    for name, same_as in twins.items():
+        log(f"tune {name:<17} = {same_as} on {cfg.capacity} capacity (identical decisions): reusing its knob")
+        done[name] = done[same_as]
     return {name: done[name] for name in cfg.policies}
 
 
-def _evaluate_one(job: tuple[str, str, float]) -> tuple[tuple[str, str], tuple[None, dict]]:
-    spec, name, knob = job
+def _twins(cfg: BenchConfig) -> dict[str, str]:
+    """Policies that decide exactly like another one under this capacity (ON_DEMAND_TWIN)."""
+    if cfg.capacity != "on-demand":
+        return {}
+    return {n: ON_DEMAND_TWIN[n] for n in cfg.policies if ON_DEMAND_TWIN.get(n) in cfg.policies}
+
+
+def _evaluate_one(job: tuple[str, str, float, bool]):
+    spec, name, knob, keep = job
     workloads, cfg = _FORKED
-    return (spec, name), (None, _evaluate(workloads[spec], name, knob, cfg, quiet=True)[1])
+    return (spec, name), _evaluate(workloads[spec], name, knob, cfg, keep, quiet=True)
 
 
-def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, quiet: bool = False):
+def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, keep: bool, quiet: bool = False):
+    """Scores of one run, and (with `keep`) the small summary the plots need."""
     t0 = time.perf_counter()
     show = None if quiet or work.fleet.step_s <= 1 else _progress(f"run {name}")
     result, s = run_policy(work, name, knob, cfg, show)
     log(f"run  {name:<17} on {work.arrivals.name}: attainment {s['slo_window_attainment']:.4f} "
         f"cost ${s['cost_usd']:,.2f} ({time.perf_counter() - t0:.1f} s)")
-    return result, s
+    if not keep:
+        return None, s
+    from sim.plots import PlotRun
+    return PlotRun.of(work.arrivals, result), s
 
 
-def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep_runs: bool) -> dict:
-    """Evaluate every (trace, policy); in forked workers unless the runs are kept for plots."""
+def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep: bool) -> dict:
+    """Evaluate every (trace, policy), in forked workers when `jobs` > 1."""
     global _FORKED
-    if keep_runs or cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg) for spec, name in jobs}
+    if cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg, keep) for spec, name in jobs}
     order = sorted(jobs, key=lambda j: (j[1] != "kpa", j[1] != "hpa"))
     _FORKED = (workloads, cfg)
     try:
         with multiprocessing.get_context("fork").Pool(min(cfg.jobs, len(jobs))) as pool:
-            return dict(pool.imap_unordered(_evaluate_one, [(spec, name, tuned[name].knob) for spec, name in order]))
+            return dict(pool.imap_unordered(_evaluate_one, [(spec, name, tuned[name].knob, keep)
+                                                           for spec, name in order]))
     finally:
         _FORKED = None
 
@@ -318,13 +370,20 @@ def _progress(label: str) -> Callable[[float], None]:
     return report
 
 
+def _canonical(spec: str) -> str:
+    """One spelling per trace (relative, absolute or via ../shared/traces), to spot hindsight."""
+    path, sep, series = spec.partition("#")
+    return str(resolve(path).resolve()) + sep + series
+
+
 def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
     unknown = [p for p in cfg.policies if p not in REGISTRY]
     if unknown:
         raise InputError("unknown policy", [Problem("--policies", f"{', '.join(unknown)} not known",
                                                     fix=f"choose from {', '.join(REGISTRY)}")])
     workloads = {spec: prepare(spec, cfg) for spec in dict.fromkeys(cfg.traces)}
-    tune_work = workloads.get(cfg.tune_on) or prepare(cfg.tune_on, cfg)
+    same = {spec: _canonical(spec) == _canonical(cfg.tune_on) for spec in workloads}
+    tune_work = next((workloads[spec] for spec in workloads if same[spec]), None) or prepare(cfg.tune_on, cfg)
     tuned = _tune_all(tune_work, cfg)
     out = {
         "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,
@@ -338,9 +397,21 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
     }
     runs = {}
     jobs = [(spec, name) for spec in workloads for name in cfg.policies]
-    evaluated = _evaluate_all(workloads, jobs, tuned, cfg, keep_runs)
+    evaluated = {}
+    if not keep_runs:  # the twin is deterministic: a hindsight run was already scored while tuning
+        for spec, name in list(jobs):
+            if same[spec] and tuned[name].knob in tuned[name].scores:
+                evaluated[(spec, name)] = (None, tuned[name].scores[tuned[name].knob])
+                jobs.remove((spec, name))
+                log(f"run  {name:<17} on {workloads[spec].arrivals.name}: scored while tuning (same knob, same seed)")
+    twins = _twins(cfg)
+    evaluated.update(_evaluate_all(workloads, [j for j in jobs if j[1] not in twins], tuned, cfg, keep_runs)
+                     if jobs else {})
+    for spec, name in jobs:
+        if name in twins:
+            evaluated[(spec, name)] = evaluated[(spec, twins[name])]
     for spec, work in workloads.items():
-        entry = {"trace": spec, "name": work.arrivals.name, "hindsight": spec == cfg.tune_on,
+        entry = {"trace": spec, "name": work.arrivals.name, "hindsight": same[spec],
                  "regions": list(work.fleet.regions), "jurisdictions": list(work.arrivals.jurisdictions),
                  "requests": work.arrivals.requests, "duration_s": work.arrivals.duration_s,
                  "notes": work.arrivals.notes, "results": []}
@@ -348,7 +419,7 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
             result, s = evaluated[(spec, name)]
             entry["results"].append({"policy": name, "knob": tuned[name].knob, **s})
             if keep_runs:
-                runs[(spec, name)] = (work, result)
+                runs[(spec, name)] = result
         out["traces"].append(entry)
     if keep_runs:
         out["_runs"] = runs

@@ -111,10 +111,22 @@ class _Region:
         self.scale_events = self.max_replicas = 0
         self.timeline = Timeline()
         self.decision_total = 0
+        self.scrape_every = self.decide_every = 1  # in steps, set when the run starts
+        self.latency_fields = True
+        self.replicas_dt = self.cost_per_step = 0.0
+        self._c = self._p = self._o = self._q = 0.0  # this step's cohort: count, token sums, p-prompt
 
     @property
     def total(self) -> int:
         return self.ready_od + self.ready_spot + self.start_od + self.start_spot
+
+
+class EarlyStop(Exception):
+    """A checkpoint decided the run's outcome before its end."""
+
+    def __init__(self, steps_done: int, steps: int):
+        super().__init__(f"stopped after {steps_done} of {steps} steps")
+        self.fraction = steps_done / steps
 
 
 class Fleet:
@@ -331,7 +343,10 @@ class Fleet:
         r.desired_od, r.desired_spot = total - spot, spot
         self._reconcile(r, s)
 
-    def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
+    def run(self, progress: Callable[[float], None] | None = None,
+            checkpoint: Callable[["Fleet", int], bool] | None = None) -> RunResult:
+        """Replay the trace. `checkpoint(fleet, steps_done)`, called a few times, may stop the
+        run early (raises `EarlyStop`) once its outcome is known."""
         cfg, dt, n = self.cfg, self.dt, self.n_steps
         self.failed = 0.0
         init = cfg.initial_replicas
@@ -350,7 +365,9 @@ class Fleet:
         window_steps = max(1, round(cfg.rate_window_s / dt))
         plot_steps = max(1, round(cfg.scrape_s / dt))
         routes = self._routes()
-        route_changes = [(0, routes)]
+        route_changes = self._route_changes = [(0, routes)]
+        stops = 5 if checkpoint is not None else 0  # early-stop checks at 20 %, 40 %, 60 %, 80 %
+        checkpoints = {n * k // stops - 1 for k in range(1, stops)} if stops else set()
         per_j = self.per_j
         regions = self.regions
         spot_mix = cfg.capacity == "spot-mix"
@@ -427,12 +444,25 @@ class Fleet:
                     r.decision_total += 1
             if progress is not None and s % report_every == 0:
                 progress(s / n)
-        route_rec = [np.empty(n, dtype=np.int32) for _ in per_j]
+            if s in checkpoints and checkpoint(self, s + 1):
+                raise EarlyStop(s + 1, n)
+        return self._result(self._route_record(route_changes, n))
+
+    def _route_record(self, route_changes, upto: int) -> list[np.ndarray]:
+        """Per jurisdiction, the region its step's arrivals went to (-1: none), steps < upto."""
+        route_rec = [np.empty(upto, dtype=np.int32) for _ in self.per_j]
         for i, (s0, rt) in enumerate(route_changes):
-            s1 = route_changes[i + 1][0] if i + 1 < len(route_changes) else n
+            s1 = min(upto, route_changes[i + 1][0] if i + 1 < len(route_changes) else upto)
             for j, ri in enumerate(rt):
                 route_rec[j][s0:s1] = ri
-        return self._result(route_rec)
+        return route_rec
+
+    def latencies_so_far(self, upto: int) -> tuple[np.ndarray, np.ndarray]:
+        """TTFT and E2E of every row arriving before step `upto`, from the run so far (for
+        early stopping). A row not yet admitted gets inf: its wait already exceeds
+        `upto * step_s - arrival`, so for rows that old it is a miss whatever comes next."""
+        ttft, e2e, _, _ = self._latencies(self._route_record(self._route_changes, upto), upto)
+        return ttft, e2e
 
     def _handle(self, acts, s: int) -> None:
         by_code = {r.code: r for r in self.regions}
@@ -474,36 +504,45 @@ class Fleet:
                 os_ += self.per_j[j][2]
         return Future(step_s=self.dt, count=cnt, prompt_sum=ps, output_sum=os_, profile=self.profile)
 
-    def _result(self, route_rec) -> RunResult:
+    def _latencies(self, route_rec, upto: int):
         a, dt, prof = self.a, self.dt, self.profile
         homes = a.homes()
-        row_region = np.empty(len(a.time_s), dtype=np.int32)
+        n_rows = len(a.time_s)
+        row_region = np.full(n_rows, -2, dtype=np.int32)
         for j, rec in enumerate(route_rec):
-            m = homes == j
+            m = (homes == j) & (self.step_of < upto)
             row_region[m] = rec[self.step_of[m]]
-        ttft = np.full(len(a.time_s), np.inf)
-        e2e = np.full(len(a.time_s), np.inf)
-        served = np.full(len(a.time_s), -1, dtype=np.int32)
-        violations = 0.0
+        ttft = np.full(n_rows, np.inf)
+        e2e = np.full(n_rows, np.inf)
+        served = np.full(n_rows, -1, dtype=np.int32)
         for r in self.regions:
             rows = np.flatnonzero(row_region == r.idx)
             if rows.size == 0:
                 continue
             q = r.queue
-            adm_t, adm_s, same = admission_times(self.step_of[rows], self.weight[rows], np.asarray(q.admitted),
-                                                 np.asarray(q.dropped), dt)
+            adm_t, adm_s, same = admission_times(self.step_of[rows], self.weight[rows],
+                                                 np.asarray(q.admitted[:upto]), np.asarray(q.dropped[:upto]), dt)
             ok = adm_s >= 0
             s_ok = np.where(ok, adm_s, 0)
-            occ = np.asarray(q.occupancy)[s_ok]
+            occ = np.asarray(q.occupancy[:upto])[s_ok]
             wait = np.where(same, 0.0, np.maximum(0.0, adm_t - a.time_s[rows]))
-            first = wait + prof.prefill_s(a.prompt_tokens[rows], occ) + np.asarray(r.lat)[s_ok]
+            first = wait + prof.prefill_s(a.prompt_tokens[rows], occ) + np.asarray(r.lat[:upto])[s_ok]
             ttft[rows] = np.where(ok, first, np.inf)
             e2e[rows] = np.where(ok, first + a.output_tokens[rows] * prof.tpot_s(occ), np.inf)
             served[rows] = np.where(ok, r.idx, -1)
+        return ttft, e2e, served, row_region
+
+    def _result(self, route_rec) -> RunResult:
+        a = self.a
+        homes = a.homes()
+        ttft, e2e, served, row_region = self._latencies(route_rec, self.n_steps)
+        violations = 0.0
+        for r in self.regions:
+            rows = served == r.idx
             for j, code in enumerate(a.jurisdictions):
                 if not check(DataClass.PERSONAL, code, r.code, Use.SERVE, transfers=self.cfg.transfers,
                              topology_regions=self.cfg.regions):
-                    violations += float(self.weight[rows][ok & (homes[rows] == j)].sum())
+                    violations += float(self.weight[rows & (homes == j)].sum())
         failed = float(self.weight[served < 0].sum())
         return RunResult(
             regions=tuple(r.code for r in self.regions), ttft_s=ttft, e2e_s=e2e, served_region=served,
@@ -530,5 +569,6 @@ def _step_quantile(steps: np.ndarray, prompts: np.ndarray, n: int, q: float) -> 
 
 
 def simulate(arrivals: Arrivals, cfg: FleetConfig, make_policy: Callable[[str], Policy],
-             progress: Callable[[float], None] | None = None) -> RunResult:
-    return Fleet(arrivals, cfg, make_policy).run(progress)
+             progress: Callable[[float], None] | None = None,
+             checkpoint: Callable[[Fleet, int], bool] | None = None) -> RunResult:
+    return Fleet(arrivals, cfg, make_policy).run(progress, checkpoint)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from controller.law.types import Observation
 
 
@@ -24,13 +22,6 @@ class ScrapeSample:
     step: int
     in_flight: float
     queued: float
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    i = int(np.searchsorted(cum, q * cum[-1]))
-    return float(values[order][min(i, len(values) - 1)])
 
 
 def build_observation(region, s: int, scrape: ScrapeSample | None, blackout: bool, window_steps: int,

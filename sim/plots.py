@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -34,8 +35,32 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _totals(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    tls = list(result.timelines.values())
+CDF_POINTS = 400
+
+
+@dataclass
+class PlotRun:
+    """What the plots need from one run: timelines and a down-sampled TTFT distribution."""
+
+    timelines: dict
+    ttft_s: np.ndarray  # CDF_POINTS quantiles of served requests' TTFT
+    fraction: np.ndarray  # share of all requests at or below each quantile
+
+    @classmethod
+    def of(cls, arrivals, result) -> "PlotRun":
+        ok = np.isfinite(result.ttft_s)
+        w = arrivals.weight
+        v, wv = result.ttft_s[ok], w[ok]
+        if len(v) == 0:
+            return cls(result.timelines, np.zeros(0), np.zeros(0))
+        order = np.argsort(v, kind="stable")
+        cum = np.cumsum(wv[order]) / max(w.sum(), 1e-12)
+        pick = np.unique(np.linspace(0, len(v) - 1, CDF_POINTS).astype(np.int64))
+        return cls(result.timelines, v[order][pick], cum[pick])
+
+
+def _totals(run: PlotRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    tls = list(run.timelines.values())
     t = np.asarray(tls[0].time_s) / 3600.0
     ready = np.sum([tl.ready for tl in tls], axis=0)
     starting = np.sum([tl.starting for tl in tls], axis=0)
@@ -51,7 +76,7 @@ def write_plots(directory: str, out: dict, runs: dict, cfg) -> list[Path]:
         names = [r["policy"] for r in entry["results"]]
         fig, axes = plt.subplots(len(names), 1, figsize=(11, 2.1 * len(names)), sharex=True, squeeze=False)
         for ax, name in zip(axes[:, 0], names):
-            t, ready, starting, load = _totals(runs[(spec, name)][1])
+            t, ready, starting, load = _totals(runs[(spec, name)])
             ax.fill_between(t, 0, ready, step="post", alpha=0.5, label="ready")
             ax.fill_between(t, ready, ready + starting, step="post", alpha=0.4, label="starting")
             ax.set_ylabel(f"{name}\nreplicas")
@@ -65,19 +90,15 @@ def write_plots(directory: str, out: dict, runs: dict, cfg) -> list[Path]:
 
         fig, ax = plt.subplots(figsize=(8, 5))
         for name in names:
-            work, result = runs[(spec, name)]
-            ok = np.isfinite(result.ttft_s)
-            order = np.argsort(result.ttft_s[ok])
-            v = result.ttft_s[ok][order]
-            w = np.cumsum(work.arrivals.weight[ok][order])
-            if len(v):
-                ax.plot(v, w / w[-1], label=name)
+            run = runs[(spec, name)]
+            if len(run.ttft_s):
+                ax.plot(run.ttft_s, run.fraction, label=name)
         ax.axvline(out["slo"]["ttft_s"], color="red", ls="--", label="target")
         ax.axhline(out["slo"]["percentile"] / 100.0, color="grey", ls=":")
         ax.set_xscale("log")
         ax.set_xlabel("TTFT (s)")
         ax.set_ylabel("fraction of requests")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
         ax.set_title(f"TTFT distribution — {entry['name']}")
         written.append(_save(fig, base / f"{slug}-ttft.png"))
 

@@ -46,7 +46,8 @@ class RegionOutage:
 @dataclass(frozen=True)
 class AzOutage:
     """One availability zone fails: `fraction` of the region's replicas (default one zone's
-    share) die at `start_s` and are replaced in the remaining zones (cold start)."""
+    share) die at `start_s` and are replaced in the remaining zones (cold start). `end_s`, when
+    the zone returns, changes nothing: the replacements already run elsewhere."""
 
     region: str
     start_s: float

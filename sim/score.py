@@ -84,3 +84,19 @@ def score(arrivals: Arrivals, result: RunResult, objective: Objective, win: Wind
         "residency_violations": result.residency_violations,
         "failed_requests": result.failed_requests,
     }
+
+
+def misses_so_far(arrivals: Arrivals, ttft: np.ndarray, e2e: np.ndarray, objective: Objective, win: Windows,
+                  decided_until_s: float) -> int:
+    """Scored, feasible windows already missed for good: every request in them arrived at least
+    a target before `decided_until_s`, so one still waiting has missed too (its TTFT is inf here)."""
+    target = max(objective.ttft_s or 0.0, objective.e2e_s or 0.0)
+    n = len(win.feasible)
+    done = (np.arange(n) + 1) * WINDOW_S <= decided_until_s - target
+    rows = win.scored_rows & done[win.index]
+    ok = ttft <= objective.ttft_s if objective.ttft_s is not None else np.isfinite(ttft)
+    if objective.e2e_s is not None:
+        ok &= e2e <= objective.e2e_s
+    w = arrivals.weight
+    met = _window_met(win.index[rows], w[rows], ok[rows], n, objective.percentile)
+    return int((~met & win.scored & win.feasible & done).sum())

@@ -228,6 +228,23 @@ def test_dry_run_prints_every_call_and_changes_nothing(aws, moto_url, tmp_path, 
     assert _inverted(aws, hc) is False
 
 
+@pytest.mark.parametrize("strategy", ["always", "never"])
+def test_dry_run_prints_the_preflight_reads_and_the_rollback_of_an_unlisted_fault(
+        aws, moto_url, tmp_path, capsys, strategy):
+    hc = _health_check(aws)
+    method, steady = _outage(hc)  # open-ended: only the end-of-drill rollback undoes it
+    code, journal = _run(_experiment(tmp_path, method, steady, rollbacks=[]), moto_url, "--dry-run",
+                         "--rollback-strategy", strategy)
+    err = capsys.readouterr().err
+    assert code == 0 and journal is None
+    preflight = err.index(f"list_tags_for_resource(ResourceType='healthcheck', ResourceId='{hc}')")
+    assert preflight < err.index("inject ireland")  # the protected-tag check comes first
+    restore = f"aws route53 update_health_check(HealthCheckId='{hc}', Inverted=False)"
+    assert (restore in err) is (strategy == "always")
+    assert ("left in place: ireland" in err) is (strategy == "never")
+    assert _inverted(aws, hc) is False
+
+
 def test_error_rate_stop_condition_aborts_and_rolls_back(aws, moto_url, tmp_path):
     hc = _health_check(aws)
     cw = aws("cloudwatch", "eu-west-1")
@@ -279,3 +296,180 @@ def test_cloudwatch_probes_read_metrics_with_an_explicit_region(aws, moto_url):
     assert target.probe(probe) == pytest.approx(0.95)
     elsewhere = Probe("eu", "slo_attainment", {"region": "eu-west-1", "jurisdiction": "eu"}, Tolerance(min=0.9))
     assert target.probe(elsewhere) is None  # no data there: never read as healthy
+
+
+class _FailingCall:
+    """Wraps a real moto client; the first `operation` raises, after really being made when
+    `applied` (a response lost after AWS applied the change). Everything else goes to moto."""
+
+    failed: set = set()  # operations that have failed once (reset per test by _fail)
+
+    def __init__(self, client, operation: str, applied: bool):
+        self._client, self._operation, self._applied = client, operation, applied
+
+    def __getattr__(self, name):
+        real = getattr(self._client, name)
+        if name != self._operation or name in _FailingCall.failed:
+            return real
+
+        def call(**kwargs):
+            _FailingCall.failed.add(name)
+            if self._applied:
+                real(**kwargs)
+            raise ConnectionError(f"{name}: connection reset")
+        return call
+
+
+def _fail(monkeypatch, service: str, operation: str, applied: bool) -> None:
+    from chaos.targets.aws import AwsTarget
+
+    original = AwsTarget.client
+    _FailingCall.failed = set()
+
+    def client(self, svc, region):
+        c = original(self, svc, region)
+        return _FailingCall(c, operation, applied) if svc == service else c
+    monkeypatch.setattr(AwsTarget, "client", client)
+
+
+def test_a_change_applied_before_the_call_failed_is_still_rolled_back(aws, moto_url, tmp_path, monkeypatch):
+    hc = _health_check(aws)
+    _fail(monkeypatch, "route53", "update_health_check", applied=True)
+    code, journal = _run(_experiment(tmp_path, *_outage(hc)), moto_url, "--yes")
+    assert code == 1 and journal["status"] == "failed" and "connection reset" in journal["timeline"][-1]["output"]
+    assert [(r["name"], r["status"]) for r in journal["rollbacks"]] == [("ireland", "succeeded")]
+    assert _inverted(aws, hc) is False  # the inversion AWS applied was undone
+
+
+def test_a_failed_fis_start_deletes_the_template(aws, moto_url, tmp_path, monkeypatch):
+    ec2 = aws("ec2", "eu-west-1")
+    ec2.request_spot_instances(InstanceCount=1, LaunchSpecification={
+        "ImageId": "ami-12c6146b", "InstanceType": "g5.2xlarge"})
+    method = [{"action": "spot_reclaim", "name": "wave", "region": "eu-west-1", "fraction": 1.0,
+               "role_arn": f"arn:aws:iam::{ACCOUNT}:role/fis", "start_seconds": 0.1, "instance_tags": {}}]
+    _fail(monkeypatch, "fis", "start_experiment", applied=False)
+    code, journal = _run(_experiment(tmp_path, method, []), moto_url, "--yes")
+    assert code == 1 and journal["status"] == "failed" and "connection reset" in journal["timeline"][-1]["output"]
+    assert journal["rollbacks"][0]["status"] == "succeeded"
+    assert journal["rollbacks"][0]["output"]["template_deleted"] is True
+    assert aws("fis", "eu-west-1").list_experiment_templates()["experimentTemplates"] == []
+
+
+# --- Route 53 ARC routing controls ---------------------------------------------------------
+# moto has no Route 53 ARC, so a local stand-in speaks the three wire formats involved, as
+# botocore's service models define them: STS GetCallerIdentity (query/XML), the ARC
+# control-config reads (REST-JSON) and the cluster's routing-control API (JSON 1.0).
+
+ARC_PANEL = f"arn:aws:route53-recovery-control::{ACCOUNT}:controlpanel/p1"
+ARC_CONTROL = ARC_PANEL + "/routingcontrol/eu-west-1-cell"
+
+
+class _ArcStandIn:
+    def __init__(self, panel_tags: dict | None = None, conflict: bool = False):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import unquote
+
+        self.state, self.panel_tags, self.conflict = "On", panel_tags or {}, conflict
+        self.updates: list[str] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_a):
+                pass
+
+            def _reply(self, status: int, body: str, ctype: str = "application/x-amz-json-1.0"):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                path = unquote(self.path)
+                if path.startswith("/routingcontrol/") and path.endswith(ARC_CONTROL):
+                    self._reply(200, json.dumps({"RoutingControl": {
+                        "ControlPanelArn": ARC_PANEL, "RoutingControlArn": ARC_CONTROL,
+                        "Name": "eu-west-1-cell", "Status": "DEPLOYED"}}), "application/json")
+                elif path == f"/tags/{ARC_PANEL}":
+                    self._reply(200, json.dumps({"Tags": stand_in.panel_tags}), "application/json")
+                else:
+                    self._reply(404, json.dumps({"message": path}), "application/json")
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                op = self.headers.get("X-Amz-Target", "")
+                if "Action=GetCallerIdentity" in body:
+                    self._reply(200, "<GetCallerIdentityResponse><GetCallerIdentityResult>"
+                                f"<Arn>arn:aws:iam::{ACCOUNT}:user/drill</Arn><UserId>AID</UserId>"
+                                f"<Account>{ACCOUNT}</Account></GetCallerIdentityResult>"
+                                "</GetCallerIdentityResponse>", "text/xml")
+                elif op.endswith(".GetRoutingControlState"):
+                    self._reply(200, json.dumps({"RoutingControlArn": ARC_CONTROL,
+                                                 "RoutingControlState": stand_in.state}))
+                elif op.endswith(".UpdateRoutingControlState"):
+                    if stand_in.conflict:  # an ARC safety rule forbids it
+                        self._reply(409, json.dumps({"__type": "ConflictException",
+                                                     "message": "safety rule at-least-one-cell"}))
+                        return
+                    stand_in.state = json.loads(body)["RoutingControlState"]
+                    stand_in.updates.append(stand_in.state)
+                    self._reply(200, "{}")
+                else:
+                    self._reply(400, json.dumps({"__type": "UnknownOperation", "message": op}))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True  # close without waiting on idle keep-alive connections
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def arc(monkeypatch):
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    stand_ins = []
+
+    def make(**kw):
+        stand_ins.append(_ArcStandIn(**kw))
+        return stand_ins[-1]
+    yield make
+    for s in stand_ins:
+        s.close()
+
+
+def _arc_drill(tmp_path: Path, url: str) -> Path:
+    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the next endpoint must answer
+    method = [{"action": "region_outage", "name": "ireland", "region": "eu-west-1",
+               "routing_control_arn": ARC_CONTROL, "start_seconds": 0.1, "duration_seconds": 0.3,
+               "cluster_endpoints": [{"url": dead, "region": "us-west-2"}, {"url": url, "region": "eu-west-1"}]}]
+    return _experiment(tmp_path, method, [], duration_seconds=1)
+
+
+def test_arc_routing_control_is_turned_off_and_restored_via_the_next_endpoint(arc, tmp_path):
+    stand_in = arc()
+    code, journal = _run(_arc_drill(tmp_path, stand_in.url), stand_in.url, "--yes")
+    assert code == 0, journal
+    assert stand_in.updates == ["Off", "On"] and stand_in.state == "On"
+    action = next(e for e in journal["timeline"] if e["kind"] == "action")
+    assert action["output"] == {"routing_control_arn": ARC_CONTROL, "state": "Off", "was": "On"}
+
+
+def test_arc_protected_control_panel_is_refused_before_any_change(arc, tmp_path, capsys):
+    stand_in = arc(panel_tags={"meridian.dev/protected": "true"})
+    code, journal = _run(_arc_drill(tmp_path, stand_in.url), stand_in.url, "--yes")
+    assert code == 2 and journal is None and stand_in.updates == []
+    assert "ARC routing control" in capsys.readouterr().err
+
+
+def test_arc_safety_rule_refusal_is_final_and_reported(arc, tmp_path):
+    stand_in = arc(conflict=True)
+    code, journal = _run(_arc_drill(tmp_path, stand_in.url), stand_in.url, "--yes")
+    assert code == 1 and journal["status"] == "failed"
+    assert "safety rule" in journal["timeline"][-1]["output"] and stand_in.state == "On"

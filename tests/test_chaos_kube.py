@@ -206,8 +206,9 @@ def test_namespace_outside_blast_radius_is_refused(kube_api, tmp_path, capsys):
     assert "method[0].namespace: namespace kube-system is outside the blast radius" in capsys.readouterr().err
 
 
-def test_sigint_aborts_a_running_drill_and_rolls_back(kube_api, tmp_path):
-    """A real Ctrl-C (SIGINT) to `meridian drill run` in its own process, mid-fault."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_aborts_a_running_drill_and_rolls_back(kube_api, tmp_path, sig):
+    """A real Ctrl-C (SIGINT) or SIGTERM to `meridian drill run` in its own process, mid-fault."""
     kube_api.add_deployment("serving", "chat", 4)
     path = _scale_drill(tmp_path)
     doc = yaml.safe_load(path.read_text())
@@ -225,14 +226,14 @@ def test_sigint_aborts_a_running_drill_and_rolls_back(kube_api, tmp_path):
                 break
             time.sleep(0.05)
         assert kube_api.deployments["serving"]["chat"]["spec"]["replicas"] == 0
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1, err
     j = json.loads(journal.read_text())
-    assert j["status"] == "aborted" and "SIGINT" in j["timeline"][-1]["output"]
+    assert j["status"] == "aborted" and sig.name in j["timeline"][-1]["output"]
     assert j["rollbacks"][0]["status"] == "succeeded"
     assert kube_api.deployments["serving"]["chat"]["spec"]["replicas"] == 4
     assert "ABORTED" in out

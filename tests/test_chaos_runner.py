@@ -156,8 +156,67 @@ def test_exception_in_an_action_fails_the_drill_and_rolls_back_what_was_injected
     j = json.loads((tmp_path / "j.json").read_text())
     assert outcome.exit_code == 1 and j["status"] == "failed"
     assert "cannot inject slow" in outcome.reason
-    assert {(r["name"], r["status"]) for r in j["rollbacks"]} == {("outage", "succeeded"), ("slow", "skipped")}
+    # the failed inject is reverted too: it may have changed something before raising
+    assert [(r["name"], r["status"]) for r in j["rollbacks"]] == [("slow", "succeeded"), ("outage", "succeeded")]
     assert not target.active
+
+
+class HalfInjecting(ScriptedTarget):
+    """Changes the system, then fails (a timeout after the API applied the change)."""
+
+    def inject(self, action):
+        self.calls.append((self.t, "inject", action.name))
+        self.active.add(action.name)
+        if action.name == "slow":
+            raise TimeoutError("read timed out after the change was applied")
+        return {"injected": action.name}
+
+
+def test_an_inject_that_changed_something_then_raised_is_rolled_back(tmp_path):
+    x = experiment(method=[
+        {"action": "region_outage", "name": "outage", "region": "eu-west-1", "start_seconds": 100},
+        {"action": "latency_injection", "name": "slow", "region": "eu-central-1", "added_ms": 200,
+         "start_seconds": 200}], rollbacks=[])
+    target = HalfInjecting()
+    outcome = run(x, target, journal_path=tmp_path / "j.json")
+    assert outcome.journal.status == "failed" and "read timed out" in outcome.reason
+    assert not target.active  # both reverted although neither is listed in rollbacks
+
+
+class SignalInside(ScriptedTarget):
+    """Delivers a real SIGTERM from inside a target call (`when`: inject or revert)."""
+
+    def __init__(self, when: str, **kw):
+        super().__init__(**kw)
+        self.when = when
+
+    def inject(self, action):
+        out = super().inject(action)
+        if self.when == "inject":
+            os.kill(os.getpid(), signal.SIGTERM)  # the change is made; the call has not returned
+        return out
+
+    def revert(self, action):
+        if self.when == "revert":
+            os.kill(os.getpid(), signal.SIGTERM)  # a second signal while rolling back
+        return super().revert(action)
+
+
+@pytest.mark.parametrize("when", ["inject", "revert"])
+def test_sigterm_inside_an_inject_or_a_rollback_never_leaves_a_fault_behind(tmp_path, when):
+    x = experiment(method=[
+        {"action": "region_outage", "name": "outage", "region": "eu-west-1", "start_seconds": 100},
+        {"action": "latency_injection", "name": "slow", "region": "eu-central-1", "added_ms": 200,
+         "start_seconds": 100}])
+    target = SignalInside(when, signal_at=150 if when == "revert" else None)
+    outcome = run(x, target, journal_path=tmp_path / "j.json")
+    j = json.loads((tmp_path / "j.json").read_text())
+    assert j["status"] == "aborted" and "SIGTERM" in outcome.reason
+    assert not target.active  # every rollback ran to the end
+    statuses = {r["name"]: r["status"] for r in j["rollbacks"]}
+    # a signal inside the first inject stops the drill before the second fault
+    assert statuses == {"outage": "succeeded", "slow": "skipped" if when == "inject" else "succeeded"}
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
 def test_sigterm_aborts_rolls_back_and_writes_the_journal(tmp_path):
@@ -216,10 +275,13 @@ def test_journal_write_is_atomic_when_replace_fails(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(journal_mod.os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        run(experiment(), ScriptedTarget(), journal_path=out)
+    target = ScriptedTarget()
+    outcome = run(experiment(), target, journal_path=out)
     assert json.loads(out.read_text()) == {"previous": "journal"}  # never half-written
     assert [p.name for p in tmp_path.iterdir()] == ["j.json"]  # temporary file removed
+    # the drill happened and was rolled back; the lost journal is reported, not a traceback
+    assert outcome.exit_code == 1 and "disk full" in outcome.journal_error
+    assert target.closed and not target.active
 
 
 def test_real_targets_measure_rto_from_polled_probes(tmp_path):
@@ -255,3 +317,35 @@ def test_refusal_after_a_fault_rolls_back_and_journals_then_reraises(tmp_path):
     j = json.loads((tmp_path / "j.json").read_text())
     assert j["status"] == "failed" and not target.active
     assert ("outage", "succeeded") in [(r["name"], r["status"]) for r in j["rollbacks"]]
+
+
+def test_sigterm_after_the_rollbacks_still_stops_a_drill_waiting_for_its_after_phase(tmp_path):
+    """Rollbacks are not interruptible, but the wait for the 'after' phase that follows is."""
+    target = ScriptedTarget(signal_at=700)  # the fault ended at 500, the drill ends at 1000
+    outcome = run(experiment(), target, journal_path=tmp_path / "j.json")
+    assert outcome.journal.status == "aborted" and "SIGTERM" in outcome.reason
+    assert outcome.journal.steady_state["after"] is None
+    assert [c[1] for c in target.calls].count("revert") == 1 and not target.active
+
+
+def test_real_target_rto_is_not_measured_when_nothing_was_polled_after_the_fault(tmp_path):
+    """Polls every 500 s, but the fault lasts 100 s: no observation, so no RTO (never 0 s)."""
+    x = experiment(poll_seconds=500, expect={"rto_seconds": 300}, method=[
+        {"action": "region_outage", "name": "outage", "region": "eu-west-1", "start_seconds": 100,
+         "duration_seconds": 100}])
+    target = ScriptedTarget(value=lambda t, a: 1.0, measurements=Measurements())
+    target.realtime = True
+    outcome = run(x, target, journal_path=tmp_path / "j.json")
+    rto = next(c for c in outcome.checks if c["name"] == "rto_seconds")
+    assert rto["measured"] is None and rto["met"] is False and outcome.exit_code == 1
+
+
+def test_a_probe_that_cannot_answer_says_why(tmp_path):
+    class Unreachable(ScriptedTarget):
+        def probe(self, probe):
+            raise ConnectionError("connection refused by 127.0.0.1:1")
+
+    said: list[str] = []
+    outcome = run(experiment(), Unreachable(), journal_path=tmp_path / "j.json", progress=said.append)
+    assert outcome.journal.status == "deviated"  # no data is never within tolerance
+    assert any("eu=no data (ConnectionError: connection refused by 127.0.0.1:1)" in m for m in said)

@@ -76,3 +76,101 @@ def test_ending_a_fault_early_resimulates_with_the_real_end(outage):
     finally:
         target.faults["ireland-down"] = replace(target.faults["ireland-down"], end=planned)
         target._dirty = True
+
+
+def _misrouting_edge(monkeypatch):
+    """A deliberately wrong edge: the twin routes EU users to us-east-1 when eu-west-1 fails
+    (the edge lists us-east-1 as an EU serving region, ahead of the eu-central-1 standby, and
+    carries an EU -> US transfer), while the stack the drill is judged by declares none."""
+    from regions.residency import Transfer
+    from regions.topology import RegionRole
+    from chaos.targets import sim as sim_target
+
+    real_split = sim_target._split
+
+    def wrong(topology, workload):
+        eu = replace(topology.jurisdictions["eu"], regions=(
+            RegionRole("eu-west-1", "primary"), RegionRole("us-east-1", "active"),
+            RegionRole("eu-central-1", "standby")))
+        edge = replace(topology, jurisdictions={**topology.jurisdictions, "eu": eu},
+                       transfers=(Transfer("eu", "us", "misconfigured edge, not in the stack"),))
+        return real_split(edge, workload)
+
+    monkeypatch.setattr(sim_target, "_split", wrong)
+
+
+@pytest.mark.parametrize("stop_on_violation", [False, True])
+def test_residency_violations_are_counted_when_the_routing_breaks_them(monkeypatch, tmp_path,
+                                                                       stop_on_violation):
+    from chaos.runner import run
+
+    _misrouting_edge(monkeypatch)
+    v = load_experiment(ROOT / "chaos" / "drills" / "eu-primary-outage.yaml")
+    x = v.experiment
+    stops = tuple(p for p in x.stop_conditions if p.kind == "residency_violations" or not stop_on_violation)
+    x = replace(x, stop_conditions=stops if stop_on_violation else ())
+    target = SimTarget(trace=str(TRACE), policy="hpa", say=lambda _m: None)
+    outcome = run(x, target, v.topology, journal_path=tmp_path / "j.json")
+    j = outcome.journal.as_dict()
+    before = {p["name"]: p["value"] for p in j["steady_state"]["before"]["probes"]}
+    assert before["residency_violations"] == 0  # nothing crossed the border before the outage
+    violations = j["measurements"]["residency_violations"]
+    assert violations > 0  # EU users served in us-east-1 while eu-west-1 was down
+    # only EU users crossed: the US users served in us-east-1 are at home
+    target.advance(x.duration_seconds)
+    eu_only = target.probe(replace(x.steady_state[-1], params={"jurisdiction": "eu"}))
+    us_only = target.probe(replace(x.steady_state[-1], params={"jurisdiction": "us"}))
+    assert eu_only > 0 and us_only == 0
+    assert outcome.exit_code == 1
+    if stop_on_violation:  # the first poll after the fault sees it, aborts and rolls back
+        assert j["status"] == "aborted" and "residency_violations breached" in outcome.reason
+        assert [(r["name"], r["status"]) for r in j["rollbacks"]] == [("ireland-down", "succeeded")]
+    else:
+        assert j["status"] == "deviated"
+        check = next(c for c in j["measurements"]["checks"] if c["name"] == "residency_violations")
+        assert check["met"] is False and check["measured"] == violations
+
+
+def test_rpo_comes_from_the_replication_model_at_the_fault_time_not_from_the_stack(outage):
+    """The stack promises 60 s for the EU (warm standby); the model says what is really lost."""
+    x, target = outage
+    topo, fault = target.topo, target.faults["ireland-down"]
+    eu = topo.jurisdictions["eu"]
+    try:
+        assert target._rpo() == dr.S3_TYPICAL_LAG_S != eu.dr.rpo_seconds
+        # hourly backups: what is lost is the time since the last backup, so it moves with the fault
+        target.topo = replace(topo, jurisdictions={**topo.jurisdictions,
+                                                   "eu": replace(eu, dr=replace(eu.dr, strategy="backup-restore"))})
+        at = [(fault.start + target.lead_in) % dr.BACKUP_INTERVAL_S]
+        first = target._rpo()
+        target.faults["ireland-down"] = replace(fault, start=fault.start + 600)
+        assert first == at[0] and target._rpo() == (at[0] + 600) % dr.BACKUP_INTERVAL_S
+        # the standby holds copies only: losing it loses nothing
+        target.faults["ireland-down"] = replace(fault, action=replace(
+            fault.action, params={"region": "eu-central-1"}))
+        assert target._rpo() == 0.0
+    finally:
+        target.topo, target.faults["ireland-down"], target._dirty = topo, fault, True
+
+
+def test_places_the_workload_does_not_serve_are_refused_before_anything_runs(tmp_path, capsys):
+    """jp is in the stack but the workload serves only eu and us: a jp fault would measure nothing."""
+    import yaml
+
+    from meridian.cli import main
+
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["meridian:topology"]["workloads"][0]["jurisdictions"] = ["eu", "us"]
+    (tmp_path / "Pulumi.two.yaml").write_text(yaml.safe_dump(stack))
+    drill = {"title": "jp", "topology": "Pulumi.two.yaml", "duration_seconds": 600,
+             "blast_radius": {"jurisdictions": ["jp"]},
+             "method": [{"action": "region_outage", "region": "ap-northeast-1", "start_seconds": 60}],
+             "expect": {"min_slo_attainment_during": {"jp": 0.5}}}
+    (tmp_path / "jp.yaml").write_text(yaml.safe_dump(drill))
+    journal = tmp_path / "j.json"
+    code = main(["drill", "run", str(tmp_path / "jp.yaml"), "--trace", str(TRACE), "--policy", "hpa",
+                 "--journal", str(journal)])
+    assert code == 2 and not journal.exists()
+    err = capsys.readouterr().err
+    assert "method[0].region: ap-northeast-1 serves no user of workload 'chat'" in err
+    assert "expect.min_slo_attainment_during.jp: workload 'chat' has no users in jp" in err

@@ -101,7 +101,7 @@ def test_target_capabilities_are_checked():
     assert "target kube cannot run action spot_reclaim" in found["method[0].action"]
     assert "cannot measure residency_violations" in found["expect.residency_violations"]
     found = problems(base(), target="aws")  # the same file checked for another target
-    assert "is required for action region_outage on target aws" in found["method[0].health_check_id"]
+    assert "needs exactly one of health_check_id" in found["method[0]"]
     assert "is required for probe slo_attainment on target aws" in found["steady_state[0].region"]
 
 
@@ -146,6 +146,9 @@ def test_flags_for_another_target_are_refused(tmp_path, capsys):
     path.write_text(yaml.safe_dump(base()))
     assert main(["drill", "run", str(path), "--endpoint-url", "http://127.0.0.1:1"]) == 2
     assert "--endpoint-url: does not apply to target sim" in capsys.readouterr().err
+    aws = ROOT / "chaos" / "examples" / "aws-eu-primary-outage.yaml"
+    assert main(["drill", "run", str(aws), "--policy", "hpa", "--dry-run"]) == 2
+    assert "--policy: does not apply to target aws" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("path", DRILLS, ids=[p.stem for p in DRILLS])
@@ -171,6 +174,14 @@ def test_real_target_templates_validate(name):
 def test_unwritable_journal_path_is_refused_before_running(tmp_path, capsys):
     assert main(["drill", "run", str(DRILLS[0]), "--journal", str(tmp_path)]) == 2
     assert "cannot write the journal" in capsys.readouterr().err
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert main(["drill", "run", str(DRILLS[0]), "--journal", str(not_a_folder / "j.json")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    # a drill refused after the check (here: a missing trace) leaves no folder behind
+    assert main(["drill", "run", str(DRILLS[0]), "--trace", str(tmp_path / "none.csv"),
+                 "--journal", str(tmp_path / "new" / "j.json")]) == 2
+    assert not (tmp_path / "new").exists()
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -199,3 +210,68 @@ def test_any_malformed_experiment_is_an_input_error_never_a_crash(changes):
 def test_non_finite_numbers_are_refused():
     found = problems(base(duration_seconds=float("nan"), poll_seconds=float("inf")))
     assert "finite" in found["duration_seconds"] and "finite" in found["poll_seconds"]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\xff\xfe\x00title", "is not UTF-8 text"),
+    (b"title: a\nblast_radius: {regions: [eu-west-1]}\nblast_radius: {jurisdictions: [eu, us, jp]}\n",
+     "key 'blast_radius' appears twice"),
+    (None, "cannot read experiment file"),  # a directory
+])
+def test_unreadable_or_ambiguous_files_exit_2_without_a_traceback(tmp_path, capsys, content, expected):
+    path = tmp_path / "x.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    journal = tmp_path / "j.json"
+    assert main(["drill", "run", str(path), "--journal", str(journal)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not journal.exists()
+
+
+def test_names_and_counts_must_have_the_right_type():
+    doc = base(expect={"residency_violations": 0.5})
+    doc["method"][0]["name"] = {"a": 1}
+    doc["steady_state"][0]["name"] = ["x"]
+    found = problems(doc)
+    assert "non-empty string" in found["method[0].name"]
+    assert "non-empty string" in found["steady_state[0].name"]
+    assert "whole number" in found["expect.residency_violations"]
+
+
+def test_an_action_that_names_no_place_needs_every_region_in_the_blast_radius():
+    blackout = [{"action": "metrics_blackout", "start_seconds": 60, "duration_seconds": 60}]
+    found = problems(base(method=blackout))  # radius: eu-west-1 only
+    assert "us-east-1" in found["method[0].action"] and "outside the blast radius" in found["method[0].action"]
+    assert parse_experiment(base(method=blackout, blast_radius={"jurisdictions": ["eu", "us", "jp"]}))
+
+
+def test_aws_region_outage_needs_exactly_one_failover_switch():
+    def aws(**params):
+        action = {"action": "region_outage", "region": "eu-west-1", "start_seconds": 60, **params}
+        return base(target="aws", topology=None, steady_state=[], method=[action])
+
+    assert "exactly one of health_check_id" in problems(aws())["method[0]"]
+    both = problems(aws(health_check_id="hc", routing_control_arn="arn:rc"))
+    assert "exactly one" in both["method[0]"] and "is required" in both["method[0].cluster_endpoints"]
+    empty = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[]))
+    assert "at least one endpoint" in empty["method[0].cluster_endpoints"]
+    bad = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[
+        {"url": "https://h1/v1", "region": "us-west-9"}, {"url": "h2", "region": "us-west-2"}, "x"]))
+    assert "unknown region 'us-west-9'" in bad["method[0].cluster_endpoints[0].region"]
+    assert "not a URL" in bad["method[0].cluster_endpoints[1].url"]
+    assert "{url, region}" in bad["method[0].cluster_endpoints[2]"]
+    ok = parse_experiment(aws(routing_control_arn="arn:rc", cluster_endpoints=[
+        {"url": "https://h1.route53-recovery-cluster.us-west-2.amazonaws.com/v1", "region": "us-west-2"}]))
+    assert ok.experiment.method[0].params["routing_control_arn"] == "arn:rc"
+
+
+def test_a_real_target_rto_that_no_poll_could_observe_is_refused():
+    doc = base(target="aws", topology=None, steady_state=[], poll_seconds=700, expect={"rto_seconds": 300},
+               method=[{"action": "region_outage", "region": "eu-west-1", "health_check_id": "hc",
+                        "start_seconds": 600, "duration_seconds": 600}])
+    assert "no poll of 700 s falls inside" in problems(doc)["poll_seconds"]
+    doc["poll_seconds"] = 60
+    assert parse_experiment(doc).experiment.poll_seconds == 60

@@ -118,6 +118,10 @@ def test_every_cluster_runs_the_controller_from_the_controller_package(plan):
                            if r.type.startswith("kubernetes:") and r.region == region
                            and r.parent.endswith("-controller"))
         assert installed == expected, region
+        deploy = next(r for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment" and r.region == region)
+        args = deploy.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[args.index("--price-region") + 1] == region and "--price-refresh" in args  # uses its IRSA role
+        assert "--prometheus-url" not in args  # none configured: each scaler names its own
         sa = next(r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount" and r.region == region)
         role = sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
         assert role.startswith("arn:aws:iam::") and region in role
@@ -169,6 +173,9 @@ def test_creation_order_that_aws_and_kubernetes_require(plan):
         assert buckets <= versioned, rep.name
     for p in plan.of_type("pulumi:providers:kubernetes"):
         assert (NODE_GROUP, f"{p.region}-cluster-system") in deps(p)
+    block = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+    for policy in plan.of_type("aws:s3/bucketPolicy:BucketPolicy"):  # S3 refuses the two at once
+        assert (block, policy.name) in deps(policy)
 
 
 def test_personal_data_never_replicates_or_is_backed_up_across_a_jurisdiction(plan):
@@ -227,6 +234,9 @@ def test_edge_does_not_cache_the_inference_api_and_origin_groups_stay_in_their_j
     for group in d.get("originGroups") or []:
         members = {jurisdiction_of_region(m["originId"]) for m in group["members"]}
         assert members == {group["originId"].removeprefix("group-")}
+    used = {b["targetOriginId"] for b in d["orderedCacheBehaviors"]} | {d["defaultCacheBehavior"]["targetOriginId"]}
+    used |= {m["originId"] for g in d.get("originGroups") or [] for m in g["members"]}
+    assert {o["originId"] for o in d["origins"]} == used - {g["originId"] for g in d.get("originGroups") or []}
 
 
 def test_outputs_name_clusters_buckets_node_groups_and_domains(plan):
@@ -246,7 +256,8 @@ def test_outputs_name_clusters_buckets_node_groups_and_domains(plan):
 ALL_STRATEGIES = {"config": {"aws:region": "us-east-1", "meridian:topology": {
     "domain": "all.example.com",
     "jurisdictions": {
-        "eu": {"regions": [{"region": "eu-west-1", "role": "primary"}, {"region": "eu-north-1", "role": "standby"}],
+        "eu": {"regions": [{"region": "eu-west-1", "role": "primary"}, {"region": "eu-north-1", "role": "standby"},
+                           {"region": "eu-central-1", "role": "standby"}],
                "dr": {"strategy": "pilot-light", "rto_seconds": 1800, "rpo_seconds": 900}},
         "us": {"regions": [{"region": "us-east-2", "role": "active"}, {"region": "us-west-2", "role": "active"}],
                "dr": {"strategy": "active-active", "rto_seconds": 120, "rpo_seconds": 5}},
@@ -258,19 +269,88 @@ ALL_STRATEGIES = {"config": {"aws:region": "us-east-1", "meridian:topology": {
                    "replicas": {"min": 2, "max": 8}, "spot_share": 0.5}]}}}
 
 
+@functools.lru_cache(maxsize=None)
+def _preview_all():
+    from infra.__main__ import main
+    from infra.offline.runner import run_offline
+
+    return run_offline(main, "all", ALL_STRATEGIES["config"], preview=True)
+
+
+def _failover_answer(records, name: str, down: set[str]) -> str:
+    """Which region Route 53 answers for `name` when the regions in `down` fail their health
+    checks: a failover set answers its PRIMARY if healthy, else its SECONDARY; a record without a
+    health check counts as healthy and its CNAME is followed (within this zone)."""
+    from infra.policy.dns import region_in_host
+
+    pair = {r.inputs["failoverRoutingPolicies"][0]["type"]: r for r in records if r.inputs["name"] == name}
+    assert set(pair) == {"PRIMARY", "SECONDARY"}, name
+    primary = region_in_host(pair["PRIMARY"].inputs["records"][0])
+    assert primary and pair["PRIMARY"].inputs.get("healthCheckId"), "a PRIMARY must be a health-checked region"
+    if primary not in down:
+        return primary
+    target = pair["SECONDARY"].inputs["records"][0]
+    region = region_in_host(target)
+    if region:
+        assert pair["SECONDARY"].inputs.get("healthCheckId")
+        return region
+    assert "healthCheckId" not in pair["SECONDARY"].inputs  # a link in the chain is always "healthy"
+    return _failover_answer(records, target, down)
+
+
+def test_failover_chains_through_every_standby_in_order_inside_the_jurisdiction():
+    """Two pilot-light standbys: both get a cluster, so both must be reachable by DNS."""
+    records = [r for r in _preview_all().resources if r.type == RECORD and r.inputs.get("failoverRoutingPolicies")]
+    host = "eu.api.all.example.com"
+    assert _failover_answer(records, host, set()) == "eu-west-1"
+    assert _failover_answer(records, host, {"eu-west-1"}) == "eu-north-1"
+    assert _failover_answer(records, host, {"eu-west-1", "eu-north-1"}) == "eu-central-1"
+    checks = {r.inputs["fqdn"] for r in _preview_all().resources if r.type == "aws:route53/healthCheck:HealthCheck"}
+    assert {f"{x}.api.all.example.com" for x in ("eu-west-1", "eu-north-1", "eu-central-1")} <= checks
+    (dist,) = [r.inputs for r in _preview_all().resources if r.type == "aws:cloudfront/distribution:Distribution"]
+    assert "eu-central-1" not in {o["originId"] for o in dist["origins"]}  # an origin group takes two members
+
+
+def test_each_strategy_deploys_the_mechanism_and_numbers_the_validator_promises():
+    """regions.dr builds the RTO/RPO floors from these numbers; the estate must use the same."""
+    from regions import dr
+
+    res = _preview_all().resources
+    of = lambda typ: [r for r in res if r.type == typ]  # noqa: E731
+    checks = of("aws:route53/healthCheck:HealthCheck")
+    assert {(c.inputs["requestInterval"], c.inputs["failureThreshold"]) for c in checks} == \
+        {(dr.HEALTH_CHECK_INTERVAL_S, dr.HEALTH_CHECK_FAILURE_THRESHOLD)}
+    routed = [r for r in of(RECORD) if r.inputs.get("failoverRoutingPolicies") or r.inputs.get("latencyRoutingPolicies")]
+    assert routed and {r.inputs["ttl"] for r in routed} == {dr.DNS_TTL_S}
+    # pilot-light (eu): continuous S3 replication with RTC at the SLA bound, to every standby
+    reps = [r for r in of("aws:s3/bucketReplicationConfig:BucketReplicationConfig") if r.region == "eu-west-1"]
+    rules = [rule for r in reps for rule in r.inputs["rules"]]
+    assert {rule["destination"]["replicationTime"]["time"]["minutes"] * 60 for rule in rules} == {dr.S3_RTC_BOUND_S}
+    assert {rule["id"] for rule in rules} == {"to-eu-north-1", "to-eu-central-1"}
+    # backup-restore (jp): hourly backups that start within the hour, copied to the standby
+    plans = [p for p in of("aws:backup/plan:Plan") if p.region == "ap-northeast-1"]
+    assert plans
+    for plan_ in plans:
+        (rule,) = plan_.inputs["rules"]
+        assert rule["schedule"] == "cron(0 * ? * * *)" and rule["startWindow"] * 60 <= dr.BACKUP_INTERVAL_S
+        assert [c["destinationVaultArn"].split(":")[3] for c in rule["copyActions"]] == ["ap-northeast-3"]
+    # active-active (us): session state in a global table across the actives
+    tables = of("aws:dynamodb/table:Table")
+    assert [(t.region, [x["regionName"] for x in t.inputs["replicas"]]) for t in tables] == [("us-east-2", ["us-west-2"])]
+
+
 def test_under_preview_every_value_the_residency_policies_read_is_already_known(tmp_path):
     """`pulumi preview` of a new stack knows no ARN or id yet. The policies must still decide:
     regions, tags, bucket names, replication and backup targets, DNS names are all known."""
     import yaml
 
-    from infra.__main__ import main
     from infra.offline.plan import check, policy_config
-    from infra.offline.runner import UNKNOWN, run_offline
+    from infra.offline.runner import UNKNOWN
     from regions.validate import load_stack
 
     path = tmp_path / "Pulumi.all.yaml"
     path.write_text(yaml.safe_dump(ALL_STRATEGIES))
-    run = run_offline(main, "all", ALL_STRATEGIES["config"], preview=True)
+    run = _preview_all()
     assert any(UNKNOWN in json.dumps(r.inputs) for r in run.resources)  # it really was a preview
     read = {  # type -> the inputs the residency policies read
         "pulumi:providers:aws": lambda i: [i["region"]],
@@ -290,5 +370,6 @@ def test_under_preview_every_value_the_residency_policies_read_is_already_known(
             assert UNKNOWN not in read[r.type](r.inputs), (r.type, r.name)
             seen[r.type] += 1
     assert set(seen) == set(read)
-    violations = check(run.resources, policy_config(load_stack(path)))
-    assert [v for v in violations if v.level == "mandatory"] == []
+    # Every policy runs (none "can't run during preview", which the engine reports only as
+    # advisory, so a MANDATORY policy would silently not gate) and none is violated.
+    assert check(run.resources, policy_config(load_stack(path))) == []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -66,11 +67,24 @@ def test_an_invalid_topology_exits_2_with_the_validators_messages_and_writes_not
 @pytest.mark.parametrize("argv, words", [
     (["--diagram", "estate.pdf"], ".svg or .png"),
     (["--json", "no/such/dir/plan.json"], "does not exist"),
+    (["--json", "{tmp}"], "is a directory"),
+    (["--json", ""], "the file name is empty"),
+    (["--diagram", "{tmp}/no/such/estate.svg"], "does not exist"),
+    (["--json", "{tmp}/same.svg", "--diagram", "{tmp}/same.svg"], "name the same file"),
 ])
-def test_bad_flags_exit_2_before_any_work(argv, words, capsys, monkeypatch):
+def test_bad_flags_exit_2_before_any_work(argv, words, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("infra.offline.plan.plan_stack", lambda *_: pytest.fail("planned anyway"))
-    assert main(["plan", EU_ONLY, *argv]) == 2
-    assert words in capsys.readouterr().err
+    assert main(["plan", EU_ONLY, *[a.format(tmp=tmp_path) for a in argv]]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs as an unwritable directory")
+def test_an_unwritable_output_directory_exits_2_before_any_work(capsys, monkeypatch):
+    monkeypatch.setattr("infra.offline.plan.plan_stack", lambda *_: pytest.fail("planned anyway"))
+    assert main(["plan", EU_ONLY, "--json", "/sys/plan.json"]) == 2  # sysfs refuses new files, even to root
+    assert "not writable" in capsys.readouterr().err
 
 
 def test_missing_graphviz_is_a_clear_error(capsys, monkeypatch):
@@ -89,20 +103,49 @@ def test_bad_meridian_settings_in_the_stack_exit_2_naming_each(tmp_path, capsys)
     assert "meridian:apiAllowList[0]" in err and "meridian:apiAllowList[1]" in err and "Traceback" not in err
 
 
-def test_the_program_file_runs_as_pulumi_runs_it(tmp_path):
-    """Pulumi executes infra/__main__.py as `__main__` (Pulumi.yaml: main: infra/)."""
+def test_a_misspelt_meridian_key_or_an_unquoted_eks_version_exits_2(tmp_path, capsys):
+    """Pulumi ignores config keys a program never reads: a typo would silently leave the EKS API private."""
+    stack = tmp_path / "Pulumi.cfg.yaml"
+    stack.write_text(Path(EU_ONLY).read_text().replace(
+        "  aws:region: eu-west-1",
+        '  aws:region: eu-west-1\n  meridian:apiAllowlist: ["203.0.113.7/32"]\n  meridian:eksVersion: 1.30'))
+    assert main(["plan", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert "meridian:apiAllowlist" in err and "did you mean meridian:apiAllowList" in err
+    assert "meridian:eksVersion: '1.3' is not an EKS version" in err and "Traceback" not in err
+
+
+def test_bad_string_settings_exit_2(tmp_path, capsys):
+    stack = tmp_path / "Pulumi.prom.yaml"
+    line = "  aws:region: eu-west-1"
+    stack.write_text(Path(EU_ONLY).read_text().replace(
+        line, line + "\n  meridian:prometheusUrl: prometheus:9090\n  meridian:apiAllowList: 203.0.113.7/32"))
+    assert main(["plan", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert "meridian:prometheusUrl: 'prometheus:9090' is not an http(s) URL" in err
+    assert "meridian:apiAllowList: '203.0.113.7/32' is not a list of CIDRs" in err and "Traceback" not in err
+
+
+def test_the_program_file_runs_as_pulumi_runs_it_with_string_settings():
+    """Pulumi executes infra/__main__.py as `__main__` (Pulumi.yaml: main: infra/), with settings
+    as `pulumi config set` stores them: plain strings, not JSON."""
     import runpy
 
-    from infra.offline.plan import plan_stack
     from infra.offline.runner import run_offline
     from regions.validate import parse_yaml
+    from tests.test_infra_plan import _plan  # the eu-only plan, made once per session
 
-    raw = parse_yaml(Path(EU_ONLY).read_text(), EU_ONLY)["config"]
+    url, image = "http://prometheus.monitoring.svc:9090", "ghcr.io/acme/meridian-controller:1.2.3"
+    raw = {**parse_yaml(Path(EU_ONLY).read_text(), EU_ONLY)["config"],
+           "meridian:prometheusUrl": url, "meridian:controllerImage": image}
     program = str(ROOT / "infra" / "__main__.py")
     run = run_offline(lambda: runpy.run_path(program, run_name="__main__"), "eu-only", raw)
     assert sorted((r.type, r.name) for r in run.resources) == \
-        sorted((r.type, r.name) for r in plan_stack(EU_ONLY).resources)
+        sorted((r.type, r.name) for r in _plan("eu-only").resources)
     assert run.outputs["domainNames"]["api"] == "api.eu.infer.example.com"
+    containers = [r.inputs["spec"]["template"]["spec"]["containers"][0]
+                  for r in run.resources if r.type == "kubernetes:apps/v1:Deployment"]
+    assert len(containers) == 2 and all(url in c["args"] and c["image"] == image for c in containers)
 
 
 UK_STANDBY = """config:

@@ -136,3 +136,15 @@ def test_latency_injection_price_spike_and_surge():
     surge = hit.timelines["us-east-1"]
     rates = [r for t, r in zip(surge.time_s, surge.arrival_rps) if 1230 <= t < 1500]
     assert np.mean(rates) == pytest.approx(6.0, rel=0.2)
+
+
+def test_live_ttft_gauge_tracks_queueing():
+    trace = poisson_trace({0: 6.0}, 900, ("us",))  # 500-token prompts, 100 output tokens
+    calm, busy = Fixed(8), Fixed(1)
+    simulate(trace, FleetConfig(initial_replicas=8), lambda code: calm)
+    simulate(trace, FleetConfig(initial_replicas=1), lambda code: busy)
+    prefill = 500 / 4740
+    calm_q = [o.ttft_quantile_s for o in calm.seen if o.time_s > 120]
+    busy_q = [o.ttft_quantile_s for o in busy.seen if o.time_s > 600]
+    assert all(prefill <= q < prefill * 1.3 for q in calm_q)
+    assert min(busy_q) > 10 * prefill  # one replica (32 slots) cannot hold ~6 req/s x ~5 s: a queue

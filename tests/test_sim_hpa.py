@@ -24,7 +24,8 @@ def test_tolerance_skips_small_changes():
 
 
 def test_missing_pods_are_conservative():
-    # Scaling up: pods without metrics count as 0; if that leaves the ratio within tolerance, no change.
+    # Scaling up: pods without metrics count as 0; if that flips the ratio below 1 (or into the
+    # tolerance), no change.
     assert raw_replicas(current=4, usage_ratio=1.15, ready=2, missing=2, target=10) == 4
     # A clear overload still scales up, over all pods (ready + missing).
     assert raw_replicas(current=4, usage_ratio=3.0, ready=2, missing=2, target=10) == 6

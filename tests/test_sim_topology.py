@@ -70,3 +70,26 @@ def test_bench_over_a_topology_keeps_residency(tmp_path):
 def test_shares_need_a_topology(capsys):
     assert main(["bench", "--shares", "eu=1"]) == 2
     assert "--topology" in capsys.readouterr().err
+
+
+def test_bench_accepts_a_topology_with_only_apply_and_region_shares(tmp_path):
+    """Drills may hand the bench their own split (duck-typed: `apply` and `region_shares`)."""
+    from sim.bench import BenchConfig, prepare
+
+    class TwoWay:
+        def apply(self, arrivals):
+            arrivals.home = (np.arange(len(arrivals.time_s)) % 2).astype(np.int32)
+            arrivals.jurisdictions = ("eu", "us")
+            return arrivals, ("eu-west-1", "us-east-1"), ()
+
+        def region_shares(self, arrivals):
+            return {"eu-west-1": 0.5, "us-east-1": 0.5}
+
+    rng = np.random.default_rng(2)
+    t = np.cumsum(rng.exponential(1 / 4.0, 4000))
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(json.dumps({"timestamp": float(x * 1000), "input_length": 800,
+                                           "output_length": 100}) for x in t))
+    work = prepare(str(trace), BenchConfig(traces=(str(trace),), tune_on=str(trace), topology=TwoWay()))
+    assert set(work.fleet.initial_replicas) == {"eu-west-1", "us-east-1"}
+    assert work.fleet.route_order is None

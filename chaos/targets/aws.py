@@ -2,7 +2,9 @@
 
 - region_outage: invert the region's Route 53 health check (`update_health_check(
   Inverted=True)`), so Route 53 treats the healthy endpoint as failed and DNS fails
-  over; revert restores the saved `Inverted` value.
+  over; revert restores the saved `Inverted` value. Or, when the stack fails over with
+  Route 53 ARC, turn the region's routing control Off through the cluster's data-plane
+  endpoints (tried in turn) and restore its saved state on revert.
 - az_outage: scale the zone's EKS node group to zero; revert restores the saved
   min/max/desired sizes.
 - spot_reclaim: an AWS FIS experiment template with the action
@@ -30,7 +32,17 @@ from regions.topology import Topology
 
 ROUTE53_REGION = "us-east-1"  # Route 53 is global; its API endpoint lives in us-east-1
 SPOT_ACTION = "aws:ec2:send-spot-instance-interruptions"
-HEALTHY_CHECKER_SHARE = 0.18  # Route 53: healthy when more than 18 % of checkers report healthy
+# Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is healthy":
+# an endpoint is healthy when more than 18 % of the health checkers report it healthy.
+HEALTHY_CHECKER_SHARE = 0.18
+# AWS FIS actions reference, aws:ec2:send-spot-instance-interruptions: the interruption notice
+# is sent `durationBeforeInterruption` ahead; EC2 gives spot instances two minutes' notice.
+SPOT_NOTICE = "PT2M"
+# Route 53 ARC endpoints and quotas: the recovery control configuration API is served in
+# US West (Oregon) only; routing control states are read and set on the cluster's own
+# regional endpoints (ARC Developer Guide, "Getting and updating routing control states
+# using the API": try each cluster endpoint in turn until one answers).
+ARC_CONFIG_REGION = "us-west-2"
 
 
 def build(*, allowed: AllowList, endpoint_url: str | None = None, dry_run: bool = False,
@@ -54,12 +66,14 @@ class AwsTarget:
 
     # --- clients ---------------------------------------------------------------------------
 
-    def client(self, service: str, region: str):
+    def client(self, service: str, region: str, endpoint_url: str | None = None):
+        """`endpoint_url`: a fixed endpoint (an ARC cluster's), tried once; others use
+        --endpoint-url (or AWS's) with botocore's standard retries."""
         if not region:
             raise ValueError(f"{service}: an explicit region is required")
         if self.dry_run:
-            return _DryClient(service, region, self.say)
-        key = (service, region)
+            return _DryClient(service, region, self.say, endpoint_url)
+        key = (service, region, endpoint_url)
         if key not in self._clients:
             if self._session is None:
                 import boto3
@@ -70,8 +84,8 @@ class AwsTarget:
             # botocore's "standard" retries: throttling and 5xx only, never a 4xx; mutating
             # calls are idempotent (absolute values, FIS client tokens), so a retry is safe
             self._clients[key] = self._session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url,
-                config=Config(retries={"mode": "standard", "max_attempts": 5}))
+                service, region_name=region, endpoint_url=endpoint_url or self.endpoint_url,
+                config=Config(retries={"mode": "standard", "max_attempts": 1 if endpoint_url else 5}))
         return self._clients[key]
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -81,14 +95,16 @@ class AwsTarget:
         self.account = self.client("sts", region).get_caller_identity()["Account"]
         if not self.dry_run:
             safety.check_account(self.account, self.allowed)
-            self._preflight(experiment)
+        self._preflight(experiment)  # a dry run prints these reads too
         self._t0 = time.monotonic()
 
     def _preflight(self, experiment: Experiment) -> None:
         """Refuse protected resources before the first fault, not halfway through the drill."""
         for action in experiment.method:
             p = action.params
-            if action.kind == "region_outage":
+            if action.kind == "region_outage" and "routing_control_arn" in p:
+                self._refuse_protected_routing_control(p["routing_control_arn"])
+            elif action.kind == "region_outage":
                 tags = self.client("route53", ROUTE53_REGION).list_tags_for_resource(
                     ResourceType="healthcheck", ResourceId=p["health_check_id"])
                 if safety.is_protected(_tag_map(tags["ResourceTagSet"]["Tags"])):
@@ -123,20 +139,65 @@ class AwsTarget:
         return getattr(self, f"_revert_{action.kind}")(action, saved)
 
     def _inject_region_outage(self, action: Action) -> dict:
+        if "routing_control_arn" in action.params:
+            return self._routing_control_off(action)
         r53 = self.client("route53", ROUTE53_REGION)
         hc = action.params["health_check_id"]
         tags = r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=hc)
         if safety.is_protected(_tag_map(tags["ResourceTagSet"]["Tags"])):
             safety.refuse_protected("Route 53 health check", hc)
         was = bool(r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
-        r53.update_health_check(HealthCheckId=hc, Inverted=not was)
+        # saved before the change: if the call applies it and then fails, revert still restores
         self._saved[action.name] = {"health_check_id": hc, "inverted": was}
+        r53.update_health_check(HealthCheckId=hc, Inverted=not was)
         return {"health_check_id": hc, "inverted": not was, "was_inverted": was}
 
     def _revert_region_outage(self, action: Action, saved: dict) -> dict:
+        if "routing_control_arn" in saved:
+            self._cluster_call(action, "update_routing_control_state",
+                               RoutingControlArn=saved["routing_control_arn"],
+                               RoutingControlState=saved["state"])
+            return {"routing_control_arn": saved["routing_control_arn"], "state": saved["state"]}
         r53 = self.client("route53", ROUTE53_REGION)
         r53.update_health_check(HealthCheckId=saved["health_check_id"], Inverted=saved["inverted"])
         return {"health_check_id": saved["health_check_id"], "inverted": saved["inverted"]}
+
+    def _routing_control_off(self, action: Action) -> dict:
+        arn = action.params["routing_control_arn"]
+        self._refuse_protected_routing_control(arn)
+        was = self._cluster_call(action, "get_routing_control_state",
+                                 RoutingControlArn=arn)["RoutingControlState"]
+        self._saved[action.name] = {"routing_control_arn": arn, "state": was}  # before the change
+        # no SafetyRulesToOverride, ever: an ARC safety rule that forbids this wins, and the
+        # drill fails with its error instead of forcing the cell off
+        self._cluster_call(action, "update_routing_control_state", RoutingControlArn=arn,
+                           RoutingControlState="Off")
+        return {"routing_control_arn": arn, "state": "Off", "was": was}
+
+    def _refuse_protected_routing_control(self, arn: str) -> None:
+        """Routing controls carry no tags of their own: their control panel's tag protects them."""
+        cfg = self.client("route53-recovery-control-config", ARC_CONFIG_REGION)
+        panel = cfg.describe_routing_control(RoutingControlArn=arn)["RoutingControl"]["ControlPanelArn"]
+        if safety.is_protected(cfg.list_tags_for_resource(ResourceArn=panel).get("Tags")):
+            safety.refuse_protected("ARC routing control (its control panel)", arn)
+
+    def _cluster_call(self, action: Action, operation: str, **kwargs) -> dict:
+        """One ARC data-plane call, on each cluster endpoint in turn until one answers. A
+        refusal (4xx: access, validation, a safety rule's conflict) is final, not retried."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors = []
+        for ep in action.params["cluster_endpoints"]:
+            client = self.client("route53-recovery-cluster", ep["region"], endpoint_url=ep["url"])
+            try:
+                return getattr(client, operation)(**kwargs)
+            except ClientError as err:
+                if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500:
+                    raise
+                errors.append(f"{ep['url']}: {err}")
+            except BotoCoreError as err:  # connection refused, timeouts: the next endpoint
+                errors.append(f"{ep['url']}: {err}")
+        raise RuntimeError(f"no ARC cluster endpoint answered {operation}: " + "; ".join(errors))
 
     def _inject_az_outage(self, action: Action) -> dict:
         p = action.params
@@ -145,12 +206,12 @@ class AwsTarget:
         if safety.is_protected(ng.get("tags")):
             safety.refuse_protected("EKS node group", f"{p['cluster']}/{p['nodegroup']}")
         scaling = dict(ng["scalingConfig"])
+        self._saved[action.name] = {"scaling": scaling}  # before the change (see region_outage)
         eks.update_nodegroup_config(
             clusterName=p["cluster"], nodegroupName=p["nodegroup"],
             # EKS requires maxSize >= 1; zero desired and min nodes takes the capacity away
-            scalingConfig={"minSize": 0, "maxSize": max(1, _int(scaling.get("maxSize"), 1)),
+            scalingConfig={"minSize": 0, "maxSize": _at_least_one(scaling.get("maxSize")),
                            "desiredSize": 0})
-        self._saved[action.name] = {"scaling": scaling}
         return {"nodegroup": f"{p['cluster']}/{p['nodegroup']}", "desiredSize": 0, "was": scaling}
 
     def _revert_az_outage(self, action: Action, saved: dict) -> dict:
@@ -173,21 +234,24 @@ class AwsTarget:
             targets={"spot": {"resourceType": "aws:ec2:spot-instance", "resourceArns": arns,
                               "selectionMode": f"PERCENT({percent})"}},
             actions={"reclaim": {"actionId": SPOT_ACTION, "targets": {"SpotInstances": "spot"},
-                                 "parameters": {"durationBeforeInterruption": "PT2M"}}},
+                                 "parameters": {"durationBeforeInterruption": SPOT_NOTICE}}},
             tags={"meridian.dev/drill": action.name},
         )["experimentTemplate"]
+        # each step is saved as it is made, so a failed start still deletes the template
+        saved = self._saved[action.name] = {"template_id": template["id"], "experiment_id": None}
         experiment = fis.start_experiment(clientToken=str(uuid.uuid4()),
                                           experimentTemplateId=template["id"])["experiment"]
-        self._saved[action.name] = {"template_id": template["id"], "experiment_id": experiment["id"]}
+        saved["experiment_id"] = experiment["id"]
         return {"template_id": template["id"], "experiment_id": experiment["id"], "instances": len(arns)}
 
     def _revert_spot_reclaim(self, action: Action, saved: dict) -> dict:
         fis = self.client("fis", action.params["region"])
-        status = fis.get_experiment(id=saved["experiment_id"])["experiment"]["state"]["status"]
         stopped = False
-        if status not in ("completed", "stopped", "failed", "cancelled"):
-            fis.stop_experiment(id=saved["experiment_id"])
-            stopped = True
+        if saved["experiment_id"] is not None:  # None: the start failed, only the template exists
+            status = fis.get_experiment(id=saved["experiment_id"])["experiment"]["state"]["status"]
+            if status not in ("completed", "stopped", "failed", "cancelled"):
+                fis.stop_experiment(id=saved["experiment_id"])
+                stopped = True
         fis.delete_experiment_template(id=saved["template_id"])
         return {"experiment_id": saved["experiment_id"], "stopped": stopped, "template_deleted": True}
 
@@ -280,11 +344,12 @@ def _tag_map(tags: list[dict]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
 
 
-def _int(value: Any, default: int) -> int:
+def _at_least_one(value: Any) -> Any:
+    """EKS requires maxSize >= 1; a dry run's placeholder text is shown as it is."""
     try:
-        return int(value)
+        return max(1, int(value))
     except (TypeError, ValueError):
-        return default
+        return value
 
 
 # --- dry run ------------------------------------------------------------------------------
@@ -302,18 +367,21 @@ _PLACEHOLDERS: dict[str, dict] = {
     "start_experiment": {"experiment": {"id": "<experiment id>"}},
     "get_experiment": {"experiment": {"state": {"status": "running"}}},
     "get_metric_data": {"MetricDataResults": []},
+    "describe_routing_control": {"RoutingControl": {"ControlPanelArn": "<control panel of the routing control>"}},
+    "get_routing_control_state": {"RoutingControlState": "<current state>"},
 }
 
 
 class _DryClient:
     """Prints each call with its region and arguments; answers with placeholders."""
 
-    def __init__(self, service: str, region: str, say: Callable[[str], None]):
-        self.service, self.region, self.say = service, region, say
+    def __init__(self, service: str, region: str, say: Callable[[str], None], endpoint_url: str | None = None):
+        self.service, self.region, self.say, self.endpoint_url = service, region, say, endpoint_url
 
     def __getattr__(self, operation: str):
         def call(**kwargs):
             args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            self.say(f"    aws {self.service} {operation}({args})  [region {self.region}]")
+            where = f"region {self.region}" + (f", endpoint {self.endpoint_url}" if self.endpoint_url else "")
+            self.say(f"    aws {self.service} {operation}({args})  [{where}]")
             return _PLACEHOLDERS.get(operation, {})
         return call

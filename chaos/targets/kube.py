@@ -54,7 +54,7 @@ class KubeTarget:
             safety.check_context(self._current_context(), self.allowed)
         _, apps = self._apis()  # reads the kubeconfig now, so a bad one fails before any fault
         for action in experiment.method:  # protected Deployments are refused before any change
-            if action.kind == "region_outage" and not self.dry_run:
+            if action.kind == "region_outage":  # a dry run prints the read
                 p = action.params
                 if _protected(apps.read_namespaced_deployment(p["deployment"], p["namespace"]).metadata):
                     safety.refuse_protected("Deployment", f"{p['namespace']}/{p['deployment']}")
@@ -120,8 +120,8 @@ class KubeTarget:
         if _protected(dep.metadata):
             safety.refuse_protected("Deployment", f"{p['namespace']}/{p['deployment']}")
         was = dep.spec.replicas if dep.spec.replicas is not None else 1
+        self._saved[action.name] = was  # before the change: a failed call is still reverted
         apps.patch_namespaced_deployment_scale(p["deployment"], p["namespace"], {"spec": {"replicas": 0}})
-        self._saved[action.name] = was
         return {"deployment": f"{p['namespace']}/{p['deployment']}", "replicas": 0, "was": was}
 
     # --- probes ----------------------------------------------------------------------------

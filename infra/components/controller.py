@@ -15,6 +15,10 @@ import pulumi_kubernetes as k8s
 from controller import manifests
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# How often the controller re-reads on-demand and spot prices with its IRSA role. Our choice,
+# not an AWS figure: spot prices move a few times a day per pool, and hourly keeps the calls
+# to the Pricing and EC2 APIs at 24 a day per cluster.
+PRICE_REFRESH_S = 3600.0
 
 
 def _meta_only(cls) -> Callable:
@@ -59,14 +63,18 @@ class ControllerInstallArgs:
     namespace: str
     image: str  # "" = the controller package's default
     irsa_role_arn: pulumi.Input[str]
+    prometheus_url: str = ""  # "" = each scaler names its own (spec.metrics.prometheusUrl)
 
 
 class ControllerInstall(pulumi.ComponentResource):
     def __init__(self, name: str, args: ControllerInstallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("meridian:index:ControllerInstall", name, {"region": args.region}, opts)
         provider = args.provider
+        # The IRSA role exists for the price refresh: the controller prices its own region.
         objects = manifests.render(namespace=args.namespace, image=args.image or manifests.DEFAULT_IMAGE,
-                                   service_account_annotations={IRSA_ANNOTATION: "__IRSA__"})
+                                   service_account_annotations={IRSA_ANNOTATION: "__IRSA__"},
+                                   prometheus_url=args.prometheus_url or None, price_region=args.region,
+                                   price_refresh_s=PRICE_REFRESH_S)
         created: list[pulumi.Resource] = []
         foundations: list[pulumi.Resource] = []  # Namespace and CRD: everything else needs them
         for obj in objects:

@@ -44,13 +44,15 @@ class ResidentDataStore(pulumi.ComponentResource):
         dep = pulumi.ResourceOptions.merge(o, pulumi.ResourceOptions(depends_on=[b]))
         aws.s3.BucketOwnershipControls(n, bucket=bucket, rule={"object_ownership": "BucketOwnerEnforced"},
                                        opts=dep)
-        aws.s3.BucketPublicAccessBlock(n, bucket=bucket, block_public_acls=True, block_public_policy=True,
-                                       ignore_public_acls=True, restrict_public_buckets=True, opts=dep)
+        block = aws.s3.BucketPublicAccessBlock(n, bucket=bucket, block_public_acls=True, block_public_policy=True,
+                                               ignore_public_acls=True, restrict_public_buckets=True, opts=dep)
         aws.s3.BucketServerSideEncryptionConfiguration(n, bucket=bucket, rules=[{
             "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                         "kms_master_key_id": self.key.arn},
             "bucket_key_enabled": True}], opts=dep)
         self.versioning[data_class] = aws.s3.BucketVersioning(
             n, bucket=bucket, versioning_configuration={"status": "Enabled"}, opts=dep)
+        # After the block: S3 refuses concurrent PutBucketPolicy/PutPublicAccessBlock on one
+        # bucket (409 OperationAborted, hashicorp/terraform-provider-aws#7628).
         aws.s3.BucketPolicy(n, bucket=bucket, policy=json.dumps(iam_docs.tls_only_bucket(bucket_arn(bucket))),
-                            opts=dep)
+                            opts=pulumi.ResourceOptions.merge(dep, pulumi.ResourceOptions(depends_on=[b, block])))

@@ -15,11 +15,14 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.layout import JurisdictionRouting
-from infra.naming import api_host, edge_host, jurisdiction_host, region_host
+from infra.naming import api_host, edge_host, failover_host, jurisdiction_host, region_host
+from regions import dr
 
-HEALTH_CHECK_INTERVAL_S = 10  # Route 53 "fast" health checks: 10 or 30 s
-HEALTH_CHECK_FAILURES = 3
-RECORD_TTL_S = 60
+# The numbers the validator's RTO floors are built from (regions.dr: detection = interval x
+# failures, then one TTL): taken from there so what is deployed is what was promised.
+HEALTH_CHECK_INTERVAL_S = int(dr.HEALTH_CHECK_INTERVAL_S)  # Route 53 "fast" health checks: 10 or 30 s
+HEALTH_CHECK_FAILURES = dr.HEALTH_CHECK_FAILURE_THRESHOLD
+RECORD_TTL_S = int(dr.DNS_TTL_S)
 # AWS managed CloudFront policies (CloudFront Developer Guide, "Use managed cache policies" and
 # "Use managed origin request policies"); IDs are the same in every account.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -80,13 +83,33 @@ class GlobalEdge(pulumi.ComponentResource):
         if j.mode == "simple":
             self._record(f"{j.jurisdiction}", host, region_host(d, j.targets[0]))
             return
-        for i, region in enumerate(j.targets):
-            if j.mode == "latency":
-                routing = {"latency_routing_policies": [{"region": region}]}
+        if j.mode == "latency":
+            for region in j.targets:
+                self._record(f"{j.jurisdiction}-{region}", host, region_host(d, region), set_identifier=region,
+                             health_check_id=self.health_checks[region].id,
+                             latency_routing_policies=[{"region": region}])
+            return
+        self._failover_chain(j)
+
+    def _failover_chain(self, j: JurisdictionRouting) -> None:
+        """PRIMARY -> first standby -> second standby ...: at level k the k-th target is PRIMARY
+        (health-checked); the SECONDARY is the last target, or the next level's name with no
+        health check of its own, which Route 53 then treats as always healthy (Route 53
+        Developer Guide, "How health checks work in complex Amazon Route 53 configurations")."""
+        d, code, last = self._args.domain, j.jurisdiction, len(j.targets) - 1
+        for level, region in enumerate(j.targets[:-1]):
+            host = failover_host(d, code, level)
+            self._record(f"{code}-{region}", host, region_host(d, region), set_identifier=region,
+                         health_check_id=self.health_checks[region].id,
+                         failover_routing_policies=[{"type": "PRIMARY"}])
+            if level + 1 == last:
+                standby = j.targets[last]
+                self._record(f"{code}-{standby}", host, region_host(d, standby), set_identifier=standby,
+                             health_check_id=self.health_checks[standby].id,
+                             failover_routing_policies=[{"type": "SECONDARY"}])
             else:
-                routing = {"failover_routing_policies": [{"type": "PRIMARY" if i == 0 else "SECONDARY"}]}
-            self._record(f"{j.jurisdiction}-{region}", host, region_host(d, region), set_identifier=region,
-                         health_check_id=self.health_checks[region].id, **routing)
+                self._record(f"{code}-dr{level + 1}", host, failover_host(d, code, level + 1),
+                             set_identifier=f"dr{level + 1}", failover_routing_policies=[{"type": "SECONDARY"}])
 
     def _geolocation_records(self, j: JurisdictionRouting) -> None:
         target = jurisdiction_host(self._args.domain, j.jurisdiction)
@@ -116,7 +139,8 @@ class GlobalEdge(pulumi.ComponentResource):
             # CloudFront origin groups only fail over GET/HEAD/OPTIONS and refuse POST behaviours.
             api_origin = f"api-{j.jurisdiction}"
             origins.append(self._origin(api_origin, jurisdiction_host(a.domain, j.jurisdiction)))
-            origins += [self._origin(r, region_host(a.domain, r)) for r in j.targets
+            # Only the origins a behaviour or group uses: the first two targets (see below).
+            origins += [self._origin(r, region_host(a.domain, r)) for r in j.targets[:2]
                         if r not in {x["origin_id"] for x in origins}]
             static = j.targets[0]
             if len(j.targets) > 1:  # an origin group has exactly a primary and a failover member

@@ -21,15 +21,13 @@ ROLE_COLOURS = {"primary": "#cfe8cf", "active": "#cfe8cf", "standby": "#fbe7c6"}
 
 
 def check_target(path: str) -> None:
-    """Refuse a bad --diagram path before any work is done."""
+    """Refuse a --diagram format we cannot draw, or a missing Graphviz, before any work is done
+    (whether the path can be written is the command's check, shared with --json)."""
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise InputError(f"--diagram {path}: unknown format", [Problem(
             "--diagram", f"{p.suffix or 'no extension'} is not a diagram format",
             "end the file name in .svg or .png", "flag")])
-    if not p.parent.exists() and str(p.parent) not in ("", "."):
-        raise InputError(f"--diagram {path}: no such directory", [Problem(
-            "--diagram", f"directory {p.parent} does not exist", "create it or pick another path", "flag")])
     if shutil.which("dot") is None:
         raise InputError("Graphviz is not installed", [Problem(
             "--diagram", "the `dot` program was not found on PATH",
@@ -67,7 +65,9 @@ def render(plan: Plan, path: str) -> None:
     fmt = FORMATS[Path(path).suffix.lower()]
     result = subprocess.run(["dot", f"-T{fmt}"], input=to_dot(plan).encode(), capture_output=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace')}")
+        raise InputError("Graphviz could not draw the diagram", [Problem(
+            "--diagram", f"`dot -T{fmt}` failed: {result.stderr.decode(errors='replace').strip()[:300]}",
+            "check the Graphviz installation (`dot -V`), or drop --diagram", "dependency")])
     atomic_write_bytes(path, result.stdout)
 
 
@@ -88,14 +88,20 @@ def _routing_edges(plan: Plan) -> list[str]:
     for code in plan.topology.jurisdictions:
         host = f"{code}.api.{plan.topology.domain}"
         for r in plan.of_type(RECORD):
-            if str(r.inputs.get("name", "")).rstrip(".") != host:
+            name = str(r.inputs.get("name", "")).rstrip(".")
+            if name != host and not name.endswith(f".{host}"):  # chained failover: drN.<j>.api.<domain>
                 continue
-            policy = (r.inputs.get("failoverRoutingPolicies") or [{}])[0].get("type") or \
-                ("latency" if r.inputs.get("latencyRoutingPolicies") else "")
+            failover = (r.inputs.get("failoverRoutingPolicies") or [{}])[0].get("type")
+            if failover:  # place in the takeover order: level k's PRIMARY is k, its SECONDARY k + 1
+                level = int(name.split(".", 1)[0][2:]) if name != host else 0
+                rank = level + (failover == "SECONDARY")
+                policy = "primary" if rank == 0 else f"standby {rank}"
+            else:
+                policy = "latency" if r.inputs.get("latencyRoutingPolicies") else ""
             for t in record_targets(r.inputs):
                 region = region_in_host(t)
                 if region:
-                    edges.append(f'  "dns-{code}" -> "{region}" [label="{policy.lower()}"];')
+                    edges.append(f'  "dns-{code}" -> "{region}" [label="{policy}"];')
     return edges
 
 

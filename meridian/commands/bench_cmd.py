@@ -122,7 +122,9 @@ def run(args) -> int:
         for path in write_plots(args.plot, out, runs, cfg):
             print(f"plot: {path}", file=sys.stderr)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"\nwall time {time.perf_counter() - t0:.1f} s, peak memory {peak_mb:.0f} MB")
+    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    workers = f" (largest worker {workers_mb:.0f} MB)" if workers_mb > 0 else ""
+    print(f"\nwall time {time.perf_counter() - t0:.1f} s, peak memory {peak_mb:.0f} MB{workers}")
     return 0
 
 

@@ -49,7 +49,7 @@ def register(sub) -> None:
     run.add_argument("path", help="experiment YAML file")
     run.add_argument("--target", choices=catalog.TARGETS, help="override the experiment's target")
     run.add_argument("--trace", help="sim: request trace (default: the shared Azure LLM trace)")
-    run.add_argument("--policy", default="meridian",
+    run.add_argument("--policy",
                      help="sim: autoscaling policy to drill (default meridian; a baseline such as "
                      "hpa, kpa, skyserve, static to compare)")
     run.add_argument("--dry-run", action="store_true", help="print every call it would make; change nothing")
@@ -94,7 +94,7 @@ def run_drill(args) -> int:
         options["allowed"] = safety.check_real_target(x, yes=args.yes, dry_run=args.dry_run)
     if args.dry_run:
         target = None if x.target == "sim" else make_target(x.target, dry_run=True, say=say, **options)
-        dryrun.plan(x, target, v.topology, say)
+        dryrun.plan(x, target, v.topology, say, rollback_strategy=args.rollback_strategy)
         return 0
     journal = _journal_path(args.journal or f"{Path(args.path).stem}.journal.json")
     target = make_target(x.target, say=say, **options)
@@ -108,30 +108,44 @@ def _target_options(args, target: str) -> dict:
     """The flags that belong to `target`; a flag for another target is refused."""
     from regions.errors import InputError, Problem
 
-    flags = {"sim": {"trace": args.trace, "policy": args.policy},
+    flags = {"sim": {"trace": args.trace, "policy": args.policy},  # the sim target defaults to meridian
              "aws": {"endpoint_url": args.endpoint_url},
              "kube": {"kubeconfig": args.kubeconfig, "context": args.context}}
     foreign = [name for t, opts in flags.items() if t != target
-               for name, value in opts.items() if value is not None and name != "policy"]
+               for name, value in opts.items() if value is not None]
     if foreign:
-        raise InputError(f"options for another target given to a {target} drill", [
+        raise InputError(f"options for another target given to {'an' if target == 'aws' else 'a'} {target} drill", [
             Problem(f"--{n.replace('_', '-')}", f"does not apply to target {target}",
                     "drop it, or pick the target it belongs to with --target") for n in foreign])
     return {k: v for k, v in flags[target].items() if v is not None}
 
 
 def _journal_path(text: str) -> str:
-    """Refuse, before anything runs, a journal path that cannot be written."""
-    import os
+    """Refuse, before anything runs, a journal path that cannot be written: a temporary file
+    is really created (and removed) next to it, since permission bits say nothing for root
+    or on a read-only or pseudo file system."""
+    import tempfile
 
     from regions.errors import InputError, Problem
 
     path = Path(text)
-    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
-    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write the journal to {text}", [Problem(
-            "--journal", f"{text} is a directory or its folder is not writable",
-            "give a file path in a writable folder")])
+
+    def refuse(why: str):
+        return InputError(f"cannot write the journal to {text}", [Problem(
+            "--journal", f"{text}: {why}", "give a file path in a writable folder")])
+
+    if path.is_dir():
+        raise refuse("is a directory")
+    # the nearest folder that exists: missing ones are created only when the journal is written,
+    # so a drill refused later leaves nothing behind
+    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir():
+        raise refuse(f"{folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise refuse(err.strerror or str(err)) from None
     return text
 
 

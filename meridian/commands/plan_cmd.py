@@ -2,7 +2,9 @@
 the policy pack; no Pulumi CLI, credentials or network needed."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,10 +32,15 @@ def run(args) -> int:
     from infra.offline.plan import plan_stack
     from infra.offline.summary import summary, violations_text
 
-    if args.json:
-        _check_dir(args.json, "--json")
-    if args.diagram:
+    if args.json is not None:
+        _check_output(args.json, "--json")
+    if args.diagram is not None:
         diagram.check_target(args.diagram)
+        _check_output(args.diagram, "--diagram")
+    if args.json is not None and args.diagram is not None and \
+            Path(args.json).resolve() == Path(args.diagram).resolve():
+        raise InputError("--json and --diagram name the same file", [Problem(
+            "--diagram", f"{args.diagram} is also the --json output", "give each output its own file", "flag")])
     started = time.perf_counter()
     print(f"planning {args.path} under Pulumi's mock runtime ...", file=sys.stderr)
     plan = plan_stack(args.path)
@@ -42,17 +49,39 @@ def run(args) -> int:
     print(summary(plan))
     print()
     print(violations_text(plan))
-    if args.json:
-        atomic_write_json(args.json, plan.to_json())
-        print(f"wrote {args.json}", file=sys.stderr)
-    if args.diagram:
-        diagram.render(plan, args.diagram)
-        print(f"wrote {args.diagram}", file=sys.stderr)
+    if args.json is not None:
+        _written(lambda: atomic_write_json(args.json, plan.to_json()), args.json, "--json")
+    if args.diagram is not None:
+        _written(lambda: diagram.render(plan, args.diagram), args.diagram, "--diagram")
     return 2 if plan.mandatory else 0
 
 
-def _check_dir(path: str, flag: str) -> None:
-    parent = Path(path).parent
+def _check_output(path: str, flag: str) -> None:
+    """Refuse an output path that could not be written, before the (slow) plan runs."""
+    def refuse(what: str, fix: str) -> InputError:
+        return InputError(f"{flag} {path!r}: {what}", [Problem(flag, what, fix, "flag")])
+
+    if not path.strip():
+        raise refuse("the file name is empty", f"give a file, e.g. {flag} plan.json")
+    target = Path(path)
+    if target.is_dir():
+        raise refuse("is a directory", "name a file inside it")
+    parent = target.parent
     if not parent.is_dir():
-        raise InputError(f"{flag} {path}: no such directory", [Problem(
-            flag, f"directory {parent} does not exist", "create it or pick another path", "flag")])
+        raise refuse(f"directory {parent} does not exist", "create it or pick another path")
+    try:  # the same way the output is written later: a temp file beside it, then rename
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise refuse(f"directory {parent} is not writable ({err.strerror})",
+                     "pick a directory you can write to") from None
+
+
+def _written(write, path: str, flag: str) -> None:
+    try:
+        write()
+    except OSError as err:
+        raise InputError(f"{flag} {path}: could not be written", [Problem(
+            flag, f"writing failed: {err.strerror or err}", "free space or pick another path", "flag")]) from None
+    print(f"wrote {path}", file=sys.stderr)

@@ -22,6 +22,7 @@ class Knob:
     high: float
     integer: bool = False
     larger_is_cheaper: bool = True  # larger knob -> fewer replicas
+    extra_iterations: int = 0  # bisections beyond the bench's default (cheap, precision-critical knobs)
 
 
 Factory = Callable[[Objective, Limits, float], Policy]
@@ -42,8 +43,13 @@ KNOBS: dict[str, Knob] = {
     "skyserve": Knob("target QPS per replica", 0.05, 20.0),
     "skyserve-fallback": Knob("target QPS per replica", 0.05, 20.0),
     "static": Knob("replica count", 1, 100_000, integer=True, larger_is_cheaper=False),
-    "oracle": Knob("target slot utilization", 0.05, 1.0),
+    # The lower bound: worth a finer search (its runs are among the cheapest to simulate).
+    "oracle": Knob("target slot utilization", 0.05, 1.0, extra_iterations=3),
     "meridian": Knob("none (learns from observations; the bench's tuning runs it unchanged)", 1.0, 1.0),
 }
 
 SPOT_CAPABLE = {"skyserve-fallback", "meridian"}
+
+# Policies whose decisions are identical to another's when no spot is offered (on-demand
+# capacity): the bench tunes and runs the other once and reports it under both names.
+ON_DEMAND_TWIN = {"skyserve-fallback": "skyserve"}
