@@ -106,6 +106,7 @@ class Reconciler:
         for ns, name in self._known - seen:
             self.telemetry.forget(ns, name)
         self._known = seen
+        self._spot_warned &= {f"{ns}/{name}" for ns, name in seen}
         live = {o["metadata"].get("uid") or f"{o['metadata'].get('namespace')}/{o['metadata'].get('name')}"
                 for o in items}
         self._policies = {k: v for k, v in self._policies.items() if k in live}
