@@ -194,7 +194,10 @@ def test_stopped_prometheus_is_unavailable():
 class _Bad(BaseHTTPRequestHandler):
     mode = "garbage"
 
+    hits: list = []
+
     def do_GET(self):  # noqa: N802
+        self.hits.append(self.path)
         if self.mode == "slow":
             time.sleep(1.5)
         body = b"<html>proxy error</html>" if self.mode == "garbage" else b'{"status":"success"}'
@@ -260,3 +263,28 @@ def test_dashboard_queries_parse_in_prometheus(prom):
                 assert json.loads(r.read())["status"] == "success", expr
         except urllib.error.HTTPError as err:
             pytest.fail(f"{expr}: HTTP {err.code} {err.read()[:200]!r}")
+
+
+def test_a_failed_prometheus_is_not_asked_again_by_every_scaler():
+    """Prometheus stalls: the first scaler waits out the deadline; the next ones on the same URL
+    fail fast (no request at all) instead of each taking the whole deadline."""
+    handler = type("H", (_Bad,), {"mode": "slow", "hits": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        src = PrometheusSource(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=0.3, deadline_s=30.0)
+        src.deadline_s = 0.6  # this sample gives up quickly; the fail-fast window is set below
+        with pytest.raises(MetricsUnavailable):
+            src.sample(parse_spec())
+        asked = len(handler.hits)
+        assert asked >= 1
+        src.deadline_s = 30.0  # a window no test run reaches
+        for _ in range(3):
+            with pytest.raises(MetricsUnavailable) as err:
+                src.sample(parse_spec())
+            assert err.value.reason == "QueryFailed" and "not asked again" in err.value.message
+        assert len(handler.hits) == asked
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -30,6 +30,10 @@ class PrometheusSource:
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
         self.wall_clock = wall_clock
+        # URL → monotonic time its last query failed at the transport (or 5xx) after retries. For
+        # `deadline_s` after that, other scalers on that URL fail fast instead of each waiting out
+        # the deadline: 50 scalers on a dead Prometheus would otherwise make one sync take minutes.
+        self._failed_at: dict[str, float] = {}
 
     # -- one query ---------------------------------------------------------------------------
     def _get(self, url: str, query: str) -> dict:
@@ -64,9 +68,18 @@ class PrometheusSource:
 
     # -- a whole sample -----------------------------------------------------------------------
     def sample(self, spec: ScalerSpec) -> LoadSample:
+        url = (spec.metrics.prometheus_url or self.default_url or "").rstrip("/")
+        failed_at = self._failed_at.get(url)
+        if failed_at is not None and time.monotonic() - failed_at < self.deadline_s:
+            raise MetricsUnavailable("QueryFailed", f"{url} failed {time.monotonic() - failed_at:.1f}s ago; "
+                                     "not asked again this soon")
         try:
-            return self._sample(spec)
+            sample = self._sample(spec)
+            self._failed_at.pop(url, None)
+            return sample
         except MetricsUnavailable as err:
+            if err.reason == "QueryFailed" and url:
+                self._failed_at[url] = time.monotonic()
             if err.reason == "NoData" and spec.metrics.preset == "vllm" and "vllm:" in err.message:
                 raise MetricsUnavailable("NoData", f"{err.message}; if your pipeline renames vllm:* metrics to "
                                          "vllm_* (some OpenMetrics/OTel exporters do), set spec.metrics.queries"
