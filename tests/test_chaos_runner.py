@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos import journal as journal_mod
+from regions import files as files_mod
 from chaos.runner import run
 from chaos.targets.base import Measurements
 from chaos.validate import parse_experiment
@@ -274,7 +274,7 @@ def test_journal_write_is_atomic_when_replace_fails(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(journal_mod.os, "replace", broken_replace)
+    monkeypatch.setattr(files_mod.os, "replace", broken_replace)
     target = ScriptedTarget()
     outcome = run(experiment(), target, journal_path=out)
     assert json.loads(out.read_text()) == {"previous": "journal"}  # never half-written

@@ -5,9 +5,9 @@ import math
 import os
 import re
 import sys
-import tempfile
 
 from regions.errors import InputError, Problem
+from regions.files import atomic_write_text
 
 
 def register(sub) -> None:
@@ -107,14 +107,7 @@ def run_manifests(args) -> int:
     if not os.path.isdir(directory):
         raise InputError("cannot write manifests", [Problem("--output", f"{directory} does not exist",
                                                             "create the directory or pick another path")])
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifests-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, args.output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(args.output, text)
     return 0
 
 
