@@ -8,14 +8,13 @@ rollbacks [...]. It is written atomically (temporary file in the same directory,
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from regions.files import atomic_write_json
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -97,20 +96,10 @@ class Journal:
 
 
 def write_atomic(journal: Journal, path: str | Path) -> Path:
-    """Write the journal as JSON to `path` via a temporary file and `os.replace`."""
+    """Write the journal as JSON to `path`, whole or not at all."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(journal.as_dict(), indent=2, default=str) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, journal.as_dict(), default=str)
     return path
 
 

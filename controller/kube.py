@@ -68,7 +68,8 @@ def now_rfc3339() -> str:
 class KubeAdapter:
     def __init__(self, api_client: client.ApiClient, *, request_timeout: tuple[float, float] = (3.0, 10.0),
                  write_timeout: tuple[float, float] = (2.0, 3.0), deadline_s: float = 10.0,
-                 identity: str = "meridian-controller", write_guard=lambda: True, write_budget=None):
+                 identity: str = "meridian-controller", write_guard=lambda: True, write_budget=None,
+                 cancel=None):
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
@@ -79,9 +80,10 @@ class KubeAdapter:
         self.write_guard = write_guard
         # seconds a write may still take before another instance could lead (None: no limit)
         self.write_budget = write_budget
+        self.cancel = cancel  # threading.Event set on shutdown: retries stop at once
 
     def _call(self, what: str, fn, *args, **kwargs):
-        return retry.call(fn, *args, deadline_s=self.deadline_s, what=what,
+        return retry.call(fn, *args, deadline_s=self.deadline_s, what=what, cancel=self.cancel,
                           _request_timeout=self.timeout, **kwargs)
 
     def _write(self, what: str, fn, *args, **kwargs):
@@ -98,7 +100,7 @@ class KubeAdapter:
                 connect, read = min(connect, budget / 2), min(read, budget / 2)
             return fn(*a, _request_timeout=(connect, read), **kw)
 
-        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what, **kwargs)
+        return retry.call(attempt, *args, deadline_s=self.deadline_s, what=what, cancel=self.cancel, **kwargs)
 
     # -- InferenceScalers ------------------------------------------------------------------
     def list_scalers(self, namespaces: list[str] | None) -> list[dict[str, Any]]:
@@ -123,13 +125,17 @@ class KubeAdapter:
             raise
 
     # -- the target Deployment -------------------------------------------------------------
-    def read_target(self, namespace: str, name: str) -> TargetState:
+    def _read_of_target(self, what: str, fn, namespace: str, name: str):
+        """A read of the Deployment (or its scale) where 404 means the target is gone."""
         try:
-            dep = self._call("read deployment", self.apps.read_namespaced_deployment, name, namespace)
+            return self._call(what, fn, name, namespace)
         except ApiException as err:
             if err.status == 404:
                 raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
             raise
+
+    def read_target(self, namespace: str, name: str) -> TargetState:
+        dep = self._read_of_target("read deployment", self.apps.read_namespaced_deployment, namespace, name)
         status = dep.status
         return TargetState(
             name=name,
@@ -163,12 +169,8 @@ class KubeAdapter:
                 if err.status != 409 or attempt == 2:
                     raise
                 log.info("scale conflict, re-reading", target=f"{namespace}/{name}")
-                try:
-                    fresh = self._call("read scale", self.apps.read_namespaced_deployment_scale, name, namespace)
-                except ApiException as read_err:
-                    if read_err.status == 404:
-                        raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
-                    raise
+                fresh = self._read_of_target("read scale", self.apps.read_namespaced_deployment_scale,
+                                             namespace, name)
                 now = fresh.spec.replicas if fresh.spec and fresh.spec.replicas is not None else None
                 if now == replicas:
                     return int(now)

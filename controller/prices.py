@@ -31,6 +31,11 @@ class ReplicaPrices:
     spot_replicas: int
     known: bool  # False when no replica's node could be priced (fallback figure used)
 
+    def cost_per_hour(self, replicas: int) -> float:
+        """What `replicas` cost now: those seen on spot nodes at the spot price, the rest on demand."""
+        on_spot = min(self.spot_replicas, replicas) if self.spot_per_hour is not None else 0
+        return on_spot * (self.spot_per_hour or 0.0) + (replicas - on_spot) * self.on_demand_per_hour
+
 
 def _first(labels: dict[str, str], keys: tuple[str, ...]) -> str | None:
     return next((labels[k] for k in keys if labels.get(k)), None)

@@ -88,32 +88,36 @@ class Reconciler:
         self.heartbeat = heartbeat  # called per object: a long sync is progress, not a stall
         self._policies: dict[str, tuple[int, Policy]] = {}
         self._known: set[tuple[str, str]] = set()
+        self._spot_warned: set[str] = set()  # scalers told their planned spot is not scheduled
 
     # -- all scalers -----------------------------------------------------------------------
     def sync(self, namespaces: list[str] | None = None) -> list[Outcome]:
         items = self.kube.list_scalers(namespaces)
         self.telemetry.scalers.set(len(items))
         outcomes = []
+        shared = _shared_targets(items)
         for obj in items:
             if not self.is_leader():  # lost the lease (or told to stop) mid-sync: no next object
                 log.warning("no longer leading (or stopping) mid-sync; stopping")
                 break
-            outcomes.append(self.sync_one(obj))
+            outcomes.append(self.sync_one(obj, shared.get(_target_of(obj))))
             self.heartbeat()
         seen = {(o["metadata"].get("namespace", ""), o["metadata"].get("name", "")) for o in items}
         for ns, name in self._known - seen:
             self.telemetry.forget(ns, name)
         self._known = seen
+        self._spot_warned &= {f"{ns}/{name}" for ns, name in seen}
         live = {o["metadata"].get("uid") or f"{o['metadata'].get('namespace')}/{o['metadata'].get('name')}"
                 for o in items}
         self._policies = {k: v for k, v in self._policies.items() if k in live}
         return outcomes
 
-    def sync_one(self, obj: dict[str, Any]) -> Outcome:
+    def sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None) -> Outcome:
+        """`rivals`: every scaler (this one included) that names the same Deployment, if several."""
         meta = obj.get("metadata") or {}
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         try:
-            return self._sync_one(obj)
+            return self._sync_one(obj, rivals)
         except (NotLeader, ScalerGone) as err:
             log.info("sync skipped", scaler=key, why=type(err).__name__)
             return self._count(Outcome(key, "error", message=type(err).__name__))
@@ -126,7 +130,7 @@ class Reconciler:
         self.telemetry.decisions.labels(outcome.result).inc()
         return outcome
 
-    def _sync_one(self, obj: dict[str, Any]) -> Outcome:
+    def _sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None) -> Outcome:
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace", "default"), meta.get("name", "")
         ref = ObjectRef(ns, name, meta.get("uid", ""))
@@ -139,6 +143,11 @@ class Reconciler:
             message = "; ".join(f"{p.path}: {p.message}" for p in err.problems) or err.summary
             self._not_ready(ref, previous, generation, "InvalidSpec", message)
             return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
+        if rivals:  # two scalers on one Deployment would undo each other's steps: neither acts
+            message = (f"InferenceScalers {', '.join(rivals)} all target Deployment {spec.target}; "
+                       "delete all but one")
+            self._not_ready(ref, previous, generation, "AmbiguousTarget", message)
+            return self._count(Outcome(spec.key, "invalid_spec", message=message))
         try:
             self._policy(spec)
         except Exception as err:  # noqa: BLE001 - e.g. an objective this policy cannot serve
@@ -148,14 +157,15 @@ class Reconciler:
             return self._count(Outcome(spec.key, "invalid_spec", message=message))
 
         try:
-            return self._observe_decide_act(spec, ref, previous)
+            return self._observe_decide_act(spec, ref, previous, (obj.get("status") or {}).get("desiredReplicas"))
         except TargetMissing as err:  # before the read, or deleted between read and patch
             self._policies.pop(spec.uid or spec.key, None)
             self._not_ready(ref, previous, generation, "TargetNotFound",
                             f"{err}; create it or fix spec.targetRef.name")
             return self._count(Outcome(spec.key, "target_missing", message=str(err)))
 
-    def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict]) -> Outcome:
+    def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict],
+                            previous_desired: int | None = None) -> Outcome:
         target = self.kube.read_target(spec.namespace, spec.target)
         prices = self._prices(spec.namespace, target)
         sample, unavailable = self._sample(spec)
@@ -168,7 +178,7 @@ class Reconciler:
                                 f"{unavailable.message}; holding {target.replicas}", metrics_available=False)
             metrics_ok = False
         safe = make_safe(decision.replicas, target.replicas, spec.limits, metrics_ok)
-        return self._act(spec, ref, previous, target, sample, unavailable, decision, safe, prices)
+        return self._act(spec, ref, previous, target, sample, unavailable, decision, safe, prices, previous_desired)
 
     # -- pieces ----------------------------------------------------------------------------
     def _prices(self, ns: str, target: TargetState) -> ReplicaPrices:
@@ -219,7 +229,8 @@ class Reconciler:
             return Decision(replicas=obs.replicas, reason=f"policy error ({type(err).__name__}); holding",
                             metrics_available=False)
 
-    def _act(self, spec, ref, previous, target, sample, unavailable, decision, safe, prices) -> Outcome:
+    def _act(self, spec, ref, previous, target, sample, unavailable, decision, safe, prices,
+             previous_desired=None) -> Outcome:
         current = target.replicas
         desired = safe.replicas
         now = now_rfc3339()
@@ -228,6 +239,14 @@ class Reconciler:
         message = decision.reason or "no reason given"
         if safe.limited_reason and desired != decision.replicas:
             message += f" (runtime: {safe.limited_reason}, {decision.replicas} → {desired})"
+        spot_note = self._spot_not_scheduled(spec, target, decision, prices)
+        if spot_note:
+            message += f" (warning: {spot_note})"
+            if spec.key not in self._spot_warned:
+                self._spot_warned.add(spec.key)
+                self.kube.emit_event(ref, "Warning", "SpotNotScheduled", spot_note)
+        else:
+            self._spot_warned.discard(spec.key)
         log.info("decision", scaler=spec.key, result=result, current=current, desired=desired,
                  reason=message, dry_run=self.dry_run)
 
@@ -235,9 +254,10 @@ class Reconciler:
         scale_error = None
         if desired != current:
             verb = "ScaledUp" if desired > current else "ScaledDown"
-            if self.dry_run:
-                self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} from "
-                                     f"{current} to {desired}: {message}")
+            if self.dry_run:  # told once per new answer, not every sync (the size never changes)
+                if previous_desired != desired:
+                    self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} "
+                                         f"from {current} to {desired}: {message}")
             else:
                 try:
                     replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired,
@@ -287,7 +307,7 @@ class Reconciler:
             "replicas": replicas_now,
             "desiredReplicas": desired,
             "spotReplicas": min(decision.spot, desired),
-            "pricePerHour": round(prices.on_demand_per_hour * replicas_now, 4),
+            "pricePerHour": round(prices.cost_per_hour(replicas_now), 4),
             "observed": observed or None,
             "lastDecision": {k: v for k, v in {
                 "time": now, "reason": _reason(result, safe), "message": message[:1024], "replicas": desired,
@@ -299,11 +319,24 @@ class Reconciler:
         return self._count(Outcome(spec.key, "error" if scale_error else result, current, desired,
                                    scale_error or message))
 
+    @staticmethod
+    def _spot_not_scheduled(spec: ScalerSpec, target: TargetState, decision: Decision,
+                            prices: ReplicaPrices) -> str | None:
+        """The law plans a spot share and covers spot that is not ready with extra on-demand
+        replicas. This runtime scales one Deployment and cannot place pods on a capacity type:
+        if none of its pods ever lands on a spot node, that cover is permanent extra cost."""
+        if decision.spot <= 0 or target.ready <= 0 or not prices.known or prices.spot_replicas > 0:
+            return None
+        return (f"the policy plans {decision.spot} of {decision.replicas} replicas on spot (cost.spotShare "
+                f"{spec.limits.spot_share:g}) but no replica of {spec.target} runs on a spot node, so it adds "
+                "on-demand replicas to cover the missing spot; allow spot nodes in the Deployment's node "
+                "affinity or set cost.spotShare: 0")
+
     def _gauges(self, spec, replicas_now, desired, sample, decision, prices) -> None:
         t = self.telemetry
         t.current.labels(spec.namespace, spec.name).set(replicas_now)
         t.desired.labels(spec.namespace, spec.name).set(desired)
-        t.cost.labels(spec.namespace, spec.name).set(prices.on_demand_per_hour * replicas_now)
+        t.cost.labels(spec.namespace, spec.name).set(prices.cost_per_hour(replicas_now))
         if decision.predicted_ttft_s is not None:
             t.predicted_ttft.labels(spec.namespace, spec.name).set(decision.predicted_ttft_s)
         if sample is not None and sample.ttft_quantile_s is not None:
@@ -320,6 +353,23 @@ class Reconciler:
             "lastDecision": {"time": now, "reason": reason, "message": message[:1024]},
             "conditions": cond.merge(previous, updates, generation=generation, now=now),
         })
+
+
+def _target_of(obj: dict[str, Any]) -> tuple[str, str] | None:
+    spec = obj.get("spec")
+    ref = spec.get("targetRef") if isinstance(spec, dict) else None
+    name = ref.get("name") if isinstance(ref, dict) else None
+    return ((obj.get("metadata") or {}).get("namespace", ""), name) if isinstance(name, str) and name else None
+
+
+def _shared_targets(items: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """Deployments named by more than one scaler → those scalers' names (sorted)."""
+    by_target: dict[tuple[str, str], list[str]] = {}
+    for obj in items:
+        target = _target_of(obj)
+        if target is not None:
+            by_target.setdefault(target, []).append(str((obj.get("metadata") or {}).get("name", "")))
+    return {t: sorted(names) for t, names in by_target.items() if len(names) > 1}
 
 
 def ref_key(ref: ObjectRef) -> str:

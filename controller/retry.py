@@ -7,6 +7,7 @@ retried. A 409 is handled where the object is re-read (see `kube.KubeAdapter`).
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Callable, TypeVar
 
 import structlog
@@ -50,10 +51,16 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, socket.timeout))
 
 
-def call(fn: Callable[..., T], *args, deadline_s: float = 10.0, what: str = "remote call", **kwargs) -> T:
-    """Run `fn(*args, **kwargs)`, retrying transient failures until `deadline_s` would pass."""
+def call(fn: Callable[..., T], *args, deadline_s: float = 10.0, what: str = "remote call",
+         cancel: threading.Event | None = None, **kwargs) -> T:
+    """Run `fn(*args, **kwargs)`, retrying transient failures until `deadline_s` would pass.
+    Once `cancel` is set (shutdown), no further attempt is made and backoff sleeps end at once."""
+    stop = tenacity.stop_before_delay(deadline_s)
+    if cancel is not None:
+        stop = stop | (lambda _state: cancel.is_set())
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_before_delay(deadline_s),
+        stop=stop,
+        sleep=cancel.wait if cancel is not None else tenacity.nap.sleep,
         wait=tenacity.wait_exponential_jitter(initial=0.2, max=2.0, jitter=0.2),
         retry=tenacity.retry_if_exception(is_retryable),
         reraise=True,

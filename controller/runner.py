@@ -39,6 +39,7 @@ class RunConfig:
     leader_elect: bool = True
     lease_name: str = "meridian-controller-leader"
     lease_namespace: str = "meridian-system"
+    # 15/10/2 s: kube-controller-manager's --leader-elect-lease-duration/-renew-deadline/-retry-period defaults
     lease_duration_s: float = 15.0
     renew_deadline_s: float = 10.0
     retry_period_s: float = 2.0
@@ -107,7 +108,8 @@ class Controller:
                                         renew_deadline_s=cfg.renew_deadline_s, retry_period_s=cfg.retry_period_s)
             self.health.lease_attempted = lambda: self.elector.attempted
         self.kube = KubeAdapter(self.api, identity=cfg.identity, write_guard=self.is_leader,
-                                write_budget=self.elector.takeover_margin_s if self.elector else None)
+                                write_budget=self.elector.takeover_margin_s if self.elector else None,
+                                cancel=self.stop)
         if cfg.time_scale != 1.0:
             clock = _scaled(clock, cfg.time_scale)
         self.reconciler = Reconciler(self.kube, source or PrometheusSource(cfg.prometheus_url),

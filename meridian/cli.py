@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-region AI inference under data-residency rules: plan the estate, "
         "run the autoscaler, drill failures, and benchmark on a digital twin.",
     )
-    parser.add_argument("--log-level", default="WARNING", help="structlog level (default WARNING)")
+    parser.add_argument("--log-level", default="WARNING", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                        help="log level, any case (default WARNING)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

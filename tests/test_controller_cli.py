@@ -31,6 +31,8 @@ API = ["--api-server", "http://127.0.0.1:1", "--metrics-port", "0", "--max-syncs
     (["--price-region", "mars-1"], "--price-region"),
     (["--prometheus-url", "prometheus:9090"], "--prometheus-url"),
     (["--max-syncs", "0"], "--max-syncs"),
+    (["--kubeconfig", "/nonexistent"], "--kubeconfig"),  # with --api-server: one would be ignored
+    (["--context", "prod"], "--context"),
 ])
 def test_run_rejects_bad_flags(capsys, argv, flag):
     assert main(["controller", "run", *API, *argv]) == 2
@@ -70,3 +72,11 @@ def test_manifests_rejects_bad_flags_and_writes_nothing(capsys, tmp_path, argv, 
 def test_rehearse_rejects_bad_flags(capsys, argv, flag):
     assert main(["controller", "rehearse", *argv]) == 2
     assert flag in capsys.readouterr().err
+
+
+def test_run_with_an_unreadable_kubeconfig_exits_2(capsys, tmp_path):
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("just a string\n")
+    assert main(["controller", "run", "--kubeconfig", str(bad), "--metrics-port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--kubeconfig" in err and str(bad) in err and "Traceback" not in err

@@ -179,3 +179,24 @@ def test_sigterm_mid_sync_finishes_the_object_in_hand_and_starts_no_other(api):
     untouched = "other-vllm" if "llama-vllm" in patched[0] else "llama-vllm"
     assert api.get("Deployment", NS, untouched)["spec"]["replicas"] == START
     assert not api.get("Lease", "meridian-system", "meridian-controller-leader")["spec"].get("holderIdentity")
+
+
+def test_sigterm_during_retries_stops_retrying(api):
+    """API down: a list is being retried (10 s deadline) when SIGTERM comes. No further attempt
+    is made, so the process exits (and releases nothing it holds) well within the grace period."""
+    api.faults.append(Fault("GET", r"/inferencescalers$", status=503, times=-1))
+    cfg = RunConfig(api_server=api.url, identity="term", sync_interval_s=0.05, leader_elect=False, metrics_port=0)
+    c = Controller(cfg, lambda o, l: FixedPolicy(6), source=StaticSource())
+    at_stop = []
+
+    def stop_when_retrying():
+        while len(api.requests_matching("GET", r"/inferencescalers$")) < 2:
+            time.sleep(0.02)
+        at_stop.append(len(api.requests_matching("GET", r"/inferencescalers$")))
+        c.request_stop()
+
+    t = threading.Thread(target=stop_when_retrying)
+    t.start()
+    assert c.run() == 0
+    t.join()
+    assert len(api.requests_matching("GET", r"/inferencescalers$")) <= at_stop[0] + 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from controller.law.types import Decision
+
 from controller.kube import KubeAdapter
 from controller.prices import PriceBook
 from controller.reconcile import Reconciler
@@ -72,6 +74,36 @@ def test_observation_carries_node_prices_and_spot_count(api):
     assert obs.ready_replicas == 2 and obs.ready_spot == 2
     assert obs.price_spot_per_hour is not None and obs.price_spot_per_hour < obs.price_on_demand_per_hour
     assert obs.in_flight == 16.0
+    # both replicas run on spot nodes: they cost the spot price, not the on-demand one
+    assert status(api)["pricePerHour"] == pytest.approx(2 * obs.price_spot_per_hour, abs=1e-3)
+
+
+class SpotPlanningPolicy(FixedPolicy):
+    def decide(self, obs):
+        self.seen.append(obs)
+        return Decision(replicas=self.replicas, spot=2, reason="plans 2 on spot")
+
+
+def test_planned_spot_that_is_never_scheduled_is_reported_once(api):
+    """The runtime cannot move pods between capacity types; when the plan counts on spot and no
+    replica runs on a spot node, the operator is told (Event once, and in every decision message)."""
+    api.add_node("gpu-od", {"node.kubernetes.io/instance-type": "g5.2xlarge",
+                            "topology.kubernetes.io/region": "us-east-1",
+                            "karpenter.sh/capacity-type": "on-demand"})
+    for pod in ("llama-vllm-a", "llama-vllm-b"):
+        api.add_pod(NS, pod, {"app": "llama-vllm"}, "gpu-od")
+    r = make(api, SpotPlanningPolicy(2))
+    r.sync()
+    r.sync()
+    [event] = api.events("SpotNotScheduled")
+    assert "no replica of llama-vllm runs on a spot node" in event["message"]
+    assert "spot node" in status(api)["lastDecision"]["message"]
+    assert replicas(api) == 2  # a warning only: scaling is unchanged
+
+
+def test_planned_spot_on_spot_nodes_is_not_reported(api):
+    make(api, SpotPlanningPolicy(2)).sync()  # the fixture's pods run on a spot node
+    assert api.events("SpotNotScheduled") == []
 
 
 def test_hold_writes_status_but_does_not_patch(api):
@@ -192,6 +224,19 @@ def test_invalid_spec_sets_condition_with_the_reason(api):
     assert api.events("InvalidSpec")
 
 
+def test_two_scalers_on_one_deployment_neither_acts(api):
+    """Like the HPA's AmbiguousSelector: two scalers would undo each other's steps."""
+    api.add_scaler(scaler(name="llama-2"))
+    outs = make(api, FixedPolicy(5)).sync()
+    assert [o.result for o in outs] == ["invalid_spec", "invalid_spec"]
+    assert not api.requests_matching("PATCH", SCALE) and replicas(api) == 2
+    ready = condition(api, "Ready")
+    assert ready["reason"] == "AmbiguousTarget" and "llama, llama-2" in ready["message"]
+    api.delete("InferenceScaler", NS, "llama-2")
+    [out] = make(api, FixedPolicy(5)).sync()
+    assert out.result == "scale_up" and replicas(api) == 5
+
+
 def test_metrics_unavailable_holds_even_if_the_policy_would_scale_down(api):
     api.add_deployment(NS, "llama-vllm", replicas=6)
     policy = FixedPolicy(1)
@@ -230,6 +275,10 @@ def test_dry_run_writes_status_and_events_but_never_scale(api):
     assert not api.requests_matching("PATCH", SCALE) and replicas(api) == 2
     assert status(api)["desiredReplicas"] == 7 and status(api)["replicas"] == 2
     assert "would scale" in api.events("WouldScale")[0]["message"]
+    make(api, FixedPolicy(7), dry_run=True).sync()  # same answer: no second Event every sync
+    assert len(api.events("WouldScale")) == 1
+    make(api, FixedPolicy(8), dry_run=True).sync()  # a new answer is told
+    assert len(api.events("WouldScale")) == 2 and replicas(api) == 2
 
 
 def test_non_leader_writes_nothing(api):
@@ -239,7 +288,8 @@ def test_non_leader_writes_nothing(api):
 
 
 def test_lease_lost_mid_sync_stops_before_the_next_write(api):
-    api.add_scaler(scaler(name="second"))
+    api.add_deployment(NS, "second-vllm", replicas=2)
+    api.add_scaler(scaler(name="second", target="second-vllm"))
     state = {"calls": 0}
 
     def leader():  # leadership ends after the first object's writes have started

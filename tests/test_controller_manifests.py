@@ -80,6 +80,53 @@ def test_rbac_is_least_privilege():
     assert not any(r == "leases" for _, r, _ in granted)  # leases only in our namespace
 
 
+def _rbac_attributes(path: str, method: str) -> tuple[str, str, str]:
+    """(apiGroup, resource[/subresource], verb) of one API request, as the authorizer sees it."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[0] == "api":
+        group, rest = "", parts[2:]
+    else:
+        group, rest = parts[1], parts[3:]
+    if rest[:1] == ["namespaces"] and len(rest) > 2:
+        rest = rest[2:]
+    resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")
+    verb = {"GET": "get" if len(rest) > 1 else "list", "POST": "create", "PUT": "update",
+            "PATCH": "patch", "DELETE": "delete"}[method]
+    return group, resource, verb
+
+
+def test_rbac_grants_exactly_what_a_run_uses():
+    """Run the controller through every kind of call it makes (lease create/renew/release, a
+    cluster-wide and a namespaced list, a 409 re-read, pods and nodes for prices, status,
+    Events) and compare the verbs it used with the verbs the manifests grant: any extra grant
+    or any missing one fails."""
+    from controller.runner import Controller, RunConfig
+    from controller.standin import ApiStandIn, Fault
+    from tests.test_controller_helpers import NS, FixedPolicy, StaticSource, scaler
+
+    used = set()
+    for namespaces in ((), (NS,)):
+        with ApiStandIn() as api:
+            api.add_deployment(NS, "llama-vllm", replicas=2)
+            api.add_node("gpu-1", {"node.kubernetes.io/instance-type": "g5.2xlarge"})
+            api.add_pod(NS, "llama-vllm-a", {"app": "llama-vllm"}, "gpu-1")
+            api.add_scaler(scaler())
+            api.faults.append(Fault("PATCH", r"/scale$", status=409))
+            cfg = RunConfig(api_server=api.url, identity="rbac", namespaces=namespaces, sync_interval_s=0.05,
+                            lease_duration_s=3.0, renew_deadline_s=2.0, retry_period_s=0.2, metrics_port=0,
+                            max_syncs=2, lease_namespace=manifests.DEFAULT_NAMESPACE,
+                            lease_name=manifests.LEASE_NAME)
+            c = Controller(cfg, lambda o, l: FixedPolicy(3), source=StaticSource())
+            assert c.elector.try_acquire_or_renew()
+            assert c.run() == 0
+            assert api.get("Deployment", NS, "llama-vllm")["spec"]["replicas"] == 3
+            used |= {_rbac_attributes(r.path, r.method) for r in api.requests}
+    objs = manifests.render()
+    granted = {(g, r, v) for o in objs if o["kind"] in ("ClusterRole", "Role") for rule in o["rules"]
+               for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    assert used == granted, f"unused grants: {granted - used}; missing grants: {used - granted}"
+
+
 def _walk_structural(schema, path="root", in_logic=False):
     """Kubernetes 'structural schema' rule: every node states a type, except inside anyOf/allOf."""
     if not in_logic and "x-kubernetes-int-or-string" not in schema:

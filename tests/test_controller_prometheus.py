@@ -160,6 +160,7 @@ def test_no_series_is_unavailable(prom):
     with pytest.raises(MetricsUnavailable) as err:
         PrometheusSource(prom.url).sample(spec)
     assert err.value.reason == "NoData"
+    assert "vllm_" in err.value.message  # the likeliest cause is named: a renamed metric
 
 
 def test_bad_promql_is_rejected_and_not_retried(prom):
@@ -193,10 +194,19 @@ def test_stopped_prometheus_is_unavailable():
 class _Bad(BaseHTTPRequestHandler):
     mode = "garbage"
 
+    hits: list = []
+
     def do_GET(self):  # noqa: N802
+        self.hits.append(self.path)
         if self.mode == "slow":
             time.sleep(1.5)
         body = b"<html>proxy error</html>" if self.mode == "garbage" else b'{"status":"success"}'
+        if self.mode in ("nan_time", "inf_time", "negative"):  # well-formed answers with garbage numbers
+            value = {"nan_time": "NaN", "inf_time": "-Inf"}.get(self.mode, str(time.time())) \
+                if "timestamp%28" in self.path \
+                else "-3" if self.mode == "negative" and "rate%28" in self.path else "1"
+            body = ('{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"%s"]}]}}'
+                    % value).encode()
         try:
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -209,7 +219,9 @@ class _Bad(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("mode, reason", [("garbage", "BadResponse"), ("slow", "QueryFailed")])
+@pytest.mark.parametrize("mode, reason", [("garbage", "BadResponse"), ("slow", "QueryFailed"),
+                                          ("nan_time", "NotANumber"), ("inf_time", "NotANumber"),
+                                          ("negative", "BadResponse")])
 def test_garbage_and_slow_prometheus_are_unavailable(mode, reason):
     handler = type("H", (_Bad,), {"mode": mode})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -251,3 +263,28 @@ def test_dashboard_queries_parse_in_prometheus(prom):
                 assert json.loads(r.read())["status"] == "success", expr
         except urllib.error.HTTPError as err:
             pytest.fail(f"{expr}: HTTP {err.code} {err.read()[:200]!r}")
+
+
+def test_a_failed_prometheus_is_not_asked_again_by_every_scaler():
+    """Prometheus stalls: the first scaler waits out the deadline; the next ones on the same URL
+    fail fast (no request at all) instead of each taking the whole deadline."""
+    handler = type("H", (_Bad,), {"mode": "slow", "hits": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        src = PrometheusSource(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=0.3, deadline_s=30.0)
+        src.deadline_s = 0.6  # this sample gives up quickly; the fail-fast window is set below
+        with pytest.raises(MetricsUnavailable):
+            src.sample(parse_spec())
+        asked = len(handler.hits)
+        assert asked >= 1
+        src.deadline_s = 30.0  # a window no test run reaches
+        for _ in range(3):
+            with pytest.raises(MetricsUnavailable) as err:
+                src.sample(parse_spec())
+            assert err.value.reason == "QueryFailed" and "not asked again" in err.value.message
+        assert len(handler.hits) == asked
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,6 +1,8 @@
 """`meridian regions` prints the catalog as a table and as JSON."""
 import json
 
+import pytest
+
 from meridian.cli import main
 from regions.catalog import load_catalog
 
@@ -21,3 +23,14 @@ def test_regions_json_round_trips(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert {r["code"] for r in doc["regions"]} == set(load_catalog().regions)
     assert doc["source"]["as_of"]
+
+
+def test_log_level_is_case_insensitive_and_checked(capsys):
+    from meridian.cli import main
+
+    assert main(["--log-level", "info", "regions", "--json"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["--log-level", "chatty", "regions"])
+    assert exc.value.code == 2
+    assert "chatty" in capsys.readouterr().err.lower()

@@ -30,6 +30,10 @@ class PrometheusSource:
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
         self.wall_clock = wall_clock
+        # URL → monotonic time its last query failed at the transport (or 5xx) after retries. For
+        # `deadline_s` after that, other scalers on that URL fail fast instead of each waiting out
+        # the deadline: 50 scalers on a dead Prometheus would otherwise make one sync take minutes.
+        self._failed_at: dict[str, float] = {}
 
     # -- one query ---------------------------------------------------------------------------
     def _get(self, url: str, query: str) -> dict:
@@ -65,6 +69,25 @@ class PrometheusSource:
     # -- a whole sample -----------------------------------------------------------------------
     def sample(self, spec: ScalerSpec) -> LoadSample:
         url = (spec.metrics.prometheus_url or self.default_url or "").rstrip("/")
+        failed_at = self._failed_at.get(url)
+        if failed_at is not None and time.monotonic() - failed_at < self.deadline_s:
+            raise MetricsUnavailable("QueryFailed", f"{url} failed {time.monotonic() - failed_at:.1f}s ago; "
+                                     "not asked again this soon")
+        try:
+            sample = self._sample(spec)
+            self._failed_at.pop(url, None)
+            return sample
+        except MetricsUnavailable as err:
+            if err.reason == "QueryFailed" and url:
+                self._failed_at[url] = time.monotonic()
+            if err.reason == "NoData" and spec.metrics.preset == "vllm" and "vllm:" in err.message:
+                raise MetricsUnavailable("NoData", f"{err.message}; if your pipeline renames vllm:* metrics to "
+                                         "vllm_* (some OpenMetrics/OTel exporters do), set spec.metrics.queries"
+                                         ) from None
+            raise
+
+    def _sample(self, spec: ScalerSpec) -> LoadSample:
+        url = (spec.metrics.prometheus_url or self.default_url or "").rstrip("/")
         if not url:
             raise MetricsUnavailable("QueryFailed", "no Prometheus URL: set --prometheus-url or "
                                      "spec.metrics.prometheusUrl")
@@ -78,7 +101,7 @@ class PrometheusSource:
 
         age = 0.0
         if qs.freshness:
-            newest = ask(qs.freshness)
+            newest = _finite(ask(qs.freshness), "newest sample time")  # NaN would compare as fresh
             age = max(0.0, self.wall_clock() - newest)
             if age > spec.metrics.stale_after_s:
                 raise MetricsUnavailable("Stale", f"newest sample is {age:.0f}s old "
@@ -135,12 +158,14 @@ def _one_value(doc: dict, query: str) -> float:
 def _finite(value: float | None, what: str) -> float | None:
     if value is not None and not math.isfinite(value):
         raise MetricsUnavailable("NotANumber", f"{what} is {value}")
+    if value is not None and value < 0:  # rates, counts, times: a negative one is a broken query or exporter
+        raise MetricsUnavailable("BadResponse", f"{what} is negative ({value})")
     return value
 
 
 def _latency(value: float | None, no_traffic: bool, what: str) -> float | None:
     if value is None or math.isfinite(value):
-        return value
+        return _finite(value, f"{what} quantile")
     if no_traffic:
         return None  # histogram_quantile over zero rates: nothing to measure, not a fault
     raise MetricsUnavailable("NotANumber", f"{what} quantile is {value} while requests arrive")

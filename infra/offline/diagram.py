@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from infra.offline.files import atomic_write_bytes
+from regions.files import atomic_write_bytes
 from infra.offline.plan import Plan
 from infra.naming import TAG_DATA_CLASS, bucket_from_arn
 from infra.policy.dns import RECORD, record_targets, region_in_host

@@ -5,9 +5,9 @@ import math
 import os
 import re
 import sys
-import tempfile
 
 from regions.errors import InputError, Problem
+from regions.files import atomic_write_text
 
 
 def register(sub) -> None:
@@ -107,14 +107,7 @@ def run_manifests(args) -> int:
     if not os.path.isdir(directory):
         raise InputError("cannot write manifests", [Problem("--output", f"{directory} does not exist",
                                                             "create the directory or pick another path")])
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifests-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, args.output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(args.output, text)
     return 0
 
 
@@ -180,6 +173,12 @@ def _run_config(args):
     problems += _name_problems("--leader-elect-namespace", [args.leader_elect_namespace], _DNS_LABEL,
                                "namespace name")
     problems += _name_problems("--leader-elect-name", [args.leader_elect_name], _DNS_SUBDOMAIN, "Lease name")
+    if args.api_server and args.kubeconfig:
+        problems.append(Problem("--api-server/--kubeconfig", "both given; one would be ignored",
+                                "pass one of them"))
+    if args.context and not args.kubeconfig:
+        problems.append(Problem("--context", "only means something with --kubeconfig",
+                                "add --kubeconfig PATH, or drop --context"))
     if args.identity is not None and not args.identity.strip():
         problems.append(Problem("--identity", "empty", "omit it to use $POD_NAME or the hostname"))
     if args.knob is not None and args.policy == "meridian":

@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from infra.offline import diagram
-    from infra.offline.files import atomic_write_json
+    from regions.files import atomic_write_json
     from infra.offline.plan import plan_stack
     from infra.offline.summary import summary, violations_text
 

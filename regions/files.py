@@ -1,4 +1,9 @@
-"""Write output files whole or not at all: a temp file in the same directory, then rename."""
+"""Write output files whole or not at all: a temp file in the same directory, fsync, rename.
+
+Every package writes its outputs (plans, journals, bench JSON, manifests) through these, so a
+reader or a crash never leaves half a file. It lives in `regions` only because that is the one
+package every other may import.
+"""
 from __future__ import annotations
 
 import json
@@ -14,6 +19,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
@@ -21,8 +28,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_json(path: str | Path, value: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False) + "\n").encode())
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: str | Path, value: Any, **dumps_kwargs: Any) -> None:
+    atomic_write_text(path, json.dumps(value, indent=2, **dumps_kwargs) + "\n")
 
 
 def _umask() -> int:
