@@ -128,7 +128,7 @@ def _summary(inputs: ReportInputs) -> str:
     if inputs.steps:
         rows = [[html.text(s.name), html.status(s.status), f"{s.seconds:.1f} s",
                  html.text(s.detail),
-                 html.text(s.log) if s.log else ""] for s in inputs.steps]
+                 html.link(s.log, s.log) if s.log else ""] for s in inputs.steps]
         parts.append(html.table(["step", "status", "time", "detail", "log"], rows, "steps"))
     parts += [f"<p>{html.text(n)}</p>" for n in inputs.notes]
     return html.section("summary", "Summary", "".join(parts))

@@ -45,6 +45,10 @@ def code(command: str) -> str:
     return f'<code class="cmd">{text(command)}</code>'
 
 
+def link(href: str, label: str) -> str:
+    return f'<a href="{escape(href, quote=True)}">{text(label)}</a>'
+
+
 def not_available(reason: str) -> str:
     return f'<p class="na not-available"><strong>not available:</strong> {text(reason)}</p>'
 
