@@ -42,6 +42,7 @@ def test_missing_and_failing_steps_are_reported_not_raised(tmp_path):
     assert "not available:</strong> bench failed: exit 2" in text
     assert "drill:eu-primary-outage missing: the drill file is absent" in text
     assert (out / "logs" / "bench.log").read_text().count("unrecognized arguments: --no-such-flag") == 1
+    assert '<a href="logs/bench.log">logs/bench.log</a>' in text
     assert "Traceback" not in err.getvalue()
     assert [line.split()[0] for line in err.getvalue().splitlines()] == ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"]
 
