@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from controller.law.types import Limits, Objective
+from regions.catalog import load_catalog
 from regions.errors import InputError, Problem
 from sim.fleet import EarlyStop, Fleet, FleetConfig, RunResult, simulate
 from sim.policies import KNOBS, ON_DEMAND_TWIN, REGISTRY, SPOT_CAPABLE
@@ -46,7 +47,7 @@ class BenchConfig:
     capacity: str = "on-demand"
     instance_type: str = DEFAULT_INSTANCE
     region: str = "us-east-1"
-    jurisdiction: str = "us"
+    jurisdiction: str | None = None  # users of the single-region fleet; None: the region's own jurisdiction
     topology: object | None = None  # sim.topology_split.Split when --topology is given
     warmup_s: float = 300.0
     target_attainment: float = 0.99
@@ -99,7 +100,7 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
         arrivals, regions, transfers = cfg.topology.apply(arrivals)
         route_order = cfg.topology.route_order() if hasattr(cfg.topology, "route_order") else None
     else:
-        arrivals.jurisdictions = (cfg.jurisdiction,)
+        arrivals.jurisdictions = (cfg.jurisdiction or _region_jurisdiction(cfg.region),)
         regions, transfers = (cfg.region,), ()
     step = options.cohort_step_s if arrivals.cohorts else 1.0
     slots = profile.batch_slots
@@ -136,6 +137,17 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
         f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}, "
         f"max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
     return Workload(spec, arrivals, fleet, win, profile)
+
+
+def _region_jurisdiction(code: str) -> str:
+    """Whose users a single-region fleet serves: its own jurisdiction's (residency lets a
+    region serve its own jurisdiction's personal data, and nobody else's without a transfer)."""
+    catalog = load_catalog()
+    if code not in catalog.regions:
+        raise InputError(f"unknown region {code}", [Problem(
+            "--region", f"{code} is not in the catalog",
+            fix=f"choose one of {', '.join(sorted(catalog.regions))} (`meridian regions`)")])
+    return catalog.regions[code].jurisdiction
 
 
 def _region_load(arrivals: Arrivals, regions, cfg: BenchConfig, route_order) -> dict[str, tuple]:

@@ -167,3 +167,14 @@ def test_early_stop_never_changes_the_tuned_knob(ramp_trace):
         for knob, bound, cost in fast.history:
             if cost == float("inf"):  # stopped early: its bound must be true and below target
                 assert full[knob] <= bound < cfg.target_attainment
+
+
+def test_single_region_serves_its_own_jurisdictions_users(ramp_trace, tmp_path):
+    # A fleet in eu-west-1 serves EU users; with US users every request would fail residency.
+    out = tmp_path / "eu.json"
+    assert main(["bench", "--trace", ramp_trace, "--region", "eu-west-1", "--policies", "static",
+                 "--json", str(out)]) == 0
+    (entry,) = json.loads(out.read_text())["traces"]
+    assert entry["jurisdictions"] == ["eu"] and entry["regions"] == ["eu-west-1"]
+    (row,) = entry["results"]
+    assert row["failed_requests"] == 0 and row["slo_window_attainment"] >= 0.99
