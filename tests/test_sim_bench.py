@@ -90,10 +90,38 @@ def test_infeasible_objective_refused(ramp_trace, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_bad_flags_refused(capsys):
-    assert main(["bench", "--policies", "hpa,nonsense"]) == 2
-    assert "nonsense" in capsys.readouterr().err
-    assert main(["bench", "--percentile", "120"]) == 2
+@pytest.mark.parametrize("flags, named", [
+    (["--policies", "hpa,nonsense"], "nonsense"),
+    (["--percentile", "120"], "--percentile"),
+    (["--percentile", "nan"], "--percentile"),
+    (["--rate-scale", "0"], "--rate-scale"),
+    (["--rate-scale", "nan"], "--rate-scale"),
+    (["--mean-rate", "inf"], "--mean-rate"),
+    (["--ttft-ms", "-1"], "--ttft-ms"),
+    (["--ttft-ms", "nan"], "--ttft-ms"),
+    (["--e2e-ms", "0"], "--e2e-ms"),
+    (["--days", "0"], "--days"),
+    (["--days", "1"], "--days"),  # the ramp trace lasts 40 minutes
+    (["--step-s", "600"], "--step-s"),
+    (["--seed", "-1"], "--seed"),
+    (["--region", "mars-1"], "--region"),
+    (["--tune-on", "/nonexistent/trace.csv"], "--trace"),
+])
+def test_bad_flags_refused_before_any_output(flags, named, ramp_trace, tmp_path, capsys):
+    out, plots = tmp_path / "deep" / "out.json", tmp_path / "plots"
+    code = main(["bench", "--trace", ramp_trace, "--policies", "static", "--json", str(out),
+                 "--plot", str(plots), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err and "Traceback" not in err
+    assert not out.exists() and not out.parent.exists() and not plots.exists()
+
+
+def test_output_paths_checked_before_the_run(ramp_trace, tmp_path, capsys):
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    assert main(["bench", "--trace", ramp_trace, "--json", str(tmp_path), "--plot", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "--plot" in err and "[bench]" not in err  # nothing was loaded or run
 
 
 def test_replay_is_deterministic(ramp_trace):

@@ -122,3 +122,12 @@ def test_cli_refuses_bad_trace_with_exit_2(tmp_path, capsys):
     assert main(["bench", "--trace", bad, "--policies", "static"]) == 2
     err = capsys.readouterr().err
     assert "bad.csv:3" in err and "Traceback" not in err
+
+
+def test_rate_curve_without_series_and_days_beyond_it_refused(tmp_path):
+    p = write(tmp_path, "c.csv", "model,window_start_s,total_rate_rps,rate_weighted_cv\n"
+              "a,0,1,1\na,600,2,1\nb,0,1,1\n")
+    assert "PATH#SERIES" in refused(p) and "series in file: a, b" in refused(p)
+    err = refused(p + "#a", TraceOptions(days=1))  # the curve lasts 1200 s
+    assert "--days" in err and "0.01389 days" in err
+    assert load_trace(p + "#a", TraceOptions(days=600 / 86400)).duration_s == 600
