@@ -37,8 +37,9 @@ def register(sub) -> None:
     p.add_argument("--rate-scale", type=float, default=1.0, metavar="K",
                    help="K time-shifted superposed copies of each trace (fraction: thinning); for rate "
                    "curves, rates x K with the same CV")
-    p.add_argument("--mean-rate", type=float, metavar="R", help="scale each trace to a mean of R req/s")
-    p.add_argument("--days", type=float, metavar="D", help="use only the first D days of each trace")
+    p.add_argument("--mean-rate", type=float, metavar="R", help="scale each trace to a mean of R req/s (--rate-scale then multiplies it)")
+    p.add_argument("--days", type=float, metavar="D",
+                   help="use only the first D days of each trace (refused if a trace is shorter)")
     p.add_argument("--percentile", type=float, default=95.0, help="TTFT percentile of the objective (default 95)")
     p.add_argument("--ttft-ms", type=float, default=1000.0, help="TTFT target in ms (default 1000)")
     p.add_argument("--e2e-ms", type=float, help="optional end-to-end latency target in ms")
@@ -51,13 +52,14 @@ def register(sub) -> None:
     p.add_argument("--shares", metavar="J=S,...",
                    help="with --topology: traffic share per jurisdiction (default: equal shares)")
     p.add_argument("--instance-type", default=DEFAULT_INSTANCE, help=f"GPU profile (default {DEFAULT_INSTANCE})")
-    p.add_argument("--region", default="us-east-1", help="region of the single-region fleet (default us-east-1)")
+    p.add_argument("--region", default="us-east-1",
+                   help="region of the single-region fleet, serving its own jurisdiction's users (default us-east-1)")
     p.add_argument("--time-column", help="timestamp column of a generic CSV trace")
     p.add_argument("--prompt-column", help="prompt-token column of a generic CSV trace")
     p.add_argument("--output-column", help="output-token column of a generic CSV trace")
     p.add_argument("--time-unit", choices=("s", "ms", "us"), default="s", help="unit of numeric timestamps")
     p.add_argument("--step-s", type=float, default=10.0,
-                   help="time step for rate curves expanded into cohorts (default 10 s; request logs use 1 s)")
+                   help="time step for rate curves expanded into cohorts, at most 60 (default 10 s; request logs use 1 s)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="policies tuned in parallel processes (default: 2, or 1 on a 1-CPU machine)")
     p.add_argument("--seed", type=int, default=0, help="seed for arrivals, cold starts and spot (default 0)")
