@@ -206,3 +206,19 @@ def test_single_region_serves_its_own_jurisdictions_users(ramp_trace, tmp_path):
     assert entry["jurisdictions"] == ["eu"] and entry["regions"] == ["eu-west-1"]
     (row,) = entry["results"]
     assert row["failed_requests"] == 0 and row["slo_window_attainment"] >= 0.99
+
+
+def test_a_failed_plot_leaves_neither_plots_nor_json(ramp_trace, tmp_path, monkeypatch, capsys):
+    import sim.plots
+
+    def half_then_fail(directory, *args):
+        from pathlib import Path
+        (Path(directory) / "first.png").write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sim.plots, "write_plots", half_then_fail)
+    out, plots = tmp_path / "out.json", tmp_path / "plots"
+    assert main(["bench", "--trace", ramp_trace, "--policies", "static", "--json", str(out),
+                 "--plot", str(plots)]) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no JSON, no plots, no staging left
