@@ -39,6 +39,8 @@ def test_azure_csv_loads_relative_times(tmp_path):
     ("2023-11-16 18:15:46,374,44\nyesterday,10,10\n", 3, "not a timestamp"),
     ("2023-11-16 18:15:46,374,44\n2023-11-16 18:15:47,ten,10\n", 3, "not a number"),
     ("2023-11-16 18:15:46,374,-4\n", 2, "negative"),
+    ("0,1,1\nnan,1,1\n5,1,1\n", 3, "not a finite number"),
+    ("0,1,1\ninf,1,1\n", 3, "not a finite number"),
 ])
 def test_bad_azure_rows_refused_with_line(tmp_path, body, line, reason):
     msg = refused(write(tmp_path, "bad.csv", AZURE_HEADER + body))
@@ -68,6 +70,9 @@ def test_jsonl_loads_and_refuses(tmp_path):
     assert "b.jsonl:2" in msg and "timestamp" in msg
     unsorted = write(tmp_path, "u.jsonl", "\n".join(json.dumps(r) for r in reversed(rows)))
     assert "u.jsonl:2" in refused(unsorted)
+    nan = write(tmp_path, "n.jsonl", json.dumps(rows[0]) + '\n{"timestamp": NaN, "input_length": 1, '
+                '"output_length": 1}\n')
+    assert "n.jsonl:2" in refused(nan) and "finite" in refused(nan)
 
 
 def test_generic_csv_with_named_columns(tmp_path):

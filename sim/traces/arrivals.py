@@ -66,6 +66,11 @@ def from_requests(name: str, path: str | Path, times: list[float], prompts: list
         raise refuse(path, None, "no requests (empty file or header only)",
                      "pass a trace with at least one request row")
     t = np.asarray(times, dtype=np.float64)
+    odd = np.flatnonzero(~np.isfinite(t))
+    if odd.size:
+        i = int(odd[0])
+        raise refuse(path, lines[i], f"timestamp is not a finite number ({t[i]})",
+                     "give every request a finite timestamp")
     back = np.flatnonzero(np.diff(t) < 0)
     if back.size:
         i = int(back[0]) + 1
