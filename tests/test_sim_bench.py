@@ -222,3 +222,19 @@ def test_a_failed_plot_leaves_neither_plots_nor_json(ramp_trace, tmp_path, monke
                  "--plot", str(plots)]) == 2
     assert "No space left" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no JSON, no plots, no staging left
+
+
+@pytest.mark.parametrize("spec", ["azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
+                                  "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-large",
+                                  "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-mid"])
+def test_defaults_leave_95_percent_of_the_shared_traces_windows_feasible(spec):
+    # Issue 4: the default GPU profile and --ttft-ms must leave >= 95 % of windows feasible.
+    from controller.law.types import Objective
+    from sim.profiles import get_profile
+    from sim.score import windows
+    from sim.traces import TraceOptions, load_trace, shared_traces_dir
+    if not (shared_traces_dir() / spec.partition("#")[0]).exists():
+        pytest.skip("shared traces not present")
+    arrivals = load_trace(spec, TraceOptions(cohort_step_s=10.0))
+    win = windows(arrivals, Objective(), get_profile(), warmup_s=300.0)
+    assert win.feasible[win.scored].mean() >= 0.95
