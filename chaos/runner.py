@@ -75,6 +75,8 @@ class _Run:
         self.first_fault: float | None = None
         self.unhealthy_at: float | None = None  # real targets: first poll with the hypothesis broken
         self.recovered_at: float | None = None
+        self.recovery_polls = 0  # real targets: polls of the hypothesis after the first fault
+        self.probe_errors: dict[str, str] = {}  # probe name -> why it last could not answer
         # True once the drill is winding down (aborting, rolling back, writing the journal):
         # a SIGINT/SIGTERM then only says so; it never cuts a rollback or the journal short
         self.stopping = False
@@ -107,7 +109,8 @@ class _Run:
                 except KeyboardInterrupt:
                     self._abort("interrupted by SIGINT", "aborted")
                 except InputError as err:  # refused late (a bad trace, a protected resource)
-                    self._abort(f"refused: {err.summary}", "failed")
+                    summary = err.summary.removeprefix("refused: ")
+                    self._abort(f"refused: {summary}", "failed")
                     if not self.injected:
                         journal_path = None  # nothing happened: nothing to journal
                     raise
@@ -282,6 +285,9 @@ class _Run:
             output: object = value
         except Exception as err:  # a probe that cannot answer is outside tolerance
             value, output = None, {"error": f"{type(err).__name__}: {err}"}
+            self.probe_errors[probe.name] = f"{type(err).__name__}: {err}"
+        else:
+            self.probe_errors.pop(probe.name, None)
         result = ProbeResult(probe.name, probe.kind, value, probe.tolerance.render(),
                              probe.tolerance.holds(value))
         self.journal.log(self.t, kind, probe.name, {"value": output, "within": result.within})
@@ -291,10 +297,16 @@ class _Run:
         probes = [p for p in self.x.steady_state if phase in p.phases]
         result = PhaseResult(self.t, [self._measure(p, f"probe-{phase}") for p in probes])
         self.journal.steady_state[phase] = result
-        broken = [f"{p.name}={_fmt(p.value)} (want {p.tolerance})" for p in result.probes if not p.within]
+        broken = [f"{p.name}={self._shown(p.name, p.value)} (want {p.tolerance})"
+                  for p in result.probes if not p.within]
         self.say(f"[{self.t:7.1f}s] steady state {phase}: " + ("held" if result.met else
                                                              "DEVIATED " + "; ".join(broken)))
         return result
+
+    def _shown(self, name: str, value) -> str:
+        """A probe's value for people: the error when it could not answer, not just 'no data'."""
+        error = self.probe_errors.get(name)
+        return f"no data ({error[:200]})" if value is None and error else _fmt(value)
 
     def _phases_met(self) -> bool:
         return all(v.met for v in self.journal.steady_state.values() if v is not None)
@@ -304,10 +316,11 @@ class _Run:
         for probe in self.x.stop_conditions:
             r = self._measure(probe, "stop-condition")
             if not r.within:
-                self._abort(f"stop condition {probe.name} breached: {_fmt(r.value)} "
+                self._abort(f"stop condition {probe.name} breached: {self._shown(probe.name, r.value)} "
                             f"(want {probe.tolerance.render()})", "aborted")
                 return False
         if self.target.realtime and self.first_fault is not None:
+            self.recovery_polls += 1
             held = all(self._measure(p, "probe-recovery").within
                        for p in self.x.steady_state if "during" in p.phases)
             if not held and self.unhealthy_at is None:
@@ -321,7 +334,9 @@ class _Run:
     def _expectations(self) -> list[dict]:
         m = self.target.measurements()
         if self.target.realtime and m.rto_seconds is None and self.first_fault is not None:
-            if self.unhealthy_at is None:
+            if self.recovery_polls == 0:
+                pass  # never polled after the fault: not measured (never "0 s" by default)
+            elif self.unhealthy_at is None:
                 m.rto_seconds = 0.0  # the hypothesis never broke while polled
             elif self.recovered_at is not None:
                 m.rto_seconds = self.recovered_at - self.first_fault

@@ -131,6 +131,13 @@ def parse_experiment(raw: Any, *, source: str = "", target: str | None = None) -
     allow = _allow(p, raw.get("allow"))
     if topology is not None:
         _residency(p, method, expect, topology, duration)
+    if target != "sim" and expect.rto_seconds is not None and method:
+        first = min(a.start_seconds for a in method)
+        end = max(a.end_seconds if a.end_seconds is not None else duration for a in method)
+        if first + poll >= end:
+            p.add("poll_seconds", f"real targets measure RTO by polling every poll_seconds while the "
+                  f"faults last ({first:g} s to {end:g} s), and no poll of {poll:g} s falls inside",
+                  f"set poll_seconds below {end - first:g}, or drop expect.rto_seconds")
     _unique(p, steady, "steady_state probe")
     _unique(p, stops, "stop_conditions probe")
 
@@ -410,8 +417,8 @@ def _check_failover_switch(p: _Problems, path: str, entry: dict, params: dict) -
     if hc == rc:
         p.add(path, "needs exactly one of health_check_id (Route 53 health check inverted) or "
               "routing_control_arn (ARC routing control turned Off)", "keep the one your failover uses")
-    if rc and not params.get("cluster_endpoints") and "cluster_endpoints" not in entry:
-        p.add(f"{path}.cluster_endpoints", "is required with routing_control_arn",
+    if rc and not params.get("cluster_endpoints") and isinstance(entry.get("cluster_endpoints"), (list, type(None))):
+        p.add(f"{path}.cluster_endpoints", "is required with routing_control_arn (at least one endpoint)",
               "list the ARC cluster's endpoints: [{url: https://....route53-recovery-cluster..."
               "amazonaws.com/v1, region: us-west-2}, ...]")
     if "cluster_endpoints" in entry and not rc:

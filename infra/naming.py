@@ -24,6 +24,24 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+# AWS Backup plan, selection and vault names: at most 50 characters (AWS Backup API reference,
+# CreateBackupPlan BackupPlanName, CreateBackupSelection SelectionName, CreateBackupVault).
+BACKUP_NAME_MAX = 50
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` if it fits in `limit` characters, else its head and a hash of the whole: still
+    unique and stable across runs."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 9].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def backup_name(stack: str, region: str, data_class: str = "") -> str:
+    """A backup vault (`data_class` empty) or plan name, unique per account and region."""
+    return fit("-".join(x for x in ("meridian", stack, region, data_class) if x), BACKUP_NAME_MAX)
+
+
 def bucket_name(domain: str, stack: str, region: str, data_class: str) -> str:
     """Globally unique, deterministic: `<domain>-<stack>-<region>-<class>`, shortened with a hash."""
     tail = f"-{region}-{data_class}"

@@ -14,8 +14,10 @@ from typing import Iterable
 
 from regions.errors import InputError, Problem
 
-# EKS standard support for 1.33 runs to 2026-07 (EKS Kubernetes release calendar); pin it so
-# a `pulumi up` never upgrades the control plane by surprise.
+# Pinned so a `pulumi up` never upgrades the control plane by surprise. EKS gives a minor
+# version 14 months of standard support, then 12 of extended support at an extra charge per
+# cluster hour (EKS User Guide, "Understand the Kubernetes version lifecycle on EKS"); for 1.33
+# standard support ended 2026-07-29. Move it together with addons.AUTOSCALER_CHART.
 EKS_VERSION = "1.33"
 SYSTEM_INSTANCE_TYPE = "m6i.large"
 CONTROLLER_NAMESPACE = "meridian-system"

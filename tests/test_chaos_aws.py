@@ -419,10 +419,11 @@ class _ArcStandIn:
                     self._reply(400, json.dumps({"__type": "UnknownOperation", "message": op}))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True  # close without waiting on idle keep-alive connections
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         import threading
 
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -446,9 +447,9 @@ def arc(monkeypatch):
 def _arc_drill(tmp_path: Path, url: str) -> Path:
     dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the next endpoint must answer
     method = [{"action": "region_outage", "name": "ireland", "region": "eu-west-1",
-               "routing_control_arn": ARC_CONTROL, "start_seconds": 0.1, "duration_seconds": 0.5,
+               "routing_control_arn": ARC_CONTROL, "start_seconds": 0.1, "duration_seconds": 0.3,
                "cluster_endpoints": [{"url": dead, "region": "us-west-2"}, {"url": url, "region": "eu-west-1"}]}]
-    return _experiment(tmp_path, method, [])
+    return _experiment(tmp_path, method, [], duration_seconds=1)
 
 
 def test_arc_routing_control_is_turned_off_and_restored_via_the_next_endpoint(arc, tmp_path):

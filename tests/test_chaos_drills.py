@@ -58,6 +58,8 @@ def test_eu_primary_outage(tmp_path):
     # no earlier than a minute after the fault
     assert m["rto_seconds"] is not None and 60 <= m["rto_seconds"] <= 600
     assert set(m["slo_attainment_during"]) == {"eu", "us", "jp"}
+    # the EU standby must scale beyond what the fault-free run wanted, while the outage lasts
+    assert m["detection_seconds"] is not None and 0 < m["detection_seconds"] <= 1200
     action = next(e for e in j["timeline"] if e["kind"] == "action")
     assert action["output"]["twin_event"] == "RegionOutage"
 
@@ -65,6 +67,8 @@ def test_eu_primary_outage(tmp_path):
 def test_az_outage(tmp_path):
     m = _check_common(*drill("az-outage", tmp_path))
     assert m["rpo_seconds"] == 0.0  # no region lost, no data lost
+    # a scale-up after the 900 s fault, or one the fault-free run makes too, is no detection
+    assert m["detection_seconds"] is None or m["detection_seconds"] <= 900
     assert m["slo_attainment_during"]["eu"] >= 0.7
 
 

@@ -326,3 +326,26 @@ def test_sigterm_after_the_rollbacks_still_stops_a_drill_waiting_for_its_after_p
     assert outcome.journal.status == "aborted" and "SIGTERM" in outcome.reason
     assert outcome.journal.steady_state["after"] is None
     assert [c[1] for c in target.calls].count("revert") == 1 and not target.active
+
+
+def test_real_target_rto_is_not_measured_when_nothing_was_polled_after_the_fault(tmp_path):
+    """Polls every 500 s, but the fault lasts 100 s: no observation, so no RTO (never 0 s)."""
+    x = experiment(poll_seconds=500, expect={"rto_seconds": 300}, method=[
+        {"action": "region_outage", "name": "outage", "region": "eu-west-1", "start_seconds": 100,
+         "duration_seconds": 100}])
+    target = ScriptedTarget(value=lambda t, a: 1.0, measurements=Measurements())
+    target.realtime = True
+    outcome = run(x, target, journal_path=tmp_path / "j.json")
+    rto = next(c for c in outcome.checks if c["name"] == "rto_seconds")
+    assert rto["measured"] is None and rto["met"] is False and outcome.exit_code == 1
+
+
+def test_a_probe_that_cannot_answer_says_why(tmp_path):
+    class Unreachable(ScriptedTarget):
+        def probe(self, probe):
+            raise ConnectionError("connection refused by 127.0.0.1:1")
+
+    said: list[str] = []
+    outcome = run(experiment(), Unreachable(), journal_path=tmp_path / "j.json", progress=said.append)
+    assert outcome.journal.status == "deviated"  # no data is never within tolerance
+    assert any("eu=no data (ConnectionError: connection refused by 127.0.0.1:1)" in m for m in said)

@@ -174,6 +174,14 @@ def test_real_target_templates_validate(name):
 def test_unwritable_journal_path_is_refused_before_running(tmp_path, capsys):
     assert main(["drill", "run", str(DRILLS[0]), "--journal", str(tmp_path)]) == 2
     assert "cannot write the journal" in capsys.readouterr().err
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert main(["drill", "run", str(DRILLS[0]), "--journal", str(not_a_folder / "j.json")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    # a drill refused after the check (here: a missing trace) leaves no folder behind
+    assert main(["drill", "run", str(DRILLS[0]), "--trace", str(tmp_path / "none.csv"),
+                 "--journal", str(tmp_path / "new" / "j.json")]) == 2
+    assert not (tmp_path / "new").exists()
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -248,6 +256,8 @@ def test_aws_region_outage_needs_exactly_one_failover_switch():
     assert "exactly one of health_check_id" in problems(aws())["method[0]"]
     both = problems(aws(health_check_id="hc", routing_control_arn="arn:rc"))
     assert "exactly one" in both["method[0]"] and "is required" in both["method[0].cluster_endpoints"]
+    empty = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[]))
+    assert "at least one endpoint" in empty["method[0].cluster_endpoints"]
     bad = problems(aws(routing_control_arn="arn:rc", cluster_endpoints=[
         {"url": "https://h1/v1", "region": "us-west-9"}, {"url": "h2", "region": "us-west-2"}, "x"]))
     assert "unknown region 'us-west-9'" in bad["method[0].cluster_endpoints[0].region"]
@@ -256,3 +266,12 @@ def test_aws_region_outage_needs_exactly_one_failover_switch():
     ok = parse_experiment(aws(routing_control_arn="arn:rc", cluster_endpoints=[
         {"url": "https://h1.route53-recovery-cluster.us-west-2.amazonaws.com/v1", "region": "us-west-2"}]))
     assert ok.experiment.method[0].params["routing_control_arn"] == "arn:rc"
+
+
+def test_a_real_target_rto_that_no_poll_could_observe_is_refused():
+    doc = base(target="aws", topology=None, steady_state=[], poll_seconds=700, expect={"rto_seconds": 300},
+               method=[{"action": "region_outage", "region": "eu-west-1", "health_check_id": "hc",
+                        "start_seconds": 600, "duration_seconds": 600}])
+    assert "no poll of 700 s falls inside" in problems(doc)["poll_seconds"]
+    doc["poll_seconds"] = 60
+    assert parse_experiment(doc).experiment.poll_seconds == 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 
 from infra.layout import gpu_groups, plan_estate, subnet_plan
-from infra.naming import bucket_name
+from infra.naming import BACKUP_NAME_MAX, backup_name, bucket_name
 from regions.residency import Transfer
 from regions.topology import SLO, DRPolicy, JurisdictionConfig, RegionRole, ReplicaBounds, Topology, Workload
 
@@ -106,3 +106,10 @@ def test_a_standby_abroad_stores_only_what_a_declared_transfer_allows():
     assert layout.region("eu-west-2").data_classes == ("personal", "model")  # telemetry only aggregated abroad
     assert {r.data_class for r in layout.replications} == {"personal", "model"}
     assert [(s.data_class, s.destination) for s in layout.skipped] == [("telemetry", "eu-west-2")]
+
+
+def test_backup_names_fit_aws_backups_limit_even_for_long_stack_names():
+    stack = "production-europe-and-asia-pacific"  # Pulumi allows stack names far longer than 50
+    names = {backup_name(stack, r, c) for r in ("ap-northeast-1", "ap-northeast-3") for c in ("", "personal", "model")}
+    assert len(names) == 6 and all(len(n) <= BACKUP_NAME_MAX for n in names)
+    assert backup_name("dev", "eu-west-1", "model") == "meridian-dev-eu-west-1-model"  # short names unchanged

@@ -115,8 +115,7 @@ def test_a_misspelt_meridian_key_or_an_unquoted_eks_version_exits_2(tmp_path, ca
     assert "meridian:eksVersion: '1.3' is not an EKS version" in err and "Traceback" not in err
 
 
-def test_string_settings_reach_every_controller_and_bad_ones_exit_2(tmp_path, capsys):
-    """Plain-string settings as `pulumi config set` stores them (they are not JSON)."""
+def test_bad_string_settings_exit_2(tmp_path, capsys):
     stack = tmp_path / "Pulumi.prom.yaml"
     line = "  aws:region: eu-west-1"
     stack.write_text(Path(EU_ONLY).read_text().replace(
@@ -125,30 +124,28 @@ def test_string_settings_reach_every_controller_and_bad_ones_exit_2(tmp_path, ca
     err = capsys.readouterr().err
     assert "meridian:prometheusUrl: 'prometheus:9090' is not an http(s) URL" in err
     assert "meridian:apiAllowList: '203.0.113.7/32' is not a list of CIDRs" in err and "Traceback" not in err
-    url, image = "http://prometheus.monitoring.svc:9090", "ghcr.io/acme/meridian-controller:1.2.3"
-    stack.write_text(Path(EU_ONLY).read_text().replace(
-        line, f"{line}\n  meridian:prometheusUrl: {url}\n  meridian:controllerImage: {image}"))
-    out = tmp_path / "plan.json"
-    assert main(["plan", str(stack), "--json", str(out)]) == 0
-    containers = [r["inputs"]["spec"]["template"]["spec"]["containers"][0]
-                  for r in json.loads(out.read_text())["resources"] if r["type"] == "kubernetes:apps/v1:Deployment"]
-    assert containers and all(url in c["args"] and c["image"] == image for c in containers)
 
 
-def test_the_program_file_runs_as_pulumi_runs_it(tmp_path):
-    """Pulumi executes infra/__main__.py as `__main__` (Pulumi.yaml: main: infra/)."""
+def test_the_program_file_runs_as_pulumi_runs_it_with_string_settings():
+    """Pulumi executes infra/__main__.py as `__main__` (Pulumi.yaml: main: infra/), with settings
+    as `pulumi config set` stores them: plain strings, not JSON."""
     import runpy
 
-    from infra.offline.plan import plan_stack
     from infra.offline.runner import run_offline
     from regions.validate import parse_yaml
+    from tests.test_infra_plan import _plan  # the eu-only plan, made once per session
 
-    raw = parse_yaml(Path(EU_ONLY).read_text(), EU_ONLY)["config"]
+    url, image = "http://prometheus.monitoring.svc:9090", "ghcr.io/acme/meridian-controller:1.2.3"
+    raw = {**parse_yaml(Path(EU_ONLY).read_text(), EU_ONLY)["config"],
+           "meridian:prometheusUrl": url, "meridian:controllerImage": image}
     program = str(ROOT / "infra" / "__main__.py")
     run = run_offline(lambda: runpy.run_path(program, run_name="__main__"), "eu-only", raw)
     assert sorted((r.type, r.name) for r in run.resources) == \
-        sorted((r.type, r.name) for r in plan_stack(EU_ONLY).resources)
+        sorted((r.type, r.name) for r in _plan("eu-only").resources)
     assert run.outputs["domainNames"]["api"] == "api.eu.infer.example.com"
+    containers = [r.inputs["spec"]["template"]["spec"]["containers"][0]
+                  for r in run.resources if r.type == "kubernetes:apps/v1:Deployment"]
+    assert len(containers) == 2 and all(url in c["args"] and c["image"] == image for c in containers)
 
 
 UK_STANDBY = """config:

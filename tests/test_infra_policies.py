@@ -95,6 +95,16 @@ def test_a_region_argument_on_the_resource_wins_over_the_provider():
                   "personal-data-bucket-in-jurisdiction") == {"moved"}
 
 
+def test_a_region_unknown_during_preview_is_unprovable_not_skipped_or_taken_from_the_provider():
+    from infra.offline.runner import UNKNOWN
+
+    p = Plan()
+    p.bucket("computed", "eu-west-1", region_input=UNKNOWN)  # e.g. region=other_resource.region
+    found = check(p.resources, policies=_only("personal-data-bucket-in-jurisdiction"))
+    assert [(v.resource, v.level) for v in found] == [("computed", "mandatory")]
+    assert "region is unknown" in found[0].message
+
+
 def test_a_declared_transfer_in_the_pack_config_allows_it():
     p = Plan()
     p.bucket("eu-in-uk", "eu-west-2")

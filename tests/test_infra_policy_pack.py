@@ -36,10 +36,10 @@ def _struct(value: dict) -> struct_pb2.Struct:
     return s
 
 
-def _analyze(stub, tags: dict, region: str):
+def _analyze(stub, tags: dict, region: str, typ: str = "aws:s3/bucket:Bucket", **props):
     request = analyzer_pb2.AnalyzeRequest(
-        type="aws:s3/bucket:Bucket", name="b", urn="urn:pulumi:s::meridian::aws:s3/bucket:Bucket::b",
-        properties=_struct({"bucket": "b", "tags": tags}),
+        type=typ, name="b", urn=f"urn:pulumi:s::meridian::{typ}::b",
+        properties=_struct({"bucket": "b", "tags": tags, **props}),
         provider=analyzer_pb2.AnalyzerProviderResource(type="pulumi:providers:aws", name="p", urn="urn:p",
                                                        properties=_struct({"region": region})))
     return stub.Analyze(request, timeout=30).diagnostics
@@ -60,3 +60,20 @@ def test_the_served_pack_rejects_a_personal_bucket_abroad_and_accepts_one_at_hom
     assert [d.policyName for d in abroad] == ["personal-data-bucket-in-jurisdiction"]
     assert abroad[0].enforcementLevel == analyzer_pb2.MANDATORY and "us-east-1" in abroad[0].message
     assert list(_analyze(analyzer, tags, "eu-west-1")) == []
+
+
+def test_a_key_arn_unknown_during_preview_does_not_stop_the_residency_check(analyzer):
+    """The engine sends unknowns as a sentinel; a policy that reads one is skipped with an
+    advisory "can't run during preview". The table policy must still judge the replicas."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    tags = {"meridian.dev/jurisdiction": "us", "meridian.dev/data-class": "personal"}
+    sse = {"enabled": True, "kmsKeyArn": UNKNOWN_STRING_VALUE}  # a new key: no ARN yet
+    abroad = _analyze(analyzer, tags, "us-east-1", "aws:dynamodb/table:Table", serverSideEncryption=sse,
+                      replicas=[{"regionName": "eu-west-1", "kmsKeyArn": UNKNOWN_STRING_VALUE}])
+    assert [(d.policyName, d.enforcementLevel) for d in abroad] == \
+        [("personal-data-table-in-jurisdiction", analyzer_pb2.MANDATORY)]
+    assert "eu-west-1" in abroad[0].message
+    home = _analyze(analyzer, tags, "us-east-1", "aws:dynamodb/table:Table", serverSideEncryption=sse,
+                    replicas=[{"regionName": "us-west-2", "kmsKeyArn": UNKNOWN_STRING_VALUE}])
+    assert list(home) == []

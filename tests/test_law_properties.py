@@ -57,6 +57,24 @@ def timed(obs_list):
     return out
 
 
+def sustained(ready: int, rate: float, service: float, t0: float, steps: int, slots: int = 32,
+              queued: float = 0.0) -> tuple[list[Observation], float]:
+    """A fixed fleet under a constant arrival rate, observed every 15 s, physically
+    consistent: the slots serve at most ready * slots / service requests per second and
+    the excess piles up in the queue (so a law can tell the served rate from the offered)."""
+    out = []
+    for i in range(steps):
+        served = min(rate + queued / 15.0, ready * slots / service)
+        queued = queued + (rate - served) * 15.0
+        queued = queued if queued > 1e-6 else 0.0
+        busy = min(rate * service, ready * slots) if not queued else ready * slots
+        out.append(Observation(
+            time_s=t0 + i * 15.0, ready_replicas=ready, starting_replicas=0, arrival_rate_rps=rate,
+            ttft_quantile_s=0.5 + (3.0 if queued else 0.0), e2e_quantile_s=None, in_flight=busy,
+            queued=queued, price_on_demand_per_hour=4.0))
+    return out, queued
+
+
 @PROPS
 @given(
     low=st.floats(1.0, 150.0),
@@ -67,15 +85,28 @@ def timed(obs_list):
 def test_more_sustained_load_never_gives_fewer_replicas(low, extra, ready, service):
     """Same learning history (a saturation episode reveals 32 slots), then half an hour of
     sustained load at `low` or at `low + extra`: the second never ends with fewer replicas."""
-    limits = Limits(min_replicas=1, max_replicas=2000)
+    limits = Limits(min_replicas=1, max_replicas=5000)
 
     def run(rate: float) -> int:
         p = MeridianPolicy(OBJ, limits)
-        history = [healthy(i * 15.0, ready, 4.0 * ready * 32 / service, service) for i in range(4)]
-        history += [healthy(60.0 + i * 15.0, ready, rate, service) for i in range(120)]
-        return feed(p, history)[-1].replicas
+        warm, backlog = sustained(ready, 2.0 * ready * 32 / service, service, 0.0, 4)
+        load, _ = sustained(ready, rate, service, 60.0, 120, queued=backlog)
+        return feed(p, warm + load)[-1].replicas
 
     assert run(low + extra) >= run(low)
+
+
+def test_more_sustained_load_examples():
+    """Explicit points on the same curve, including saturated ones hypothesis may miss."""
+    limits = Limits(min_replicas=1, max_replicas=5000)
+    sizes = []
+    for rate in (1.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0):
+        p = MeridianPolicy(OBJ, limits)
+        warm, backlog = sustained(10, 80.0, 8.0, 0.0, 4)
+        load, _ = sustained(10, rate, 8.0, 60.0, 120, queued=backlog)
+        sizes.append(feed(p, warm + load)[-1].replicas)
+    assert sizes == sorted(sizes), sizes
+    assert sizes[-1] >= 300.0 * 8.0 / 32  # the saturated case sizes for the offered load
 
 
 @PROPS

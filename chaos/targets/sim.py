@@ -18,8 +18,8 @@ Measurements (all over the drill, from the twin's per-request results):
   fault made miss (one good minute amid misses is noise; a window that also misses in
   the run without faults is not the fault's doing); 0 if the fault made no window miss,
   None if the SLO never came back. The drill's RTO is the worst jurisdiction's.
-- detection: from the first fault until the first scale-up by an autoscaler of a
-  region serving an affected jurisdiction.
+- detection: from the first fault until an autoscaler of a region serving an affected
+  jurisdiction first wants more replicas than in the run without faults, while a fault lasts.
 - RPO: for an outage of a region holding a jurisdiction's data (primary or active),
   `regions.dr.expected_data_loss_s` of its DR strategy (scheduled backups are taken on
   the trace's hour); otherwise 0.
@@ -417,15 +417,24 @@ class SimTarget:
         return worst
 
     def _detection(self) -> float | None:
+        """From the first fault until an autoscaler of an affected jurisdiction first wants more
+        replicas than it wanted at that moment in the same run without faults, while a fault
+        lasts. A scale-up the fault-free run makes too, or one after every fault has ended, is
+        not a reaction to the fault: None then (no detection seen)."""
         start = self._first_fault()
+        end = max(f.end for f in self.faults.values()) + self.lead_in
         serving = {r for j in self._affected() for r in self.topo.jurisdictions[j].region_codes}
         best = None
-        for code in serving:
-            tl = self.result.timelines[code]
+        for code in serving & set(self.codes):
+            tl, base = self.result.timelines[code], self.baseline.timelines[code]
             times, desired = np.asarray(tl.time_s), np.asarray(tl.desired)
-            after = np.flatnonzero((times > start) & (desired > np.concatenate(([desired[0]], desired[:-1]))))
-            if after.size:
-                t = float(times[after[0]] - start)
+            base_times, base_desired = np.asarray(base.time_s), np.asarray(base.desired)
+            if not base_times.size:
+                continue
+            k = np.clip(np.searchsorted(base_times, times, side="right") - 1, 0, None)
+            react = np.flatnonzero((times > start) & (times <= end) & (desired > base_desired[k]))
+            if react.size:
+                t = float(times[react[0]] - start)
                 best = t if best is None else min(best, t)
         return best
 

@@ -141,7 +141,9 @@ class CapacityEstimator:
         and Little's law on the slots gives the service time at a full batch -- the very
         point a queue-free fleet never shows and the fit most needs."""
         served = x.rate_rps - queue_growth_rps
-        if served > 0.3 * x.rate_rps and x.in_flight / served < self.MAX_SERVICE_S:
+        # (a queue that vanished faster than three times the arrival rate was dropped or
+        # reset, not served)
+        if 0.3 * x.rate_rps < served < 3.0 * x.rate_rps and x.in_flight / served < self.MAX_SERVICE_S:
             self.service.add(served / x.ready, x.in_flight / served)
 
     def _learn_slots(self, per_replica: float) -> None:

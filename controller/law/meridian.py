@@ -132,6 +132,8 @@ class MeridianPolicy:
             # while a queue builds, but the queue itself is sized for below, and counting
             # waiting time here as well would feed the queue back into the size
             service = in_flight / obs.arrival_rate_rps
+            if service > CapacityEstimator.MAX_SERVICE_S:  # a rate of ~0: not a measurement
+                service = None
         if cap is None and in_flight and obs.ready_replicas > 0:
             cap = in_flight / obs.ready_replicas  # at least what the replicas hold now
         if service is None or cap is None or not (math.isfinite(service) and math.isfinite(cap) and cap > 0):
@@ -143,7 +145,10 @@ class MeridianPolicy:
         # the backlog new capacity will find must be served on top of new arrivals: drain
         # it within one more horizon
         rate = fc.rate_rps + backlog / horizon_s
-        at_least = max(floor, math.ceil(rate * service / cap))
+        concurrency = rate * service / cap
+        if not math.isfinite(concurrency):
+            return self._size_by_rate(obs, fc, view)
+        at_least = max(floor, math.ceil(concurrency))
         # Until a queue has shown the slot count, plan as if a replica had the probe bound's
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.

@@ -20,7 +20,10 @@ from infra.settings import EstateSettings
 
 # Control-plane log types EKS can ship to CloudWatch (EKS User Guide, "Control plane logs").
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-LOG_RETENTION_DAYS = 90
+LOG_RETENTION_DAYS = 90  # our choice: a quarter of audit history; EKS's default keeps logs forever
+# System group: two nodes so the controller (2 replicas, PDB minAvailable 1) and CoreDNS survive
+# one node's loss; up to four for add-on growth. Our sizing, not an AWS figure.
+SYSTEM_NODES = {"min_size": 2, "desired_size": 2, "max_size": 4}
 # Root volume per node: inference images with CUDA run to 10-20 GB and weights are cached on the
 # node, so GPU nodes get far more than the 20 GiB EKS default.
 SYSTEM_DISK_GIB, GPU_DISK_GIB = 50, 200
@@ -124,7 +127,7 @@ class RegionalCluster(pulumi.ComponentResource):
     def _node_group(self, suffix: str, role: aws.iam.Role, gpu: GpuGroup | None) -> aws.eks.NodeGroup:
         n, a = self._name, self._args
         if gpu is None:  # the system group runs the controller, CoreDNS and add-ons
-            sizing = {"min_size": 2, "desired_size": 2, "max_size": 4}
+            sizing = dict(SYSTEM_NODES)
             extra = {"instance_types": [a.settings.system_instance_type], "capacity_type": "ON_DEMAND",
                      "disk_size": SYSTEM_DISK_GIB,
                      "ami_type": "AL2023_x86_64_STANDARD", "labels": {LABEL_POOL: "system"}}

@@ -139,7 +139,8 @@ class GlobalEdge(pulumi.ComponentResource):
             # CloudFront origin groups only fail over GET/HEAD/OPTIONS and refuse POST behaviours.
             api_origin = f"api-{j.jurisdiction}"
             origins.append(self._origin(api_origin, jurisdiction_host(a.domain, j.jurisdiction)))
-            origins += [self._origin(r, region_host(a.domain, r)) for r in j.targets
+            # Only the origins a behaviour or group uses: the first two targets (see below).
+            origins += [self._origin(r, region_host(a.domain, r)) for r in j.targets[:2]
                         if r not in {x["origin_id"] for x in origins}]
             static = j.targets[0]
             if len(j.targets) > 1:  # an origin group has exactly a primary and a failover member

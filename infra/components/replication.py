@@ -21,7 +21,7 @@ import pulumi_aws as aws
 from infra import iam_docs
 from infra.components.data_store import ResidentDataStore
 from infra.layout import Replication
-from infra.naming import TAG_DATA_CLASS, bucket_arn
+from infra.naming import TAG_DATA_CLASS, backup_name, bucket_arn
 from regions import dr
 
 # S3 RTC has one setting, 15 minutes, which is the SLA bound regions.dr counts on.
@@ -29,7 +29,7 @@ RTC_MINUTES = int(dr.S3_RTC_BOUND_S // 60)
 if dr.BACKUP_INTERVAL_S != 3600:
     raise ImportError("regions.dr.BACKUP_INTERVAL_S changed: change BACKUP_SCHEDULE (hourly) with it")
 BACKUP_SCHEDULE = "cron(0 * ? * * *)"  # hourly: regions.dr.BACKUP_INTERVAL_S
-BACKUP_RETENTION_DAYS = 35
+BACKUP_RETENTION_DAYS = 35  # our choice: five weeks of hourly recovery points in both vaults
 # A scheduled job must start within this many minutes or is cancelled (AWS Backup default 8 h,
 # minimum 60: AWS Backup API, BackupRule.StartWindowMinutes); 60 keeps hourly jobs hourly.
 BACKUP_START_WINDOW_MIN = 60
@@ -96,7 +96,7 @@ class DataReplication(pulumi.ComponentResource):
         visible (and known) during `pulumi preview`, for the residency policy."""
         if region not in self._vaults:
             o = pulumi.ResourceOptions(parent=self, provider=args.providers[region])
-            name = f"meridian-{args.stack}-{region}"
+            name = backup_name(args.stack, region)
             vault = aws.backup.Vault(f"{region}-vault", name=name, kms_key_arn=args.stores[region].key.arn,
                                      tags=args.tags, opts=o)
             account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(
@@ -111,7 +111,7 @@ class DataReplication(pulumi.ComponentResource):
         vault, _ = self._vault(source, args)
         copies = [self._vault(r.destination, args) for r in reps]
         tags = {**args.tags, TAG_DATA_CLASS: data_class}
-        plan_name = f"meridian-{args.stack}-{source}-{data_class}"  # unique per account and region
+        plan_name = backup_name(args.stack, source, data_class)
         plan = aws.backup.Plan(f"{n}-backup", name=plan_name, tags=tags, rules=[{
             "rule_name": "hourly", "target_vault_name": vault.name, "schedule": BACKUP_SCHEDULE,
             "start_window": BACKUP_START_WINDOW_MIN,

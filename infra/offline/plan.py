@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,7 +18,9 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from infra.offline.runner import PlannedResource, run_offline
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from infra.offline.runner import UNKNOWN, PlannedResource, run_offline
 from regions.topology import Topology
 
 UNIQUE_NAMES = "unique-resource-names"
@@ -86,23 +89,46 @@ def check(resources: list[PlannedResource], config: dict[str, Any] | None = None
     from infra.policy.policies import POLICIES
 
     config = config or {}
-    by_urn = {r.urn: r for r in resources}
     violations = unique_names(resources)
     if policies is None:  # the whole pack: also what the real engine and providers would refuse
         violations += sdk_arguments(resources)
+    by_urn = {r.urn: _as_engine_sends(r) for r in resources}
+    resources = [by_urn[r.urn] for r in resources]
     for policy in POLICIES if policies is None else policies:
         level = "advisory" if policy.enforcement_level == EnforcementLevel.ADVISORY else "mandatory"
         found: list[tuple[str, str]] = []  # (resource name, message)
+        skipped: list[tuple[str, str]] = []  # like the engine: a policy that meets an unknown is not run
         if isinstance(policy, ResourceValidationPolicy):
             for r in resources:  # like the engine: every resource; the policy filters by type
                 args = ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, _options(r),
                                               _provider(r, by_urn), config)
-                policy.validate(args, lambda m, _u=None, _n=r.name: found.append((_n, m)))
+                try:
+                    policy.validate(args, lambda m, _u=None, _n=r.name: found.append((_n, m)))
+                except UnknownValueError as err:
+                    skipped.append((r.name, f"can't run policy {policy.name} during preview: {err.message}"))
         else:
             stack = StackValidationArgs([_policy_resource(r, by_urn) for r in resources], config)
-            policy.validate(stack, lambda m, u=None: found.append((by_urn[u].name if u in by_urn else "", m)))
+            try:
+                policy.validate(stack, lambda m, u=None: found.append((by_urn[u].name if u in by_urn else "", m)))
+            except UnknownValueError as err:
+                skipped.append(("", f"can't run policy {policy.name} during preview: {err.message}"))
         violations += [Violation(policy.name, name, message, level) for name, message in found]
+        violations += [Violation(policy.name, name, message, "advisory") for name, message in skipped]
     return violations
+
+
+def _as_engine_sends(r: PlannedResource) -> PlannedResource:
+    """Inputs as the engine hands them to a policy pack: a value unknown during preview is
+    Pulumi's unknown sentinel, and reading one raises UnknownValueError (pulumi_policy.proxy)."""
+    return dataclasses.replace(r, inputs=unknown_checking_proxy(_sentinels(r.inputs)))
+
+
+def _sentinels(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sentinels(v) for v in value]
+    return UNKNOWN_STRING_VALUE if value == UNKNOWN else value
 
 
 def unique_names(resources: list[PlannedResource]) -> list[Violation]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from infra.policy.preview import UNKNOWN, items, value
 from regions.catalog import load_catalog
 
 RECORD = "aws:route53/record:Record"
@@ -18,8 +19,10 @@ def normal(name: Any) -> str:
 
 
 def record_targets(props: Mapping[str, Any]) -> list[str]:
-    return [normal(t) for t in props.get("records") or []] + \
-           [normal(a.get("name")) for a in props.get("aliases") or [] if isinstance(a, Mapping)]
+    """A record's answers; one unknown during preview becomes "", a dead end when followed."""
+    records = [t for t in items(value(props, "records"))]
+    aliases = [value(a, "name") if isinstance(a, Mapping) else a for a in items(value(props, "aliases"))]
+    return [("" if t is UNKNOWN else normal(t)) for t in records + aliases if t is not None]
 
 
 def region_in_host(host: str) -> str | None:
@@ -32,8 +35,9 @@ def resolve_regions(name: str, resources: Iterable) -> set[str | None]:
     """Regions a name finally reaches through this stack's records; None marks a dead end."""
     by_name: dict[str, list[list[str]]] = {}
     for r in resources:
-        if r.resource_type == RECORD:
-            by_name.setdefault(normal(r.props.get("name")), []).append(record_targets(r.props))
+        own = value(r.props, "name") if r.resource_type == RECORD else UNKNOWN
+        if own is not UNKNOWN:  # e.g. ACM's validation record during preview: no name to match yet
+            by_name.setdefault(normal(own), []).append(record_targets(r.props))
     found: set[str | None] = set()
     pending, seen = [normal(name)], set()
     while pending:

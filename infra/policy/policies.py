@@ -25,6 +25,7 @@ from pulumi_policy import (
 
 from infra.naming import TAG_DATA_CLASS, TAG_JURISDICTION, bucket_from_arn
 from infra.policy.dns import RECORD, normal, record_reach
+from infra.policy.preview import UNKNOWN, value
 from regions.catalog import load_catalog
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass
@@ -49,12 +50,15 @@ CONFIG_SCHEMA = PolicyConfigSchema(properties={"allowedTransfers": {
 # ---------------------------------------------------------------- helpers
 
 def region_of(props: Mapping[str, Any], provider) -> str | None:
-    """The resource's `region` argument, else its provider's `region`."""
-    if isinstance(props.get("region"), str) and props["region"]:
-        return props["region"]
-    if provider is not None and isinstance(provider.props.get("region"), str):
-        return provider.props["region"] or None
-    return None
+    """The resource's `region` argument, else its provider's `region`; None when neither is
+    known (a region computed from another resource is unknown during preview: unprovable)."""
+    own = value(props, "region")
+    if own is UNKNOWN:
+        return None
+    if isinstance(own, str) and own:
+        return own
+    theirs = value(provider.props, "region") if provider is not None else None
+    return theirs if isinstance(theirs, str) and theirs else None
 
 
 def jurisdiction_of_region(region: str | None) -> str | None:
@@ -119,12 +123,12 @@ def _personal_table_home(args: ResourceValidationArgs, report: ReportViolation) 
         return
     home, allowed = str(tags.get(TAG_JURISDICTION)), transfers(args.get_config())
     where = [("table", region_of(args.props, args.provider))]
-    where += [("replica", r.get("regionName")) for r in args.props.get("replicas") or [] if isinstance(r, Mapping)]
+    where += [("replica", value(r, "regionName")) for r in args.props.get("replicas") or [] if isinstance(r, Mapping)]
     for what, region in where:
         if not may_hold_personal(home, region, allowed):
             report(f"personal-data table {args.name}: {what} in {region or 'an unknown region'} "
                    f"({jurisdiction_of_region(region) or 'unknown jurisdiction'}) is outside {home}")
-    if not (args.props.get("serverSideEncryption") or {}).get("kmsKeyArn"):
+    if not value(args.props.get("serverSideEncryption"), "kmsKeyArn"):  # set, if unknown in preview
         report(f"personal-data table {args.name} is not encrypted with a customer managed KMS key; "
                f"set serverSideEncryption {{enabled: true, kmsKeyArn}}")
 
@@ -146,7 +150,7 @@ def _backup_copy_home(args: ResourceValidationArgs, report: ReportViolation) -> 
     if cls != DataClass.PERSONAL.value:
         return
     for copy in copies:
-        arn = str(copy.get("destinationVaultArn") or "")
+        arn = str(value(copy, "destinationVaultArn") or "")
         parts = arn.split(":")
         region = parts[3] if len(parts) > 3 and parts[2] == "backup" else None
         if not may_hold_personal(str(home), region, transfers(args.get_config())):
@@ -172,7 +176,7 @@ def _eks_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     configs = args.props.get("encryptionConfig") or []
     configs = [configs] if isinstance(configs, Mapping) else list(configs)
-    ok = any("secrets" in (c.get("resources") or []) and (c.get("provider") or {}).get("keyArn")
+    ok = any("secrets" in (c.get("resources") or []) and value(c.get("provider"), "keyArn")
              for c in configs if isinstance(c, Mapping))
     if not ok:
         report(f"EKS cluster {args.name} does not encrypt Kubernetes Secrets with a KMS key; set "
@@ -192,8 +196,8 @@ def _public_block_flags(args: ResourceValidationArgs, report: ReportViolation) -
 def _bucket_encryption(args: StackValidationArgs, report: ReportViolation) -> None:
     sse = _by_bucket(args.resources, SSE)
     for name, bucket in _buckets(args.resources).items():
-        algos = [((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"),
-                  (rule.get("applyServerSideEncryptionByDefault") or {}).get("kmsMasterKeyId"))
+        algos = [(value(rule.get("applyServerSideEncryptionByDefault"), "sseAlgorithm"),
+                  value(rule.get("applyServerSideEncryptionByDefault"), "kmsMasterKeyId"))  # a new key: unknown
                  for c in sse.get(name, []) for rule in (c.props.get("rules") or [])]
         if not any(a in KMS_ALGORITHMS and key for a, key in algos):
             report(f"bucket {name} has no KMS encryption at rest; add a "

@@ -136,9 +136,13 @@ def _journal_path(text: str) -> str:
 
     if path.is_dir():
         raise refuse("is a directory")
+    # the nearest folder that exists: missing ones are created only when the journal is written,
+    # so a drill refused later leaves nothing behind
+    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir():
+        raise refuse(f"{folder} is not a folder")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
             pass
     except OSError as err:
         raise refuse(err.strerror or str(err)) from None
