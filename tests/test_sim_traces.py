@@ -136,3 +136,10 @@ def test_rate_curve_without_series_and_days_beyond_it_refused(tmp_path):
     err = refused(p + "#a", TraceOptions(days=1))  # the curve lasts 1200 s
     assert "--days" in err and "0.01389 days" in err
     assert load_trace(p + "#a", TraceOptions(days=600 / 86400)).duration_s == 600
+
+
+def test_binary_file_refused(tmp_path):
+    for name in ("b.csv", "b.jsonl"):
+        p = tmp_path / name
+        p.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+        assert "not UTF-8 text" in refused(str(p))

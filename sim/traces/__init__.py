@@ -56,6 +56,18 @@ def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
     if bad:
         raise InputError("bad trace scaling", [Problem(
             "/".join(bad), "must be a finite number > 0", fix="pass values > 0")])
+    try:
+        return _load(path, series, options)
+    except UnicodeDecodeError as err:
+        raise refuse(path, None, f"not UTF-8 text ({err.reason} at byte {err.start})",
+                     "pass a CSV or JSON Lines text file") from None
+    except csv.Error as err:
+        raise refuse(path, None, f"unreadable CSV ({err})", "pass a plain comma-separated text file") from None
+    except OSError as err:
+        raise refuse(path, None, f"cannot read it ({err.strerror})", "check the path and its permissions") from None
+
+
+def _load(path: Path, series: str, options: TraceOptions) -> Arrivals:
     if series:
         trace = load_rate_curve(path, series, days=options.days, mean_rate=options.mean_rate,
                                 rate_scale=options.rate_scale, step_s=options.cohort_step_s,
