@@ -130,6 +130,12 @@ def _config(args) -> BenchConfig:
         raise InputError("bad bench options", problems)
     columns = Columns(*named, time_unit=args.time_unit) if all(named) else None
     traces = tuple(args.trace or [default_trace()])
+    plain_csv = [t for t in traces + ((args.tune_on,) if args.tune_on else ())
+                 if "#" not in t and not t.endswith((".jsonl", ".ndjson"))]
+    if columns is not None and not plain_csv:
+        raise InputError("bad bench options", [Problem(
+            "--time-column/--prompt-column/--output-column", "no --trace or --tune-on is a CSV request log, "
+            "so the column names would be ignored", fix="drop them, or pass the CSV trace they describe")])
     topology = None
     if args.topology:
         from sim.topology_split import load_split
