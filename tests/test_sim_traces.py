@@ -143,3 +143,8 @@ def test_binary_file_refused(tmp_path):
         p = tmp_path / name
         p.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
         assert "not UTF-8 text" in refused(str(p))
+
+
+def test_rate_curve_without_traffic_refused(tmp_path):
+    p = write(tmp_path, "z.csv", "model,window_start_s,total_rate_rps,rate_weighted_cv\nz,0,0,1\nz,600,0,1\n")
+    assert "no requests (every rate is 0)" in refused(p + "#z")

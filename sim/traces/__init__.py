@@ -57,7 +57,7 @@ def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
         raise InputError("bad trace scaling", [Problem(
             "/".join(bad), "must be a finite number > 0", fix="pass values > 0")])
     try:
-        return _load(path, series, options)
+        trace = _load(path, series, options)
     except UnicodeDecodeError as err:
         raise refuse(path, None, f"not UTF-8 text ({err.reason} at byte {err.start})",
                      "pass a CSV or JSON Lines text file") from None
@@ -65,6 +65,10 @@ def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
         raise refuse(path, None, f"unreadable CSV ({err})", "pass a plain comma-separated text file") from None
     except OSError as err:
         raise refuse(path, None, f"cannot read it ({err.strerror})", "check the path and its permissions") from None
+    if trace.requests <= 0:
+        raise refuse(path, None, f"{trace.name} has no requests" + (" (every rate is 0)" if series else ""),
+                     "pass a trace with traffic, or a longer --days")
+    return trace
 
 
 def _load(path: Path, series: str, options: TraceOptions) -> Arrivals:
