@@ -41,6 +41,7 @@ def test_azure_csv_loads_relative_times(tmp_path):
     ("2023-11-16 18:15:46,374,-4\n", 2, "negative"),
     ("0,1,1\nnan,1,1\n5,1,1\n", 3, "not a finite number"),
     ("0,1,1\ninf,1,1\n", 3, "not a finite number"),
+    ("0,1,1\n1,1,10000000000\n", 3, "more than any model's context"),
 ])
 def test_bad_azure_rows_refused_with_line(tmp_path, body, line, reason):
     msg = refused(write(tmp_path, "bad.csv", AZURE_HEADER + body))
