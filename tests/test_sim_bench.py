@@ -239,3 +239,12 @@ def test_defaults_leave_95_percent_of_the_shared_traces_windows_feasible(spec):
     arrivals = load_trace(spec, TraceOptions(cohort_step_s=10.0))
     win = windows(arrivals, Objective(), get_profile(), warmup_s=300.0)
     assert win.feasible[win.scored].mean() >= 0.95
+
+
+def test_a_trace_too_long_for_memory_is_refused(tmp_path, capsys):
+    # Millisecond timestamps read as seconds: 2 requests 11,574 days apart, 1e9 one-second steps.
+    gap = tmp_path / "gap.csv"
+    gap.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,10\n1000000000,10,10\n")
+    assert main(["bench", "--trace", str(gap)]) == 2
+    err = capsys.readouterr().err
+    assert "too long" in err and "--time-unit" in err
