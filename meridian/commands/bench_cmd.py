@@ -1,7 +1,6 @@
 """`meridian bench`: baselines and oracle side by side on real traces, in the digital twin."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import resource
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from controller.law.types import Objective
 from regions.errors import InputError, Problem
+from regions.files import atomic_write_json
 from sim.bench import BenchConfig, run_bench
 from sim.policies import REGISTRY
 from sim.profiles import DEFAULT_INSTANCE
@@ -245,11 +245,4 @@ def write_outputs(json_path: str | None, plot_dir: str | None, out: dict, runs, 
 def write_json_atomic(path: str, data: dict) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(data), f, indent=2)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(target, _clean(data))
