@@ -163,6 +163,11 @@ class CapacityEstimator:
             self._slots_low_run = 0
         self.slots += (1.0 - self.s.forget) * (per_replica - self.slots)
 
+    @property
+    def queue_recent(self) -> bool:
+        """A request waited for a slot within the last rate window."""
+        return self._since_queue < self.CALM_SAMPLES
+
     # -- reading ------------------------------------------------------------------------
     def view(self) -> CapacityView:
         """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from controller.law.budget import MissBudget
 from controller.law.capacity import CapacityEstimator, CapacityView, Sample
 from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
@@ -58,6 +59,8 @@ class MeridianPolicy:
         self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner()
+        allowed = (1.0 - objective.window_attainment) * s.budget_share
+        self._budget = MissBudget(allowed, 1.0 - s.surge_quantile, s.budget_step)
         self._base: int | None = None  # replicas needed for load, before spot fallback
 
     # -- the decision -------------------------------------------------------------------
@@ -70,6 +73,8 @@ class MeridianPolicy:
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
             self._learn(obs)
+            if health.full:
+                self._count_miss(obs)
         predicted = None
         if not health.rate_ok:
             needed, why = current, f"{health.problem}: holding {current}"
@@ -116,6 +121,16 @@ class MeridianPolicy:
                 ttft_q_s=_usable(obs.ttft_quantile_s),
             )
         )
+
+    def _count_miss(self, obs: Observation) -> None:
+        """One look at the trailing window for the miss budget: a miss counts only when
+        requests queued for a slot (prefill-bound or infeasible windows are not for
+        headroom to fix); the adapted quantile then sets the forecast's surge headroom."""
+        ttft = _usable(obs.ttft_quantile_s)
+        if ttft is None or not obs.arrival_rate_rps:
+            return
+        self._budget.update(ttft > self.objective.ttft_s and self._capacity.queue_recent)
+        self._forecaster.growth.q = self._budget.quantile
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
         limits = self.limits

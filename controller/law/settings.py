@@ -37,6 +37,14 @@ class LawSettings:
     # rate's own measurement noise and doubled the cost for ~0.1 % more attainment in the
     # twin, so the top decile is left to the queueing headroom and the reactive path.
     surge_quantile: float = 0.9
+    # The surge quantile above is only the prior: the law adapts it online to spend this
+    # share of the objective's miss allowance (1 - window attainment) on its own misses
+    # (budget.py). Half, as with `tail_share`: the law sees its misses through trailing
+    # windows, not the scored 1-minute ones, and windows it cannot fix spend the rest.
+    budget_share: float = 0.5
+    # Step of that adaptation per decision: Gibbs & Candes' (NeurIPS 2021) value, 0.005;
+    # one missed cold start (~13 looks) moves the quantile by ~0.07.
+    budget_step: float = 0.005
     # When the per-replica concurrency that breaks the objective has never been seen, plan
     # at most this factor above the highest concurrency observed to be fine (a bounded probe).
     probe_growth: float = 1.1
