@@ -75,7 +75,10 @@ class RateForecaster:
         third = len(recent) // 3
         trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
         if trend > 0:
-            guess = min(latest + trend * reach, cap)
+            # a slope is extrapolated no further ahead than the history it was fitted on
+            # reaches back (at start-up that history is a rate window still filling up)
+            span = recent[-1][0] - recent[0][0]
+            guess = min(latest + trend * min(reach, span), cap)
             if guess > best:
                 best, basis = guess, "trend"
         window = 4.0 * self.interval_s
