@@ -53,3 +53,13 @@ def test_law_counts_only_misses_with_a_queue_against_its_headroom():
     assert queued._budget.quantile > start
     assert queued._forecaster.growth.q == queued._budget.quantile
     assert prefill._budget.quantile <= start
+
+
+def test_a_long_miss_streak_does_not_wind_the_budget_up():
+    budget = MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005)
+    for _ in range(1000):  # misses that even the largest surge seen does not cover
+        budget.update(True)
+    assert budget.alpha == -budget.step and budget.quantile == 1.0
+    for _ in range(201):  # 1 / allowed calm looks bring it back below the top quantile
+        budget.update(False)
+    assert budget.quantile < 1.0

@@ -12,7 +12,7 @@ misses the law itself sees, with adaptive conformal inference (Gibbs & Candes,
 Each decision looks at one trailing window; `missed` is 1 when it missed the objective
 while requests queued for a slot (a miss more capacity would have prevented). Over any
 long stretch the share of missed looks converges to `allowed` whatever the traffic
-(their Proposition 4.1: the gap is at most (1 + step) / (step * looks)), and alpha stays
+(their Proposition 4.1: the gap is at most (1 + step) / (step * looks)), and alpha is kept
 within [-step, 1 + step] (their Lemma 4.1), so a bad day cannot wind it up. A service
 whose headroom is more than it needs spends less of the allowance and gets cheaper; one
 whose bursts outrun the headroom raises it after its first misses.
@@ -33,7 +33,13 @@ class MissBudget:
     def update(self, missed: bool) -> None:
         self.looks += 1
         self.misses += int(missed)
-        self.alpha += self.step * (self.allowed - (1.0 if missed else 0.0))
+        alpha = self.alpha + self.step * (self.allowed - (1.0 if missed else 0.0))
+        # Their Lemma 4.1 keeps alpha in [-step, 1 + step] because at alpha <= 0 the
+        # interval is infinite and nothing misses. Here the top quantile is the largest
+        # surge seen, which a new record can still outrun: such a miss says nothing about
+        # which quantile to plan for, so alpha keeps the lemma's bounds instead of winding
+        # up for hours of maximal headroom.
+        self.alpha = min(1.0 + self.step, max(-self.step, alpha))
 
     @property
     def quantile(self) -> float:
