@@ -36,23 +36,26 @@ def test_misses_raise_the_quantile_and_calm_lowers_it():
     assert budget.quantile < raised
 
 
-def _obs(t: float, ttft: float, queued: float) -> Observation:
+def _obs(t: float, ttft: float, queued: float, in_flight: float = 150.0) -> Observation:
     return Observation(time_s=t, ready_replicas=10, starting_replicas=0, arrival_rate_rps=20.0,
-                       ttft_quantile_s=ttft, e2e_quantile_s=None, in_flight=150.0, queued=queued,
+                       ttft_quantile_s=ttft, e2e_quantile_s=None, in_flight=in_flight, queued=queued,
                        price_on_demand_per_hour=1.0)
 
 
-def test_law_counts_only_misses_with_a_queue_against_its_headroom():
+def test_law_counts_misses_capacity_could_fix_against_its_headroom():
     obj = Objective(95.0, 1.0)
-    queued = MeridianPolicy(obj, Limits(max_replicas=100))
-    prefill = MeridianPolicy(obj, Limits(max_replicas=100))
+    queued, busy, light = (MeridianPolicy(obj, Limits(max_replicas=100)) for _ in range(3))
+    for law in (queued, busy, light):  # calm: 15 of the batch per replica seen, no queue
+        for i in range(10):
+            law.decide(_obs(15.0 * i, 0.5, 0.0))
     start = queued._budget.quantile
-    for i in range(20):
+    for i in range(10, 30):
         queued.decide(_obs(15.0 * i, 3.0, 40.0))  # slow first tokens while requests wait
-        prefill.decide(_obs(15.0 * i, 3.0, 0.0))  # slow first tokens, nobody waiting
-    assert queued._budget.quantile > start
+        busy.decide(_obs(15.0 * i, 3.0, 0.0))  # no queue, but the batch as full as ever seen
+        light.decide(_obs(15.0 * i, 3.0, 0.0, in_flight=30.0))  # a light batch: long prompts
+    assert queued._budget.quantile > start and busy._budget.quantile > start
     assert queued._forecaster.growth.q == queued._budget.quantile
-    assert prefill._budget.quantile <= start
+    assert light._budget.quantile <= start
 
 
 def test_a_long_miss_streak_does_not_wind_the_budget_up():

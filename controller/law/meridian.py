@@ -123,13 +123,17 @@ class MeridianPolicy:
         )
 
     def _count_miss(self, obs: Observation) -> None:
-        """One look at the trailing window for the miss budget: a miss counts only when
-        requests queued for a slot (prefill-bound or infeasible windows are not for
-        headroom to fix); the adapted quantile then sets the forecast's surge headroom."""
+        """One look at the trailing window for the miss budget: a miss counts when requests
+        queued for a slot within the window or the batch is at least half full -- a miss
+        with a light batch and no queue is the prompt mix (long prompts), which headroom
+        cannot fix; the adapted quantile then sets the forecast's surge headroom."""
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None or not obs.arrival_rate_rps:
             return
-        self._budget.update(ttft > self.objective.ttft_s and self._capacity.queue_recent)
+        in_flight = _usable(obs.in_flight)
+        per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
+        load = self._capacity.queue_recent or self._capacity.busy(per_replica)
+        self._budget.update(ttft > self.objective.ttft_s and load)
         self._forecaster.growth.q = self._budget.quantile
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
