@@ -4,7 +4,9 @@ One decision, every `interval_s`:
 1. health   -- stale/missing/NaN metrics hold the size (safety.py);
 2. learn    -- cold start from replica counts (coldstart.py), per-replica capacity at
                the objective from rate, in-flight, queue and TTFT (capacity.py);
-3. forecast -- the rate over the next cold start + interval (forecast.py);
+3. forecast -- the rate over the next cold start + interval (forecast.py), its surge
+               headroom at the quantile the miss budget adapts to the objective's
+               allowance from the law's own misses (budget.py);
 4. size     -- fewest replicas whose M/M/c waiting-time tail keeps the TTFT percentile
                (queueing.py), plus replicas for a queue already built up;
 5. settle   -- fast up, slow bounded down, adaptive hysteresis (stabilise.py);
