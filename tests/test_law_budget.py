@@ -66,3 +66,15 @@ def test_a_long_miss_streak_does_not_wind_the_budget_up():
     for _ in range(201):  # 1 / allowed calm looks bring it back below the top quantile
         budget.update(False)
     assert budget.quantile < 1.0
+
+
+def test_no_allowance_only_ever_tightens_and_a_bad_target_is_refused():
+    import pytest
+
+    strict = MeridianPolicy(Objective(95.0, 1.0, window_attainment=1.0), Limits(max_replicas=100))
+    q0 = strict._budget.quantile
+    for i in range(10):
+        strict.decide(_obs(15.0 * i, 0.5, 0.0))  # calm looks: nothing to relax with no allowance
+    assert strict._budget.quantile == q0
+    with pytest.raises(ValueError, match="window attainment"):
+        MeridianPolicy(Objective(95.0, 1.0, window_attainment=0.0), Limits())

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 class MissBudget:
     def __init__(self, allowed: float, prior_alpha: float, step: float):
-        if not 0.0 < allowed < 1.0:
-            raise ValueError("allowed miss share must be in (0, 1)")
+        if not 0.0 <= allowed < 1.0:
+            raise ValueError("allowed miss share must be in [0, 1)")
         self.allowed = allowed
         self.alpha = prior_alpha
         self.step = step

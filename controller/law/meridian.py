@@ -49,6 +49,8 @@ class MeridianPolicy:
     def __init__(self, objective: Objective, limits: Limits, settings: LawSettings | None = None):
         if objective.ttft_s is None or not objective.ttft_s > 0:
             raise ValueError("meridian needs a TTFT objective (Objective.ttft_s > 0)")
+        if not 0.0 < objective.window_attainment <= 1.0:
+            raise ValueError("meridian needs a window attainment target in (0, 1] (Objective.window_attainment)")
         self.objective = objective
         self.limits = limits
         self.settings = settings or LawSettings()
