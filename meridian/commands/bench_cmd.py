@@ -19,7 +19,7 @@ from sim.profiles import DEFAULT_INSTANCE
 from sim.traces import TraceOptions, default_trace
 from sim.traces.csv_columns import Columns
 
-DEFAULT_POLICIES = "hpa,kpa,skyserve,skyserve-fallback,static,oracle"
+DEFAULT_POLICIES = "meridian,hpa,kpa,skyserve,skyserve-fallback,static,oracle"  # every registered policy
 
 
 def register(sub) -> None:
