@@ -508,7 +508,7 @@ def _expect(p: _Problems, raw: Any, target: str, topology: Topology | None) -> E
             p.unknown(f"expect.{key}", key, EXPECT_KEYS, "expectation")
         elif key not in catalog.SUPPORT[target].measures:
             p.add(f"expect.{key}", f"target {target} cannot measure {key}",
-                  f"drop it, or run the drill on the sim target", "unmeasurable")
+                  "drop it, or run the drill on the sim target", "unmeasurable")
     violations = _num(p, raw, "residency_violations", path="expect", minimum=0)
     if violations is not None and violations != int(violations):
         p.add("expect.residency_violations", f"counts requests: must be a whole number, got {violations:g}",

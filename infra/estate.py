@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pulumi
 import pulumi_aws as aws
 
 from infra.components.cluster import RegionalCluster, RegionalClusterArgs

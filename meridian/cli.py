@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from regions.errors import InputError
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err.render()}", file=sys.stderr)
         return err.exit_code
-    except BrokenPipeError:  # e.g. `meridian regions | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # e.g. `meridian regions | head`: the reader left, that is fine
+        if sys.stdout is sys.__stdout__:  # keep Python from complaining again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -29,7 +29,7 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer])
@@ -39,3 +39,22 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
     root.setLevel(level)
     for noisy in ("botocore", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is now, not the stream at configure time.
+
+    The CLI runs in-process too (the demo, tests); a stream captured when logging was
+    configured may be closed or redirected by the time a record arrives.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass

@@ -5,7 +5,7 @@ everything downstream receives these frozen objects, never raw dicts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from regions.residency import Transfer

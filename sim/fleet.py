@@ -301,7 +301,8 @@ class Fleet:
             fraction = 1.0 / max(1, len(r.region.availability_zones))
         if spot_only:
             n = round(fraction * (r.ready_spot - len(r.doomed)))
-            r.doomed += [s + max(1, round(notice_s / self.dt))] * n
+            # keep `doomed` sorted: a shorter notice may end before earlier, longer ones
+            r.doomed = sorted(r.doomed + [s + max(1, round(notice_s / self.dt))] * n)
         else:
             r.ready_od -= round(fraction * r.ready_od)
             r.ready_spot -= round(fraction * (r.ready_spot - len(r.doomed)))

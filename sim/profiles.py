@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
-
 from regions.errors import InputError, Problem
 
 DEFAULT_INSTANCE = "g5.2xlarge"
@@ -41,9 +39,6 @@ class GpuProfile:
     def service_s(self, prompt_tokens, output_tokens, occupancy=0.0):
         """How long a request holds a batch slot: its prefill plus its decode."""
         return self.prefill_s(prompt_tokens, occupancy) + output_tokens * self.tpot_s(occupancy)
-
-    def cold_start_s(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
-        return self.cold_start_median_s * np.exp(self.cold_start_sigma * rng.standard_normal(n))
 
     @property
     def cold_start_p95_s(self) -> float:

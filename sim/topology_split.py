@@ -13,6 +13,7 @@ transfers) still filters every candidate in the fleet.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -101,9 +102,11 @@ def parse_shares(text: str | None, codes: tuple[str, ...]) -> dict[str, float]:
             share = float(value)
         except ValueError:
             share = -1.0
-        if code not in codes or share <= 0:
+        if code not in codes or not 0 < share < math.inf:
             problems.append(Problem("--shares", f"{item!r}: need CODE=SHARE with CODE in {', '.join(codes)} "
-                                    "and SHARE > 0", fix="e.g. --shares eu=0.5,us=0.5"))
+                                    "and SHARE a finite number > 0", fix="e.g. --shares eu=0.5,us=0.5"))
+        elif code in shares:
+            problems.append(Problem("--shares", f"{code} is given twice", fix="give each jurisdiction once"))
         else:
             shares[code] = share
     if problems:

@@ -10,7 +10,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 
 from controller.lease import LeaseElector
 from controller.runner import Controller, RunConfig

@@ -224,3 +224,26 @@ def test_mix_keeps_running_on_demand_until_replacing_spot_is_ready():
     half = planner.plan(_obs(time_s=120.0, ready_replicas=15, ready_spot=5, starting_replicas=15,
                              starting_spot=5), 10, limits, 200.0, 1)
     assert half.fallback == 5  # released as spot comes up
+
+
+def test_growth_quantile_is_not_inflated_by_dips_back_to_the_usual_level():
+    from controller.law.forecast import GrowthQuantile
+
+    # a steady 50 req/s with a one-sample dip to 5 every 10th sample: the rate never
+    # rises above its usual level, so there is no surge to provision for (measured from
+    # the dip itself, the climb back would look like a 10x surge)
+    g = GrowthQuantile(q=0.95, min_samples=10)
+    for i in range(400):
+        g.update(i * 15.0, 5.0 if i % 10 == 0 else 50.0, horizon_s=60.0)
+    assert g.ratio() * g.base(50.0) <= 1.5 * 50.0  # from the dip: 10x
+    assert g.base(5.0) > 40.0  # just after a dip the base is the recent level, not the dip
+
+
+def test_trend_is_extrapolated_no_further_than_the_history_behind_it():
+    f = RateForecaster(15.0, max_ratio=2.0, growth_quantile=0.9)
+    for i in range(10):  # 135 s of a steady climb, 1 req/s per 15 s
+        f.update(15.0 * i, 10.0 + i)
+    fc = f.forecast(horizon_s=200.0)
+    assert fc.basis == "trend"
+    # 19 req/s now plus 135 s (not the 215 s horizon) of the slope
+    assert fc.rate_rps == pytest.approx(19.0 + 135.0 / 15.0, rel=0.01)

@@ -90,10 +90,39 @@ def test_infeasible_objective_refused(ramp_trace, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_bad_flags_refused(capsys):
-    assert main(["bench", "--policies", "hpa,nonsense"]) == 2
-    assert "nonsense" in capsys.readouterr().err
-    assert main(["bench", "--percentile", "120"]) == 2
+@pytest.mark.parametrize("flags, named", [
+    (["--policies", "hpa,nonsense"], "nonsense"),
+    (["--percentile", "120"], "--percentile"),
+    (["--percentile", "nan"], "--percentile"),
+    (["--rate-scale", "0"], "--rate-scale"),
+    (["--rate-scale", "nan"], "--rate-scale"),
+    (["--mean-rate", "inf"], "--mean-rate"),
+    (["--ttft-ms", "-1"], "--ttft-ms"),
+    (["--ttft-ms", "nan"], "--ttft-ms"),
+    (["--e2e-ms", "0"], "--e2e-ms"),
+    (["--days", "0"], "--days"),
+    (["--days", "1"], "--days"),  # the ramp trace lasts 40 minutes
+    (["--step-s", "600"], "--step-s"),
+    (["--seed", "-1"], "--seed"),
+    (["--region", "mars-1"], "--region"),
+    (["--tune-on", "/nonexistent/trace.csv"], "--trace"),
+    (["--time-column", "t", "--prompt-column", "p", "--output-column", "o"], "would be ignored"),
+])
+def test_bad_flags_refused_before_any_output(flags, named, ramp_trace, tmp_path, capsys):
+    out, plots = tmp_path / "deep" / "out.json", tmp_path / "plots"
+    code = main(["bench", "--trace", ramp_trace, "--policies", "static", "--json", str(out),
+                 "--plot", str(plots), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err and "Traceback" not in err
+    assert not out.exists() and not out.parent.exists() and not plots.exists()
+
+
+def test_output_paths_checked_before_the_run(ramp_trace, tmp_path, capsys):
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    assert main(["bench", "--trace", ramp_trace, "--json", str(tmp_path), "--plot", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "--plot" in err and "[bench]" not in err  # nothing was loaded or run
 
 
 def test_replay_is_deterministic(ramp_trace):
@@ -167,3 +196,55 @@ def test_early_stop_never_changes_the_tuned_knob(ramp_trace):
         for knob, bound, cost in fast.history:
             if cost == float("inf"):  # stopped early: its bound must be true and below target
                 assert full[knob] <= bound < cfg.target_attainment
+
+
+def test_single_region_serves_its_own_jurisdictions_users(ramp_trace, tmp_path):
+    # A fleet in eu-west-1 serves EU users; with US users every request would fail residency.
+    out = tmp_path / "eu.json"
+    assert main(["bench", "--trace", ramp_trace, "--region", "eu-west-1", "--policies", "static",
+                 "--json", str(out)]) == 0
+    (entry,) = json.loads(out.read_text())["traces"]
+    assert entry["jurisdictions"] == ["eu"] and entry["regions"] == ["eu-west-1"]
+    (row,) = entry["results"]
+    assert row["failed_requests"] == 0 and row["slo_window_attainment"] >= 0.99
+
+
+def test_a_failed_plot_leaves_neither_plots_nor_json(ramp_trace, tmp_path, monkeypatch, capsys):
+    import sim.plots
+
+    def half_then_fail(directory, *args):
+        from pathlib import Path
+        (Path(directory) / "first.png").write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sim.plots, "write_plots", half_then_fail)
+    out, plots = tmp_path / "out.json", tmp_path / "plots"
+    assert main(["bench", "--trace", ramp_trace, "--policies", "static", "--json", str(out),
+                 "--plot", str(plots)]) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no JSON, no plots, no staging left
+
+
+@pytest.mark.parametrize("spec", ["azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
+                                  "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-large",
+                                  "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-mid"])
+def test_defaults_leave_95_percent_of_the_shared_traces_windows_feasible(spec):
+    # Issue 4: the default GPU profile and --ttft-ms must leave >= 95 % of windows feasible.
+    from controller.law.types import Objective
+    from sim.profiles import get_profile
+    from sim.score import windows
+    from sim.traces import TraceOptions, load_trace, shared_traces_dir
+    if not (shared_traces_dir() / spec.partition("#")[0]).exists():
+        pytest.skip("shared traces not present")
+    arrivals = load_trace(spec, TraceOptions(cohort_step_s=10.0))
+    win = windows(arrivals, Objective(), get_profile(), warmup_s=300.0)
+    assert win.feasible[win.scored].mean() >= 0.95
+
+
+def test_a_trace_too_long_for_memory_is_refused(tmp_path, capsys):
+    # Millisecond timestamps read as seconds: 2 requests 11,574 days apart, 1e9 one-second steps.
+    gap = tmp_path / "gap.csv"
+    gap.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,10\n1000000000,10,10\n")
+    assert main(["bench", "--trace", str(gap)]) == 2
+    err = capsys.readouterr().err
+    assert "too long" in err and "--time-unit" in err

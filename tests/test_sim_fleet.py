@@ -148,3 +148,17 @@ def test_live_ttft_gauge_tracks_queueing():
     busy_q = [o.ttft_quantile_s for o in busy.seen if o.time_s > 600]
     assert all(prefill <= q < prefill * 1.3 for q in calm_q)
     assert min(busy_q) > 10 * prefill  # one replica (32 slots) cannot hold ~6 req/s x ~5 s: a queue
+
+
+def test_a_shorter_notice_after_a_longer_one_still_ends_on_time():
+    # Two reclaims overlap: 2 of 4 spot replicas get 120 s notice at 900 s, the other 2 get
+    # 30 s at 930 s. The second pair must stop serving at 960 s, not wait for the first at 1020 s.
+    trace = poisson_trace({0: 2.0}, 1800, ("us",))
+    policy = Fixed(4, spot=4)
+    cfg = FleetConfig(initial_replicas=0, capacity="spot-mix", limits=Limits(spot_share=1.0),
+                      scenario=Scenario((SpotReclaim("us-east-1", 0.5, 900),
+                                         SpotReclaim("us-east-1", 1.0, 930, notice_s=30))),
+                      spot_interruptions_per_hour=0.0)
+    tl = simulate(trace, cfg, lambda code: policy).timelines["us-east-1"]
+    ready = dict(zip(tl.time_s, tl.ready))
+    assert ready[945.0] == 4 and ready[975.0] == 2

@@ -29,6 +29,12 @@ def test_missing_pods_are_conservative():
     assert raw_replicas(current=4, usage_ratio=1.15, ready=2, missing=2, target=10) == 4
     # A clear overload still scales up, over all pods (ready + missing).
     assert raw_replicas(current=4, usage_ratio=3.0, ready=2, missing=2, target=10) == 6
+    # Scaling down: missing pods count as using the target (docs: "100% of the desired
+    # value"), so 2 ready pods at half the target with 2 missing give (1 + 2) / 4 -> 3 pods,
+    # not the 1 pod the ready pods alone would say.
+    assert raw_replicas(current=4, usage_ratio=0.5, ready=2, missing=2, target=10) == 3
+    # ... and a ratio that becomes 1 within tolerance keeps the count.
+    assert raw_replicas(current=4, usage_ratio=0.8, ready=2, missing=2, target=10) == 4
 
 
 def test_default_scale_up_is_4_pods_or_100_percent_per_15s():

@@ -51,3 +51,23 @@ def test_scale_down_limited_by_max_scale_down_rate():
     kpa = KPAPolicy(target=10, limits=Limits(max_replicas=1000))
     d = feed(kpa, 0, 120, ready=40, concurrency=10)  # wants 1 pod, may only halve per decision
     assert d.replicas == 20
+
+
+def test_starts_in_panic_holding_the_warm_fleet_then_halves_at_most():
+    # newAutoscaler: more than one ready pod at start -> panic mode holding that count, so the
+    # empty windows of a fresh autoscaler do not scale a warm fleet down at once.
+    kpa = KPAPolicy(target=10, limits=Limits(max_replicas=1000))
+    assert kpa.decide(obs(1, ready=10, concurrency=10)).replicas == 10 and kpa.panicking
+    assert feed(kpa, 3, 61, ready=10, concurrency=10).replicas == 10 and kpa.panicking
+    d = feed(kpa, 63, 70, ready=10, concurrency=10)
+    assert not kpa.panicking and d.replicas == 5  # max scale-down rate 2
+
+
+def test_every_one_second_sample_counts_decisions_every_two_seconds():
+    kpa = KPAPolicy(target=10, limits=Limits(max_replicas=1000))
+    decisions = []
+    for t in range(1, 121):  # 100 in-flight on even seconds, 0 on odd ones: the mean is 50
+        decisions.append(kpa.decide(obs(t, ready=5, concurrency=100.0 if t % 2 == 0 else 0.0)))
+    assert decisions[-1].replicas == 5  # 10 if only the tick seconds were sampled
+    ticks = {id(d) for d in decisions}
+    assert len(ticks) == 60  # one decision per 2 s tick, repeated in between

@@ -72,6 +72,16 @@ def test_shares_need_a_topology(capsys):
     assert "--topology" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("shares, says", [("eu=nan", "finite"), ("eu=inf", "finite"), ("eu=0", "> 0"),
+                                          ("xx=1", "CODE in eu"), ("eu=1,eu=2", "twice")])
+def test_bad_shares_refused(shares, says):
+    from regions.errors import InputError
+    from sim.topology_split import parse_shares
+    with pytest.raises(InputError) as err:
+        parse_shares(shares, ("eu", "us", "jp"))
+    assert says in err.value.render()
+
+
 def test_bench_accepts_a_topology_with_only_apply_and_region_shares(tmp_path):
     """Drills may hand the bench their own split (duck-typed: `apply` and `region_shares`)."""
     from sim.bench import BenchConfig, prepare

@@ -39,6 +39,9 @@ def test_azure_csv_loads_relative_times(tmp_path):
     ("2023-11-16 18:15:46,374,44\nyesterday,10,10\n", 3, "not a timestamp"),
     ("2023-11-16 18:15:46,374,44\n2023-11-16 18:15:47,ten,10\n", 3, "not a number"),
     ("2023-11-16 18:15:46,374,-4\n", 2, "negative"),
+    ("0,1,1\nnan,1,1\n5,1,1\n", 3, "not a finite number"),
+    ("0,1,1\ninf,1,1\n", 3, "not a finite number"),
+    ("0,1,1\n1,1,10000000000\n", 3, "more than any model's context"),
 ])
 def test_bad_azure_rows_refused_with_line(tmp_path, body, line, reason):
     msg = refused(write(tmp_path, "bad.csv", AZURE_HEADER + body))
@@ -68,6 +71,9 @@ def test_jsonl_loads_and_refuses(tmp_path):
     assert "b.jsonl:2" in msg and "timestamp" in msg
     unsorted = write(tmp_path, "u.jsonl", "\n".join(json.dumps(r) for r in reversed(rows)))
     assert "u.jsonl:2" in refused(unsorted)
+    nan = write(tmp_path, "n.jsonl", json.dumps(rows[0]) + '\n{"timestamp": NaN, "input_length": 1, '
+                '"output_length": 1}\n')
+    assert "n.jsonl:2" in refused(nan) and "finite" in refused(nan)
 
 
 def test_generic_csv_with_named_columns(tmp_path):
@@ -122,3 +128,24 @@ def test_cli_refuses_bad_trace_with_exit_2(tmp_path, capsys):
     assert main(["bench", "--trace", bad, "--policies", "static"]) == 2
     err = capsys.readouterr().err
     assert "bad.csv:3" in err and "Traceback" not in err
+
+
+def test_rate_curve_without_series_and_days_beyond_it_refused(tmp_path):
+    p = write(tmp_path, "c.csv", "model,window_start_s,total_rate_rps,rate_weighted_cv\n"
+              "a,0,1,1\na,600,2,1\nb,0,1,1\n")
+    assert "PATH#SERIES" in refused(p) and "series in file: a, b" in refused(p)
+    err = refused(p + "#a", TraceOptions(days=1))  # the curve lasts 1200 s
+    assert "--days" in err and "0.01389 days" in err
+    assert load_trace(p + "#a", TraceOptions(days=600 / 86400)).duration_s == 600
+
+
+def test_binary_file_refused(tmp_path):
+    for name in ("b.csv", "b.jsonl"):
+        p = tmp_path / name
+        p.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+        assert "not UTF-8 text" in refused(str(p))
+
+
+def test_rate_curve_without_traffic_refused(tmp_path):
+    p = write(tmp_path, "z.csv", "model,window_start_s,total_rate_rps,rate_weighted_cv\nz,0,0,1\nz,600,0,1\n")
+    assert "no requests (every rate is 0)" in refused(p + "#z")

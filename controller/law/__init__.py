@@ -8,8 +8,9 @@ Imports only `regions`, the standard library and numpy. `MeridianPolicy`
                queue-free certificates, peakedness (`online` holds the estimators)
 - `coldstart`  cold start learnt from replica counts
 - `forecast`   rate over the next cold start: peak hold, trend, surge headroom, bursts
+- `budget`     the surge quantile adapted to spend the objective's miss allowance
 - `queueing`   Erlang C / Hayward sizing for the TTFT percentile
 - `stabilise`  fast up, slow bounded down, adaptive hysteresis
 - `cost`       spot / on-demand mix with SkyServe-style on-demand fallback, budget ceiling
-- `bench`      `python -m controller.law.bench`: decision speed
+- `bench`      `python -m controller.law.bench`: decision speed (BENCH.md: the issue-5 bench table)
 """

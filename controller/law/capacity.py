@@ -163,6 +163,16 @@ class CapacityEstimator:
             self._slots_low_run = 0
         self.slots += (1.0 - self.s.forget) * (per_replica - self.slots)
 
+    def busy(self, per_replica: float | None) -> bool:
+        """The batch is at least half full: a miss then is load, not the prompt mix alone."""
+        slots = self.slots or self.safe_concurrency
+        return per_replica is not None and slots is not None and per_replica >= 0.5 * slots
+
+    @property
+    def queue_recent(self) -> bool:
+        """A request waited for a slot within the last rate window."""
+        return self._since_queue < self.CALM_SAMPLES
+
     # -- reading ------------------------------------------------------------------------
     def view(self) -> CapacityView:
         """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law
@@ -212,9 +222,7 @@ class CapacityEstimator:
         the safe side), and relax the cap by 0.2 % per window that meets the objective
         (~10 % in 12 minutes). A miss with the batch less than half full is the prompt
         mix (long prompts), which more replicas cannot fix: it is not counted."""
-        slots = self.slots or self.safe_concurrency
-        busy = per_replica is not None and slots is not None and per_replica >= 0.5 * slots
-        if ttft_q_s > self.target and busy:
+        if ttft_q_s > self.target and self.busy(per_replica):
             cap = rate_per_replica * self.target / ttft_q_s
             self.miss_rate_cap = cap if self.miss_rate_cap is None else min(self.miss_rate_cap, cap)
         elif self.miss_rate_cap is not None:

@@ -11,8 +11,9 @@ from the trailing-window rates it has seen:
   rise seen in every third is a sustained trend (a step that is over shows in one
   part only), and the smallest slope is extrapolated over the horizon plus one
   decision interval of metric lag;
-- surge headroom: the latest rate times the quantile of how much the rate has risen
-  within one horizon in this service's own history (`GrowthQuantile`);
+- surge headroom: the recent level (mean rate over the last horizon) times the quantile
+  of how far the rate rose above that level within the next horizon in this service's
+  own history (`GrowthQuantile`);
 - burst: a rate that jumps above the recent level by more than three standard
   deviations of recent variation. A step in the true rate shows in a trailing-window
   rate as a ramp as long as the window, so -- when the caller confirms the jump is
@@ -67,13 +68,17 @@ class RateForecaster:
         best, basis, burst = latest, "level", False
         if peak > best:
             best, basis = peak, "peak-hold"
-        surge = latest * self.growth.ratio()
+        base = self.growth.base(latest)
+        surge = base * self.growth.ratio()
         if surge > best:
-            best, basis = surge, f"x{surge / latest:.2f} surge headroom"
+            best, basis = surge, f"x{surge / max(base, 1e-12):.2f} surge headroom"
         third = len(recent) // 3
         trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
         if trend > 0:
-            guess = min(latest + trend * reach, cap)
+            # a slope is extrapolated no further ahead than the history it was fitted on
+            # reaches back (at start-up that history is a rate window still filling up)
+            span = recent[-1][0] - recent[0][0]
+            guess = min(latest + trend * min(reach, span), cap)
             if guess > best:
                 best, basis = guess, "trend"
         window = 4.0 * self.interval_s
@@ -102,33 +107,55 @@ class RateForecaster:
 
 
 class GrowthQuantile:
-    """How much the rate rose within one horizon after each past sample, and its quantile.
+    """How far the rate rose above its recent level within one horizon, and its quantile.
 
-    For every observed rate r(t) the law later learns the highest rate seen in
-    (t, t + horizon]; the ratio is how far load climbed before capacity ordered at t
-    could have been ready. Planning for the `q` quantile of that ratio (q = the share of
-    windows that must meet the objective) provisions standing headroom exactly as bursty
-    as this service's own history has been -- none for smooth traffic, a lot for spiky
-    traffic -- instead of a fixed utilisation margin. Ratios of the last `keep` samples.
+    For every observed time t the law later learns the highest rate seen in
+    [t, t + horizon] and divides it by the level at t, the mean rate over the horizon
+    before t; the ratio is how far load climbed before capacity ordered at t could have
+    been ready. Planning for the `q` quantile of that ratio provisions standing headroom
+    exactly as bursty as this service's own history has been -- none for smooth traffic,
+    a lot for spiky traffic -- instead of a fixed utilisation margin. The level, not the
+    latest trailing-window rate, is the base: a momentary dip would otherwise count as a
+    huge "surge" back to normal and inflate the high quantiles that a tight objective
+    needs. `q` may be changed between calls (budget.py adapts it). Ratios of the last
+    `keep` samples.
     """
 
     def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
         self.q = q
         self.keep = keep
         self.min_samples = min_samples
-        self._open: deque[list[float]] = deque()  # [time, rate, highest rate since]
+        self._open: deque[list[float]] = deque()  # [time, level, highest rate since]
         self._ratios: deque[float] = deque()
         self._sorted: list[float] = []
+        self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
+        self._past_sum = 0.0
+
+    @property
+    def level(self) -> float | None:
+        """Mean rate over the last horizon (None before the first sample)."""
+        return self._past_sum / len(self._past) if self._past else None
+
+    def base(self, latest: float) -> float:
+        """What a surge is measured from: the recent level, or the latest rate if higher."""
+        level = self.level
+        return latest if level is None else max(level, latest)
 
     def update(self, time_s: float, rate: float, horizon_s: float) -> None:
+        self._past.append((time_s, rate))
+        self._past_sum += rate
+        while self._past[0][0] <= time_s - horizon_s:
+            self._past_sum -= self._past.popleft()[1]
+        if len(self._past) == 1:
+            self._past_sum = rate  # no drift from float sums over a long run
         while self._open and self._open[0][0] < time_s - horizon_s:
-            t0, r0, top = self._open.popleft()
-            if r0 > 0:
-                self._add(top / r0)
+            t0, base, top = self._open.popleft()
+            if base > 0:
+                self._add(top / base)
         for item in self._open:
             if rate > item[2]:
                 item[2] = rate
-        self._open.append([time_s, rate, rate])
+        self._open.append([time_s, self.base(rate), rate])
 
     def _add(self, ratio: float) -> None:
         self._ratios.append(ratio)

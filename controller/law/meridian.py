@@ -4,7 +4,9 @@ One decision, every `interval_s`:
 1. health   -- stale/missing/NaN metrics hold the size (safety.py);
 2. learn    -- cold start from replica counts (coldstart.py), per-replica capacity at
                the objective from rate, in-flight, queue and TTFT (capacity.py);
-3. forecast -- the rate over the next cold start + interval (forecast.py);
+3. forecast -- the rate over the next cold start + interval (forecast.py), its surge
+               headroom at the quantile the miss budget adapts to the objective's
+               allowance from the law's own misses (budget.py);
 4. size     -- fewest replicas whose M/M/c waiting-time tail keeps the TTFT percentile
                (queueing.py), plus replicas for a queue already built up;
 5. settle   -- fast up, slow bounded down, adaptive hysteresis (stabilise.py);
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from controller.law.budget import MissBudget
 from controller.law.capacity import CapacityEstimator, CapacityView, Sample
 from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
@@ -46,6 +49,8 @@ class MeridianPolicy:
     def __init__(self, objective: Objective, limits: Limits, settings: LawSettings | None = None):
         if objective.ttft_s is None or not objective.ttft_s > 0:
             raise ValueError("meridian needs a TTFT objective (Objective.ttft_s > 0)")
+        if not 0.0 < objective.window_attainment <= 1.0:
+            raise ValueError("meridian needs a window attainment target in (0, 1] (Objective.window_attainment)")
         self.objective = objective
         self.limits = limits
         self.settings = settings or LawSettings()
@@ -58,6 +63,8 @@ class MeridianPolicy:
         self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner()
+        allowed = (1.0 - objective.window_attainment) * s.budget_share
+        self._budget = MissBudget(allowed, 1.0 - s.surge_quantile, s.budget_step)
         self._base: int | None = None  # replicas needed for load, before spot fallback
 
     # -- the decision -------------------------------------------------------------------
@@ -70,6 +77,8 @@ class MeridianPolicy:
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
             self._learn(obs)
+            if health.full:
+                self._count_miss(obs)
         predicted = None
         if not health.rate_ok:
             needed, why = current, f"{health.problem}: holding {current}"
@@ -116,6 +125,20 @@ class MeridianPolicy:
                 ttft_q_s=_usable(obs.ttft_quantile_s),
             )
         )
+
+    def _count_miss(self, obs: Observation) -> None:
+        """One look at the trailing window for the miss budget: a miss counts when requests
+        queued for a slot within the window or the batch is at least half full -- a miss
+        with a light batch and no queue is the prompt mix (long prompts), which headroom
+        cannot fix; the adapted quantile then sets the forecast's surge headroom."""
+        ttft = _usable(obs.ttft_quantile_s)
+        if ttft is None or not obs.arrival_rate_rps:
+            return
+        in_flight = _usable(obs.in_flight)
+        per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
+        load = self._capacity.queue_recent or self._capacity.busy(per_replica)
+        self._budget.update(ttft > self.objective.ttft_s and load)
+        self._forecaster.growth.q = self._budget.quantile
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
         limits = self.limits

@@ -1,10 +1,10 @@
 """`meridian bench`: baselines and oracle side by side on real traces, in the digital twin."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -12,13 +12,14 @@ from pathlib import Path
 
 from controller.law.types import Objective
 from regions.errors import InputError, Problem
+from regions.files import atomic_write_json
 from sim.bench import BenchConfig, run_bench
 from sim.policies import REGISTRY
 from sim.profiles import DEFAULT_INSTANCE
 from sim.traces import TraceOptions, default_trace
 from sim.traces.csv_columns import Columns
 
-DEFAULT_POLICIES = "hpa,kpa,skyserve,skyserve-fallback,static,oracle"
+DEFAULT_POLICIES = "meridian,hpa,kpa,skyserve,skyserve-fallback,static,oracle"  # every registered policy
 
 
 def register(sub) -> None:
@@ -36,8 +37,9 @@ def register(sub) -> None:
     p.add_argument("--rate-scale", type=float, default=1.0, metavar="K",
                    help="K time-shifted superposed copies of each trace (fraction: thinning); for rate "
                    "curves, rates x K with the same CV")
-    p.add_argument("--mean-rate", type=float, metavar="R", help="scale each trace to a mean of R req/s")
-    p.add_argument("--days", type=float, metavar="D", help="use only the first D days of each trace")
+    p.add_argument("--mean-rate", type=float, metavar="R", help="scale each trace to a mean of R req/s (--rate-scale then multiplies it)")
+    p.add_argument("--days", type=float, metavar="D",
+                   help="use only the first D days of each trace (refused if a trace is shorter)")
     p.add_argument("--percentile", type=float, default=95.0, help="TTFT percentile of the objective (default 95)")
     p.add_argument("--ttft-ms", type=float, default=1000.0, help="TTFT target in ms (default 1000)")
     p.add_argument("--e2e-ms", type=float, help="optional end-to-end latency target in ms")
@@ -50,13 +52,14 @@ def register(sub) -> None:
     p.add_argument("--shares", metavar="J=S,...",
                    help="with --topology: traffic share per jurisdiction (default: equal shares)")
     p.add_argument("--instance-type", default=DEFAULT_INSTANCE, help=f"GPU profile (default {DEFAULT_INSTANCE})")
-    p.add_argument("--region", default="us-east-1", help="region of the single-region fleet (default us-east-1)")
+    p.add_argument("--region", default="us-east-1",
+                   help="region of the single-region fleet, serving its own jurisdiction's users (default us-east-1)")
     p.add_argument("--time-column", help="timestamp column of a generic CSV trace")
     p.add_argument("--prompt-column", help="prompt-token column of a generic CSV trace")
     p.add_argument("--output-column", help="output-token column of a generic CSV trace")
     p.add_argument("--time-unit", choices=("s", "ms", "us"), default="s", help="unit of numeric timestamps")
     p.add_argument("--step-s", type=float, default=10.0,
-                   help="time step for rate curves expanded into cohorts (default 10 s; request logs use 1 s)")
+                   help="time step for rate curves expanded into cohorts, at most 60 (default 10 s; request logs use 1 s)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="policies tuned in parallel processes (default: 2, or 1 on a 1-CPU machine)")
     p.add_argument("--seed", type=int, default=0, help="seed for arrivals, cold starts and spot (default 0)")
@@ -65,18 +68,55 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _config(args) -> BenchConfig:
+MAX_STEP_S = 60.0  # a step must not be longer than a scoring window (sim.score.WINDOW_S)
+
+
+def _number_problems(args) -> list[Problem]:
+    """Every numeric flag: finite, and in its range (nan and inf parse as floats)."""
     problems = []
+    for flag, value, low in (("--rate-scale", args.rate_scale, "> 0"), ("--mean-rate", args.mean_rate, "> 0"),
+                             ("--days", args.days, "> 0"), ("--ttft-ms", args.ttft_ms, "> 0"),
+                             ("--e2e-ms", args.e2e_ms, "> 0"), ("--step-s", args.step_s, "> 0")):
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            problems.append(Problem(flag, f"{value:g} is not a finite number {low}",
+                                    fix=f"pass a number {low}, e.g. {_EXAMPLES[flag]}"))
+    if math.isfinite(args.step_s) and args.step_s > MAX_STEP_S:
+        problems.append(Problem("--step-s", f"{args.step_s:g} s is longer than the 60 s scoring window",
+                                fix=f"use at most {MAX_STEP_S:g} s (default 10)"))
+    if args.seed < 0:
+        problems.append(Problem("--seed", f"{args.seed} is negative", fix="pass an integer >= 0"))
+    return problems
+
+
+_EXAMPLES = {"--rate-scale": "2", "--mean-rate": "50", "--days": "1", "--ttft-ms": "1000", "--e2e-ms": "30000",
+             "--step-s": "10"}
+
+
+def _output_problems(args) -> list[Problem]:
+    """--json and --plot must be writable before hours of simulation, not after."""
+    problems = []
+    for flag, value, want_dir in (("--json", args.json, False), ("--plot", args.plot, True)):
+        if not value:
+            continue
+        path = Path(value)
+        if path.exists() and path.is_dir() != want_dir:
+            problems.append(Problem(flag, f"{value} exists and is {'not ' if want_dir else ''}a directory",
+                                    fix="give a directory for --plot" if want_dir else "give a file path"))
+            continue
+        parent = path if path.exists() else path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            problems.append(Problem(flag, f"cannot write under {parent}", fix="choose a writable location"))
+    return problems
+
+
+def _config(args) -> BenchConfig:
+    problems = _number_problems(args) + _output_problems(args)
     if not 0 < args.percentile < 100:
         problems.append(Problem("--percentile", f"{args.percentile} is not in (0, 100)", fix="e.g. 95"))
-    if args.ttft_ms <= 0:
-        problems.append(Problem("--ttft-ms", "must be > 0", fix="e.g. 1000"))
-    if args.e2e_ms is not None and args.e2e_ms <= 0:
-        problems.append(Problem("--e2e-ms", "must be > 0", fix="e.g. 30000"))
     if args.jobs < 1:
         problems.append(Problem("--jobs", "must be >= 1", fix="e.g. 2"))
-    if args.step_s <= 0:
-        problems.append(Problem("--step-s", "must be > 0", fix="e.g. 10"))
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
     unknown = [p for p in policies if p not in REGISTRY]
     if unknown or not policies:
@@ -90,6 +130,12 @@ def _config(args) -> BenchConfig:
         raise InputError("bad bench options", problems)
     columns = Columns(*named, time_unit=args.time_unit) if all(named) else None
     traces = tuple(args.trace or [default_trace()])
+    plain_csv = [t for t in traces + ((args.tune_on,) if args.tune_on else ())
+                 if "#" not in t and not t.endswith((".jsonl", ".ndjson"))]
+    if columns is not None and not plain_csv:
+        raise InputError("bad bench options", [Problem(
+            "--time-column/--prompt-column/--output-column", "no --trace or --tune-on is a CSV request log, "
+            "so the column names would be ignored", fix="drop them, or pass the CSV trace they describe")])
     topology = None
     if args.topology:
         from sim.topology_split import load_split
@@ -110,17 +156,10 @@ def _config(args) -> BenchConfig:
 def run(args) -> int:
     t0 = time.perf_counter()
     cfg = _config(args)
-    if args.plot:
-        Path(args.plot).mkdir(parents=True, exist_ok=True)
     out = run_bench(cfg, keep_runs=bool(args.plot))
     runs = out.pop("_runs", None)
     print(render_table(out))
-    if args.json:
-        write_json_atomic(args.json, out)
-    if args.plot and runs:
-        from sim.plots import write_plots
-        for path in write_plots(args.plot, out, runs, cfg):
-            print(f"plot: {path}", file=sys.stderr)
+    write_outputs(args.json, args.plot, out, runs, cfg)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     workers = f" (largest worker {workers_mb:.0f} MB)" if workers_mb > 0 else ""
@@ -173,14 +212,37 @@ def _clean(v):
     return v
 
 
+def write_outputs(json_path: str | None, plot_dir: str | None, out: dict, runs, cfg) -> None:
+    """All or nothing: plots are drawn into a staging directory, then the JSON is written
+    atomically, then the plots are moved into place; a failure removes what was staged."""
+    staged: Path | None = None
+    try:
+        if plot_dir and runs:
+            from sim.plots import write_plots
+            target = Path(plot_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+            drawn = write_plots(str(staged), out, runs, cfg)
+        if json_path:
+            try:
+                write_json_atomic(json_path, out)
+            except OSError as err:
+                raise InputError("cannot write --json", [Problem("--json", str(err),
+                                                                  fix="choose a writable file path")]) from None
+        if staged is not None:
+            target.mkdir(exist_ok=True)
+            for path in drawn:
+                os.replace(path, target / path.name)
+                print(f"plot: {target / path.name}", file=sys.stderr)
+    except OSError as err:
+        raise InputError("cannot write --plot", [Problem("--plot", str(err),
+                                                          fix="choose a writable directory")]) from None
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
 def write_json_atomic(path: str, data: dict) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(data), f, indent=2)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(target, _clean(data))

@@ -12,6 +12,15 @@ scale-down: 300 s stabilization (highest recommendation in the window), 100 % pe
 Pods still starting have no metric ("missing pods"): when the ratio says scale up they
 count as using 0, when it says scale down as using the target, and the move is dropped if
 that flips its direction or lands within tolerance (as `calcPlainMetricReplicas` does).
+`groupPods` would instead set Pending pods aside (0 on a scale-up, left out on a
+scale-down); the twin does not split a cold start into Pending (node join, 45-90 s) and
+Running-without-metrics (model load, the larger part per `sim/data/gpu_profiles.json`), so
+every starting pod is treated as missing. The two differ only on a scale-down while pods
+start, which the 300 s scale-down stabilization mostly masks.
+
+Warm start: a new HPA has an empty recommendation history; here it starts as if it had
+been recommending the warm fleet's size (an HPA that has been running, not one just
+created), so its first 300 s are not a scale-down with no stabilization behind it.
 """
 from __future__ import annotations
 
@@ -80,7 +89,7 @@ class HPAPolicy:
         now = obs.time_s
         current = self.spec_replicas if self.spec_replicas is not None else obs.replicas
         if self.spec_replicas is None:
-            # Fair warm start: as if it had been recommending the current count all along.
+            # Warm start: as if it had been recommending the current count all along (docstring).
             self.recommendations.append((now - 1e-6, current))
         if obs.in_flight is None or obs.queued is None or obs.ready_replicas == 0:
             return Decision(current, reason="no metrics: keep replicas", metrics_available=False)

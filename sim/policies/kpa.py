@@ -8,8 +8,12 @@ in knative/serving (`Scale`: desired stable/panic pod counts, clamped to
 desired count reaches the threshold times ready pods, lasts until a full stable window
 passes without it, and never scales down while panicking). Knob: target concurrency per
 pod (what Knative calls the target after target-utilization is applied). Knative
-averages per-second concurrency samples from the queue-proxies over each window; the
-autoscaler ticks every 2 s, so this policy asks for 1 s scrapes and a 2 s interval.
+averages per-second concurrency samples from the queue-proxies over each window and the
+autoscaler ticks every 2 s (`tickInterval`): this policy is asked every second (1 s
+scrapes), keeps every sample, and decides on the 2 s ticks (in between it repeats its last
+decision). Like `newAutoscaler`, it starts in panic mode holding the ready count when more
+than one pod is ready, so a restart (here: the bench's warm start) does not scale down
+before the windows have data.
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ from controller.law.types import Decision, Limits, Objective, Observation
 class KPAPolicy:
     uses_latency = False  # never reads TTFT/E2E quantiles (lets the twin skip computing them)
     name = "kpa"
-    interval_s = 2.0
+    interval_s = 1.0  # asked every second, to sample like Knative's 1 s metric scraper
+    tick_s = 2.0  # Knative's autoscaler tickInterval: decisions every 2 s
     scrape_interval_s = 1.0
 
     def __init__(self, target: float, limits: Limits, stable_window_s: float = 60.0,
@@ -38,6 +43,8 @@ class KPAPolicy:
         self.samples: deque = deque()  # (time, concurrency)
         self.panic_since: float | None = None
         self.max_panic_pods = 0
+        self.last_tick: float | None = None
+        self.last: Decision | None = None
 
     @property
     def panicking(self) -> bool:
@@ -49,8 +56,19 @@ class KPAPolicy:
 
     def decide(self, obs: Observation) -> Decision:
         now = obs.time_s
+        if self.last_tick is None and obs.ready_replicas > 1:  # newAutoscaler: start panicking
+            self.panic_since, self.max_panic_pods = now, obs.ready_replicas
         if obs.in_flight is not None and obs.queued is not None:
-            self.samples.append((now - obs.metrics_age_s, obs.in_flight + obs.queued))
+            at = now - obs.metrics_age_s
+            if not self.samples or self.samples[-1][0] < at:  # one sample per scrape
+                self.samples.append((at, obs.in_flight + obs.queued))
+        if self.last is not None and now - self.last_tick < self.tick_s - 1e-9:
+            return self.last
+        self.last_tick = now
+        self.last = self.tick(now, obs)
+        return self.last
+
+    def tick(self, now: float, obs: Observation) -> Decision:
         while self.samples and self.samples[0][0] <= now - self.stable_window_s:
             self.samples.popleft()
         stable = self._window_mean(now, self.stable_window_s)

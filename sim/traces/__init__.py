@@ -7,15 +7,16 @@ columns in `options.columns`.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from regions.errors import InputError, Problem
-from sim.traces.arrivals import Arrivals, shared_traces_dir
+from sim.traces.arrivals import Arrivals, refuse, shared_traces_dir
 from sim.traces.azure_csv import load_azure, looks_like_azure
 from sim.traces.csv_columns import Columns, load_csv
 from sim.traces.jsonl import load_jsonl
-from sim.traces.rate_curve import load_rate_curve
+from sim.traces.rate_curve import COLUMNS as RATE_COLUMNS, load_rate_curve, series_names
 from sim.traces.scaling import scale_requests, truncate_days
 
 __all__ = ["Arrivals", "TraceOptions", "load_trace", "shared_traces_dir", "default_trace"]
@@ -50,10 +51,27 @@ def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
         raise InputError(f"no trace at {path_text}", [Problem(
             "--trace", f"{path_text} is not a file (also looked in {shared_traces_dir()})",
             fix="give a path to a CSV, JSONL or rate-curve CSV (PATH#SERIES)")])
-    if options.rate_scale <= 0 or (options.mean_rate is not None and options.mean_rate <= 0) \
-            or (options.days is not None and options.days <= 0):
+    bad = [flag for flag, v in (("--rate-scale", options.rate_scale), ("--mean-rate", options.mean_rate),
+                                ("--days", options.days)) if v is not None and not (0 < v < math.inf)]
+    if bad:
         raise InputError("bad trace scaling", [Problem(
-            "--rate-scale/--mean-rate/--days", "must be positive", fix="pass values > 0")])
+            "/".join(bad), "must be a finite number > 0", fix="pass values > 0")])
+    try:
+        trace = _load(path, series, options)
+    except UnicodeDecodeError as err:
+        raise refuse(path, None, f"not UTF-8 text ({err.reason} at byte {err.start})",
+                     "pass a CSV or JSON Lines text file") from None
+    except csv.Error as err:
+        raise refuse(path, None, f"unreadable CSV ({err})", "pass a plain comma-separated text file") from None
+    except OSError as err:
+        raise refuse(path, None, f"cannot read it ({err.strerror})", "check the path and its permissions") from None
+    if trace.requests <= 0:
+        raise refuse(path, None, f"{trace.name} has no requests" + (" (every rate is 0)" if series else ""),
+                     "pass a trace with traffic, or a longer --days")
+    return trace
+
+
+def _load(path: Path, series: str, options: TraceOptions) -> Arrivals:
     if series:
         trace = load_rate_curve(path, series, days=options.days, mean_rate=options.mean_rate,
                                 rate_scale=options.rate_scale, step_s=options.cohort_step_s,
@@ -77,8 +95,11 @@ def _load_requests(path: Path, options: TraceOptions) -> Arrivals:
     if looks_like_azure(header):
         return load_azure(path)
     if not header:
-        from sim.traces.arrivals import refuse
         raise refuse(path, 1, "empty file", "pass a trace with a header and request rows")
+    if set(RATE_COLUMNS) <= {h.strip() for h in header}:
+        series = ", ".join(series_names(path)) or "none"
+        raise refuse(path, 1, f"a rate curve needs a series: PATH#SERIES (series in file: {series})",
+                     f"e.g. --trace '{path}#{series.split(', ')[0]}'")
     raise InputError(f"unknown trace format {path}", [Problem(
         f"{path}:1", f"header {', '.join(header)} is not Azure's (TIMESTAMP, ContextTokens, GeneratedTokens)",
         fix="name the columns with --time-column, --prompt-column and --output-column, "

@@ -66,6 +66,11 @@ def from_requests(name: str, path: str | Path, times: list[float], prompts: list
         raise refuse(path, None, "no requests (empty file or header only)",
                      "pass a trace with at least one request row")
     t = np.asarray(times, dtype=np.float64)
+    odd = np.flatnonzero(~np.isfinite(t))
+    if odd.size:
+        i = int(odd[0])
+        raise refuse(path, lines[i], f"timestamp is not a finite number ({t[i]})",
+                     "give every request a finite timestamp")
     back = np.flatnonzero(np.diff(t) < 0)
     if back.size:
         i = int(back[0]) + 1
@@ -78,6 +83,13 @@ def from_requests(name: str, path: str | Path, times: list[float], prompts: list
                     duration_s=float(t[-1]) + 1.0)
 
 
+# No request can be longer than the largest context window any published model serves:
+# 10 million tokens (Meta, "The Llama 4 herd", April 2025: Llama 4 Scout). A larger count is
+# a corrupt row, and one such row would make the queue's release ring (sized by the longest
+# service time) take gigabytes.
+MAX_TOKENS = 10_000_000
+
+
 def token_count(path, line: int, column: str, text: str) -> float:
     try:
         value = float(text)
@@ -86,4 +98,7 @@ def token_count(path, line: int, column: str, text: str) -> float:
     if not np.isfinite(value) or value < 0:
         raise refuse(path, line, f"{column} is negative or not finite: {text!r}",
                      "token counts must be finite and >= 0")
+    if value > MAX_TOKENS:
+        raise refuse(path, line, f"{column} is {value:,.0f}, more than any model's context ({MAX_TOKENS:,})",
+                     "fix or drop the row")
     return value

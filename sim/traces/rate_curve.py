@@ -20,11 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from sim.traces.arrivals import Arrivals, refuse
+from sim.traces.scaling import check_days
 from sim.traces.token_mix import azure_mix
 
 COLUMNS = ("model", "window_start_s", "total_rate_rps", "rate_weighted_cv")
 EXACT_LIMIT = 2_000_000
 COHORT_ROWS = 8
+
+
+def series_names(path: str | Path) -> list[str]:
+    """The series a rate-curve CSV holds (its `model` column), in file order."""
+    with open(path, newline="") as f:
+        return list(dict.fromkeys(row["model"] for row in csv.DictReader(f) if row.get("model")))
 
 
 def read_series(path: str | Path, series: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,6 +81,7 @@ def load_rate_curve(path: str | Path, series: str, *, days: float | None = None,
     starts, rates, cvs = read_series(path, series)
     width = float(np.median(np.diff(starts))) if len(starts) > 1 else 600.0
     ends = np.append(starts[1:], starts[-1] + width)
+    check_days(f"{Path(path).name}#{series}", days, float(ends[-1]))
     if days is not None:
         keep = starts < days * 86400.0
         starts, rates, cvs, ends = starts[keep], rates[keep], cvs[keep], np.minimum(ends[keep], days * 86400.0)

@@ -12,10 +12,21 @@ import math
 
 import numpy as np
 
+from regions.errors import InputError, Problem
 from sim.traces.arrivals import Arrivals
 
 
+def check_days(name: str, days: float | None, duration_s: float) -> None:
+    """`--days D` longer than the trace would silently bench a shorter run than asked for."""
+    if days is not None and days * 86400.0 > duration_s + 1e-6:
+        longest = math.floor(duration_s / 86400.0 * 1e4) / 1e4
+        raise InputError("--days is beyond the trace", [Problem(
+            "--days", f"{days:g} days asked, but {name} lasts {duration_s / 86400.0:.4g} days",
+            fix=f"use --days {longest:g} or less, or drop --days")])
+
+
 def truncate_days(trace: Arrivals, days: float | None) -> Arrivals:
+    check_days(trace.name, days, trace.duration_s)
     if days is None or trace.duration_s <= days * 86400.0:
         return trace
     end = days * 86400.0

@@ -1,0 +1,80 @@
+"""The miss budget (adaptive conformal inference on the surge quantile), alone and in the law."""
+from __future__ import annotations
+
+import random
+
+from controller.law.budget import MissBudget
+from controller.law.meridian import MeridianPolicy
+from controller.law.types import Limits, Objective, Observation
+
+
+def test_long_run_miss_share_converges_to_the_allowance_whatever_the_prior():
+    # a service where provisioning for quantile q misses with probability 1 - q:
+    # the budget must find q = 1 - allowed from far on either side
+    for prior in (0.4, 0.0):
+        rng = random.Random(7)
+        budget = MissBudget(allowed=0.005, prior_alpha=prior, step=0.005)
+        missed = 0
+        looks = 40_000
+        for _ in range(looks):
+            miss = rng.random() > budget.quantile
+            missed += miss
+            budget.update(miss)
+            assert -budget.step - 1e-12 <= budget.alpha <= 1 + budget.step + 1e-12
+        assert abs(missed / looks - 0.005) < 0.002
+        assert abs(budget.quantile - 0.995) < 0.01
+
+
+def test_misses_raise_the_quantile_and_calm_lowers_it():
+    budget = MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005)
+    for _ in range(13):  # one missed cold start
+        budget.update(True)
+    raised = budget.quantile
+    assert raised > 0.95
+    for _ in range(2000):
+        budget.update(False)
+    assert budget.quantile < raised
+
+
+def _obs(t: float, ttft: float, queued: float, in_flight: float = 150.0) -> Observation:
+    return Observation(time_s=t, ready_replicas=10, starting_replicas=0, arrival_rate_rps=20.0,
+                       ttft_quantile_s=ttft, e2e_quantile_s=None, in_flight=in_flight, queued=queued,
+                       price_on_demand_per_hour=1.0)
+
+
+def test_law_counts_misses_capacity_could_fix_against_its_headroom():
+    obj = Objective(95.0, 1.0)
+    queued, busy, light = (MeridianPolicy(obj, Limits(max_replicas=100)) for _ in range(3))
+    for law in (queued, busy, light):  # calm: 15 of the batch per replica seen, no queue
+        for i in range(10):
+            law.decide(_obs(15.0 * i, 0.5, 0.0))
+    start = queued._budget.quantile
+    for i in range(10, 30):
+        queued.decide(_obs(15.0 * i, 3.0, 40.0))  # slow first tokens while requests wait
+        busy.decide(_obs(15.0 * i, 3.0, 0.0))  # no queue, but the batch as full as ever seen
+        light.decide(_obs(15.0 * i, 3.0, 0.0, in_flight=30.0))  # a light batch: long prompts
+    assert queued._budget.quantile > start and busy._budget.quantile > start
+    assert queued._forecaster.growth.q == queued._budget.quantile
+    assert light._budget.quantile <= start
+
+
+def test_a_long_miss_streak_does_not_wind_the_budget_up():
+    budget = MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005)
+    for _ in range(1000):  # misses that even the largest surge seen does not cover
+        budget.update(True)
+    assert budget.alpha == -budget.step and budget.quantile == 1.0
+    for _ in range(201):  # 1 / allowed calm looks bring it back below the top quantile
+        budget.update(False)
+    assert budget.quantile < 1.0
+
+
+def test_no_allowance_only_ever_tightens_and_a_bad_target_is_refused():
+    import pytest
+
+    strict = MeridianPolicy(Objective(95.0, 1.0, window_attainment=1.0), Limits(max_replicas=100))
+    q0 = strict._budget.quantile
+    for i in range(10):
+        strict.decide(_obs(15.0 * i, 0.5, 0.0))  # calm looks: nothing to relax with no allowance
+    assert strict._budget.quantile == q0
+    with pytest.raises(ValueError, match="window attainment"):
+        MeridianPolicy(Objective(95.0, 1.0, window_attainment=0.0), Limits())
