@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from meridian.report import DrillInput, ReportInputs, StepRecord, render, write_report
+from meridian.report import BenchInput, DrillInput, ReportInputs, StepRecord, render, write_report
 from meridian.report.artifacts import Missing, load_journal
 from meridian.report.build import MARKER
 
@@ -121,7 +122,7 @@ def build_artifacts(root: Path) -> ReportInputs:
         validate_command="scripts/meridian validate Pulumi.dev.yaml",
         plan_json=art / "plan.json", diagram=art / "topology.svg",
         plan_command="scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg",
-        bench_json=art / "bench.json", bench_plots=art / "bench-plots", bench_command="scripts/meridian bench ...",
+        benches=(BenchInput("Azure hour", art / "bench.json", art / "bench-plots", "scripts/meridian bench ..."),),
         drills=(DrillInput("eu-primary-outage", art / "eu.json", art / "eu.yaml", "scripts/meridian drill run eu.yaml"),
                 DrillInput("spot-reclaim-wave", art / "spot.json", None, "scripts/meridian drill run spot.yaml")),
         steps=(StepRecord("plan", "ok", 3.2, "", "scripts/meridian plan ..."),),
@@ -184,9 +185,9 @@ def test_full_report_has_every_figure_and_table(tmp_path):
         image = index.parent / src
         assert image.is_file() and image.stat().st_size > 0, src
         assert not Path(src).is_absolute()
-    assert "figures/cost-vs-attainment.png" in page.images
+    assert "figures/bench1-cost-vs-attainment.png" in page.images
     assert "figures/drill-eu-primary-outage.png" in page.images
-    assert (index.parent / "figures/cost-vs-attainment.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (index.parent / "figures/bench1-cost-vs-attainment.png").read_bytes().startswith(PNG_SIGNATURE)
     assert "scripts/meridian plan Pulumi.dev.yaml --json plan.json --diagram topology.svg" in text
     assert "no KMS key" in text  # plan violations listed
     summary = _section(text, "summary")
@@ -227,17 +228,17 @@ def test_drill_measurements_are_judged_against_expectations(tmp_path):
 
 def test_glance_does_not_call_an_oracle_below_the_objective_a_lower_bound(tmp_path):
     inputs = build_artifacts(tmp_path / "in")
-    doc = json.loads(inputs.bench_json.read_text())
+    doc = json.loads(inputs.benches[0].json.read_text())
     oracle = next(r for r in doc["traces"][0]["results"] if r["policy"] == "oracle")
     oracle["slo_window_attainment"] = 0.9
-    inputs.bench_json.write_text(json.dumps(doc))
+    inputs.benches[0].json.write_text(json.dumps(doc))
     summary = unescape(_section(render(inputs, tmp_path / "out").read_text(), "summary"))
     assert "oracle $20.00 but below the objective (0.900)" in summary and "lower bound" not in summary
 
 
 def test_missing_bench_json_yields_not_available_sections(tmp_path):
     inputs = build_artifacts(tmp_path / "in")
-    inputs.bench_json.unlink()
+    inputs.benches[0].json.unlink()
     page, text = _parse(write_report(inputs, tmp_path / "report"))
     bench = _section(text, "bench")
     assert bench.count("not available:") == 4  # table, replicas, TTFT, cost
@@ -246,9 +247,19 @@ def test_missing_bench_json_yields_not_available_sections(tmp_path):
     assert "plan" in page.tables and page.tables.count("drill") == 2  # other sections unaffected
 
 
+def test_each_bench_run_has_its_own_section_and_a_failed_one_says_why(tmp_path):
+    inputs = build_artifacts(tmp_path / "in")
+    second = BenchInput("ServeGen day", tmp_path / "in" / "nowhere.json", None, "scripts/meridian bench --days 1",
+                        "bench:servegen-day failed: exit 2: --days is beyond the trace")
+    text = write_report(replace(inputs, benches=inputs.benches + (second,)), tmp_path / "report").read_text()
+    first, rest = _section(text, "bench").split("Bench: ServeGen day")
+    assert "Bench: Azure hour" in first and "not available" not in first and len(_rows(first, "bench")) == 6
+    assert rest.count("not available:</strong> bench:servegen-day failed: exit 2: --days is beyond the trace") == 4
+    assert "scripts/meridian bench --days 1" in _section(text, "reproduce")
+
+
 def test_reason_given_by_the_demo_replaces_the_loader_reason(tmp_path):
     inputs = build_artifacts(tmp_path / "in")
-    from dataclasses import replace
     inputs = replace(inputs, plan_json=None, diagram=None, plan_unavailable="plan missing: `meridian plan` is not in this build yet")
     text = write_report(inputs, tmp_path / "report").read_text()
     topo = _section(text, "topology")
@@ -267,10 +278,10 @@ def test_malformed_journal_is_not_available_with_the_reason(tmp_path):
 
 def test_bench_plots_absent_draws_ttft_and_cost_from_json(tmp_path):
     inputs = build_artifacts(tmp_path / "in")
-    from dataclasses import replace
-    inputs = replace(inputs, bench_plots=None)
+    inputs = replace(inputs, benches=(replace(inputs.benches[0], plots=None),))
     page, text = _parse(write_report(inputs, tmp_path / "report"))
-    assert "figures/ttft-percentiles.png" in page.images and "figures/cost-vs-attainment.png" in page.images
+    assert "figures/bench1-ttft-percentiles.png" in page.images
+    assert "figures/bench1-cost-vs-attainment.png" in page.images
     bench = _section(text, "bench")
     assert bench.count("not available:") == 1 and "the bench ran without --plot" in bench
 
@@ -333,7 +344,6 @@ def test_write_report_replaces_an_old_report_but_refuses_other_directories(tmp_p
 
 def test_render_escapes_artifact_text(tmp_path):
     inputs = build_artifacts(tmp_path / "in")
-    from dataclasses import replace
     inputs = replace(inputs, validate_output="<script>alert(1)</script>")
     text = render(inputs, tmp_path / "out").read_text()
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

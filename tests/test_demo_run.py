@@ -26,23 +26,24 @@ def test_missing_and_failing_steps_are_reported_not_raised(tmp_path):
     result = demo.run_demo(out, plan_factory=_factory(
         demo.Step("validate", ("regions",)),  # a real command that succeeds; its output is shown
         demo.Step("plan", ("no-such-command", "x")),
-        demo.Step("bench", ("regions", "--no-such-flag")),
+        demo.Step("bench:azure-hour", ("regions", "--no-such-flag")),
         demo.Step("drill:eu-primary-outage", ("drill", "run", "x.yaml"), unavailable="the drill file is absent"),
     ), stderr=err)
     status = {s.name: (s.status, s.detail) for s in result.steps}
     assert status["validate"][0] == "ok"
     assert status["plan"] == ("missing", "`meridian no-such-command` is not in this build yet")
-    assert status["bench"][0] == "failed" and status["bench"][1].startswith("exit 2")
+    assert status["bench:azure-hour"][0] == "failed" and status["bench:azure-hour"][1].startswith("exit 2")
     assert status["drill:eu-primary-outage"] == ("missing", "the drill file is absent")
     assert not result.ok
 
     text = result.index.read_text()
     assert "eu-west-1" in text  # the validate step's captured output (the regions table)
     assert "not available:</strong> plan missing: `meridian no-such-command` is not in this build yet" in text
-    assert "not available:</strong> bench failed: exit 2" in text
+    assert "not available:</strong> bench:azure-hour failed: exit 2" in text
     assert "drill:eu-primary-outage missing: the drill file is absent" in text
-    assert (out / "logs" / "bench.log").read_text().count("unrecognized arguments: --no-such-flag") == 1
-    assert '<a href="logs/bench.log">logs/bench.log</a>' in text
+    log = out / "logs" / "bench-azure-hour.log"
+    assert log.read_text().count("unrecognized arguments: --no-such-flag") == 1
+    assert '<a href="logs/bench-azure-hour.log">logs/bench-azure-hour.log</a>' in text
     assert "Traceback" not in err.getvalue()
     assert [line.split()[0] for line in err.getvalue().splitlines()] == ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"]
 
@@ -55,12 +56,13 @@ def test_an_exception_inside_a_command_is_logged_and_the_demo_continues(tmp_path
 
     err = io.StringIO()
     result = demo.run_demo(tmp_path / "r", plan_factory=_factory(
-        demo.Step("bench", ("bench",)), demo.Step("validate", ("regions", "--json"))), runner=runner, stderr=err)
-    assert [(s.name, s.status) for s in result.steps] == [("bench", "failed"), ("validate", "ok")]
+        demo.Step("bench:azure-hour", ("bench",)), demo.Step("validate", ("regions", "--json"))), runner=runner,
+        stderr=err)
+    assert [(s.name, s.status) for s in result.steps] == [("bench:azure-hour", "failed"), ("validate", "ok")]
     assert result.steps[0].detail == "raised RuntimeError: twin exploded"
     assert "Traceback" not in err.getvalue()
-    assert "RuntimeError: twin exploded" in (tmp_path / "r" / "logs" / "bench.log").read_text()
-    assert "bench failed: raised RuntimeError: twin exploded" in result.index.read_text()
+    assert "RuntimeError: twin exploded" in (tmp_path / "r" / "logs" / "bench-azure-hour.log").read_text()
+    assert "bench:azure-hour failed: raised RuntimeError: twin exploded" in result.index.read_text()
 
 
 def test_demo_refuses_an_out_dir_it_did_not_write(tmp_path, capsys):
@@ -86,15 +88,21 @@ def test_demo_replaces_its_own_previous_report(tmp_path):
 def test_default_plan_runs_documented_commands_and_shows_them_reproducibly(tmp_path):
     plan = demo.default_plan(tmp_path / "work", quick=False)
     keys = [s.key for s in plan.steps]
-    assert keys == ["validate", "plan", "bench", "drill:eu-primary-outage", "drill:spot-reclaim-wave"]
-    bench = next(s for s in plan.steps if s.key == "bench").argv
+    assert keys == ["validate", "plan", "bench:azure-hour", "bench:servegen-day", "drill:eu-primary-outage",
+                    "drill:spot-reclaim-wave"]
+    assert [s.key for s in demo.default_plan(tmp_path / "w2", quick=True).steps if s.key.startswith("bench")] == [
+        "bench:azure-hour"]
+    bench = next(s for s in plan.steps if s.key == "bench:azure-hour").argv
     policies = bench[bench.index("--policies") + 1].split(",")
     assert {"hpa", "kpa", "skyserve", "skyserve-fallback", "static", "oracle"} <= set(policies)
-    assert Path(bench[bench.index("--json") + 1]) == plan.bench_json
+    assert Path(bench[bench.index("--json") + 1]) == plan.benches[0][1]
+    assert bench[bench.index("--trace") + 1] == bench[bench.index("--tune-on") + 1]
     shown = demo._Display(tmp_path / "work", "meridian-report")
     command = shown.command(bench)
     assert command.startswith("scripts/meridian bench --trace ../shared/traces/azure_llm_2023/")
-    assert "--json meridian-report/artifacts/bench.json" in command and str(tmp_path) not in command
+    assert "--json meridian-report/artifacts/bench-azure-hour.json" in command and str(tmp_path) not in command
+    servegen = next(s for s in plan.steps if s.key == "bench:servegen-day").argv
+    assert "#language/m-large" in servegen[servegen.index("--trace") + 1] and "--days" in servegen
     plan_cmd = shown.command(next(s for s in plan.steps if s.key == "plan").argv)
     assert plan_cmd == ("scripts/meridian plan Pulumi.dev.yaml --json meridian-report/artifacts/plan.json "
                         "--diagram meridian-report/artifacts/topology.svg")

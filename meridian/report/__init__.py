@@ -1,5 +1,5 @@
 """The demo's HTML report: read the commands' artifacts, draw what they do not, write index.html."""
 from meridian.report.build import render, write_report
-from meridian.report.inputs import DrillInput, ReportInputs, StepRecord
+from meridian.report.inputs import BenchInput, DrillInput, ReportInputs, StepRecord
 
-__all__ = ["DrillInput", "ReportInputs", "StepRecord", "render", "write_report"]
+__all__ = ["BenchInput", "DrillInput", "ReportInputs", "StepRecord", "render", "write_report"]

@@ -15,7 +15,7 @@ from meridian.report import figures, html
 from meridian.report.artifacts import (BENCH_COLUMNS, BenchArtifact, BenchTrace, DrillJournal, Missing, PlanArtifact,
                                        load_bench, load_journal, load_plan)
 from meridian.report.html import FigureRef
-from meridian.report.inputs import DrillInput, ReportInputs
+from meridian.report.inputs import BenchInput, DrillInput, ReportInputs
 
 MARKER = ".meridian-report"  # marks a directory this module wrote, so it may be replaced
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
@@ -142,8 +142,10 @@ def _glance(inputs: ReportInputs) -> list[str]:
         regions = [r for r in plan.by_region if r != "global"]
         lines.append(f"Plan: {plan.resource_count} resources in {len(regions)} regions, "
                      f"{len(plan.violations)} policy violations.")
-    bench = load_bench(inputs.bench_json)
-    if not isinstance(bench, Missing):
+    for run in inputs.benches:
+        bench = load_bench(run.json)
+        if isinstance(bench, Missing):
+            continue
         target = bench.slo.get("target_attainment", 0.99)
         target = target if isinstance(target, (int, float)) else 0.99
         for trace in bench.traces:
@@ -251,18 +253,25 @@ def _short_type(token: str) -> str:
 
 
 def _bench(inputs: ReportInputs, ctx: _Context) -> str:
-    bench = load_bench(inputs.bench_json)
-    plots = _bench_plots(inputs.bench_plots)
+    if not inputs.benches:
+        return html.not_available("no bench was run")
+    return "".join(f"<h3>Bench: {html.text(run.name)}</h3>" + _bench_run(run, ctx, f"bench{i}")
+                   for i, run in enumerate(inputs.benches, 1))
+
+
+def _bench_run(run: BenchInput, ctx: _Context, prefix: str) -> str:
+    bench = load_bench(run.json)
+    plots = _bench_plots(run.plots)
     if isinstance(bench, Missing):
-        reason = inputs.bench_unavailable or bench.reason
-        return (html.not_available(reason) + "<h3>Replicas and load over time</h3>" + html.not_available(reason)
-                + "<h3>TTFT distributions</h3>" + html.not_available(reason)
-                + "<h3>Cost versus attainment</h3>" + html.not_available(reason))
-    cmd = inputs.bench_command
-    parts = [html.warning(inputs.bench_unavailable)] if inputs.bench_unavailable else []
+        reason = run.unavailable or bench.reason
+        return (html.not_available(reason) + "<h4>Replicas and load over time</h4>" + html.not_available(reason)
+                + "<h4>TTFT distributions</h4>" + html.not_available(reason)
+                + "<h4>Cost versus attainment</h4>" + html.not_available(reason))
+    cmd = run.command
+    parts = [html.warning(run.unavailable)] if run.unavailable else []
     parts.append(_bench_setting(bench))
     for trace in bench.traces:
-        parts.append(f"<h3>Results: {html.text(_trace_title(trace))}</h3>")
+        parts.append(f"<h4>Results: {html.text(_trace_title(trace))}</h4>")
         extra = {k: v for k, v in trace.extra.items() if k != "name" and v not in (None, "", [], {})}
         if extra:
             parts.append("<p>" + html.text("; ".join(f"{k.replace('_', ' ')}: {_compact(v)}"
@@ -271,34 +280,34 @@ def _bench(inputs: ReportInputs, ctx: _Context) -> str:
     if cmd:
         parts.append(f"<p>Reproduce the table: {html.code(cmd)}</p>")
 
-    parts.append("<h3>Replicas and load over time</h3>")
+    parts.append("<h4>Replicas and load over time</h4>")
     if plots["replicas"]:
         parts += [html.figure(FigureRef(ctx.image(p), f"Replicas and offered load per policy ({p.name}).", cmd))
                   for p in plots["replicas"]]
     else:
         parts.append(html.not_available("`meridian bench --plot` wrote no replicas-over-time figure"
-                                        if inputs.bench_plots else "the bench ran without --plot"))
+                                        if run.plots else "the bench ran without --plot"))
 
-    parts.append("<h3>TTFT distributions</h3>")
+    parts.append("<h4>TTFT distributions</h4>")
     if plots["ttft"]:
         parts += [html.figure(FigureRef(ctx.image(p), f"Time to first token per policy ({p.name}).", cmd))
                   for p in plots["ttft"]]
     else:
         slo_s = _slo_ttft_seconds(bench.slo)
-        path = figures.ttft_percentiles(bench.traces, slo_s, ctx.drawn("ttft-percentiles.png"))
+        path = figures.ttft_percentiles(bench.traces, slo_s, ctx.drawn(f"{prefix}-ttft-percentiles.png"))
         parts.append(html.figure(FigureRef(ctx.image(path), "TTFT p50/p95/p99 per policy, from the bench JSON "
                                            "(the bench drew no distribution figure).", cmd)))
 
-    parts.append("<h3>Cost versus attainment</h3>")
+    parts.append("<h4>Cost versus attainment</h4>")
     if plots["cost"]:
         parts += [html.figure(FigureRef(ctx.image(p), f"Cost against SLO attainment ({p.name}).", cmd))
                   for p in plots["cost"]]
     else:
-        path = figures.cost_vs_attainment(bench.traces, ctx.drawn("cost-vs-attainment.png"))
+        path = figures.cost_vs_attainment(bench.traces, ctx.drawn(f"{prefix}-cost-vs-attainment.png"))
         parts.append(html.figure(FigureRef(ctx.image(path), "Cost against SLO window attainment per policy, "
                                            "drawn from the bench JSON.", cmd)))
     if plots["other"]:
-        parts.append("<h3>Other bench figures</h3>")
+        parts.append("<h4>Other bench figures</h4>")
         parts += [html.figure(FigureRef(ctx.image(p), p.name, cmd)) for p in plots["other"]]
     return "".join(parts)
 
@@ -505,8 +514,8 @@ def _rollback_label(rollback: object) -> str:
 
 
 def _reproduce(inputs: ReportInputs) -> str:
-    commands = [("validate the stack", inputs.validate_command), ("plan + topology diagram", inputs.plan_command),
-                ("bench table and figures", inputs.bench_command)]
+    commands = [("validate the stack", inputs.validate_command), ("plan + topology diagram", inputs.plan_command)]
+    commands += [(f"bench {b.name}: tables and figures", b.command) for b in inputs.benches]
     commands += [(f"drill {d.name} (journal; the report draws its timeline)", d.command) for d in inputs.drills]
     commands.append(("this whole report", inputs.generated_by))
     rows = [[html.text(what), html.code(cmd)] for what, cmd in commands if cmd]

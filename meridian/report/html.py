@@ -13,7 +13,8 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
        background: #f6f7f9; }
 main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
 h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin-top: 38px;
-     border-bottom: 2px solid #e3e6eb; padding-bottom: 4px; } h3 { font-size: 16px; margin-top: 24px; }
+     border-bottom: 2px solid #e3e6eb; padding-bottom: 4px; } h3 { font-size: 17px; margin-top: 26px; }
+h4 { font-size: 15px; margin: 20px 0 6px; }
 .sub { color: #5b6472; margin: 0 0 18px; }
 nav a { margin-right: 14px; }
 table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13px; }

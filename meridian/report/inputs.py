@@ -25,6 +25,17 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class BenchInput:
+    """One `meridian bench` run: its JSON, its `--plot DIR`, and how it was made."""
+
+    name: str  # e.g. "Azure hour"
+    json: Path | None
+    plots: Path | None = None
+    command: str = ""
+    unavailable: str = ""  # why it failed or did not run, when known
+
+
+@dataclass(frozen=True)
 class DrillInput:
     name: str  # e.g. "eu-primary-outage"
     journal: Path | None
@@ -44,10 +55,7 @@ class ReportInputs:
     diagram: Path | None = None  # SVG or PNG from `meridian plan --diagram`
     plan_command: str = ""
     plan_unavailable: str = ""
-    bench_json: Path | None = None
-    bench_plots: Path | None = None  # the `--plot DIR` of `meridian bench`
-    bench_command: str = ""
-    bench_unavailable: str = ""
+    benches: tuple[BenchInput, ...] = ()
     drills: tuple[DrillInput, ...] = ()
     steps: tuple[StepRecord, ...] = ()
     generated_by: str = ""  # the command that produced the whole report
