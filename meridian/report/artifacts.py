@@ -86,8 +86,8 @@ def _node_group(inputs: dict) -> str:
 
 # Columns of the bench table, in order: (key in the JSON, header, format).
 BENCH_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("cost_usd", "cost $", "{:.2f}"),
-    ("gpu_hours", "GPU h", "{:.1f}"),
+    ("cost_usd", "cost $", "{:,.2f}"),
+    ("gpu_hours", "GPU h", "{:,.1f}"),
     ("requests", "requests", "{:,.0f}"),
     ("ttft_p50_s", "TTFT p50 s", "{:.2f}"),
     ("ttft_p95_s", "TTFT p95 s", "{:.2f}"),
