@@ -61,9 +61,10 @@ class MeridianPolicy:
         prior = limits.cold_start_s if limits.cold_start_s else s.cold_start_prior_s
         # one learner per capacity type: spot that never becomes ready must not be paired
         # with an on-demand replica that does (the learner takes the oldest starter as the
-        # one that became ready), which would read the wait for missing spot as a cold start
+        # one that became ready), which would read the wait for missing spot as a cold start;
+        # their samples pool into one set of recent starts
         self._cold_od = ColdStartLearner(prior)
-        self._cold_spot = ColdStartLearner(prior)
+        self._cold_spot = ColdStartLearner(prior, self._cold_od._samples)
         self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner(s)
@@ -116,13 +117,12 @@ class MeridianPolicy:
 
     # -- steps ----------------------------------------------------------------------------
     def _cold_start(self, obs: Observation) -> float:
-        """The planning cold start: the longer of what each capacity type has shown, the
-        declared (or default) figure until either has shown one."""
+        """The planning cold start: the longest of the recent starts of either capacity type,
+        the declared (or default) figure until one has been seen."""
         spot_ready, spot_starting = max(obs.ready_spot, 0), max(obs.starting_spot, 0)
         self._cold_od.update(obs.time_s, obs.ready_replicas - spot_ready, obs.starting_replicas - spot_starting)
         self._cold_spot.update(obs.time_s, spot_ready, spot_starting)
-        learnt = [c.estimate_s() for c in (self._cold_od, self._cold_spot) if c.samples]
-        return max(learnt) if learnt else self._cold_od.prior_s
+        return self._cold_od.estimate_s()
 
     def _learn(self, obs: Observation) -> None:
         rate = obs.arrival_rate_rps
