@@ -61,3 +61,12 @@ class LawSettings:
     forget: float = 0.98
     # A forecast never extrapolates more than this factor above the latest rate.
     max_trend_ratio: float = 2.0
+    # Spot that stays un-ready this many cold starts (learnt, else declared) is taken as
+    # unavailable: the learnt cold start is already the longest recent start, so twice it
+    # is capacity that is not coming, not a slow start (spotwatch.py).
+    spot_give_up_cold_starts: float = 2.0
+    # Retry spot after this backoff, doubling to the maximum: the Kubernetes
+    # cluster-autoscaler's defaults for a node group that failed to scale up
+    # (--initial-node-group-backoff-duration 5m, --max-node-group-backoff-duration 30m).
+    spot_retry_initial_s: float = 300.0
+    spot_retry_max_s: float = 1800.0
