@@ -68,8 +68,8 @@ class MeridianPolicy:
         self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner(s)
-        allowed = (1.0 - objective.window_attainment) * s.budget_share
-        self._budget = MissBudget(allowed, 1.0 - s.surge_quantile, s.budget_step)
+        allowance = 1.0 - objective.window_attainment
+        self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
         self._base: int | None = None  # replicas needed for load, before spot fallback
 
     # -- the decision -------------------------------------------------------------------
@@ -142,14 +142,16 @@ class MeridianPolicy:
         """One look at the trailing window for the miss budget: a miss counts when requests
         queued for a slot within the window or the batch is at least half full -- a miss
         with a light batch and no queue is the prompt mix (long prompts), which headroom
-        cannot fix; the adapted quantile then sets the forecast's surge headroom."""
+        cannot fix: it is counted apart, as allowance already spent; the adapted quantile
+        then sets the forecast's surge headroom."""
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None or not obs.arrival_rate_rps:
             return
         in_flight = _usable(obs.in_flight)
         per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
         load = self._capacity.queue_recent or self._capacity.busy(per_replica)
-        self._budget.update(ttft > self.objective.ttft_s and load)
+        missed = ttft > self.objective.ttft_s
+        self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
