@@ -78,3 +78,27 @@ def test_no_allowance_only_ever_tightens_and_a_bad_target_is_refused():
     assert strict._budget.quantile == q0
     with pytest.raises(ValueError, match="window attainment"):
         MeridianPolicy(Objective(95.0, 1.0, window_attainment=0.0), Limits())
+
+
+def test_the_law_spends_what_the_prompt_mix_leaves_of_the_allowance_never_less_than_half():
+    # allowance 1 %: with 0.2 % of looks lost to the prompt mix the law's own share is
+    # 0.8 %, and the adapted quantile converges to it; with 0.8 % lost it keeps its floor, 0.5 %
+    for unfixable_share, expected in ((0.002, 0.008), (0.008, 0.005)):
+        rng = random.Random(11)
+        budget = MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005, allowance=0.01)
+        missed = 0
+        looks = 60_000
+        for _ in range(looks):
+            lost = rng.random() < unfixable_share
+            miss = not lost and rng.random() > budget.quantile
+            missed += miss
+            budget.update(miss, unfixable=lost)
+        assert abs(budget.allowed - expected) < 0.0007
+        assert abs(missed / looks - expected) < 0.002
+
+
+def test_an_allowance_below_the_floor_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError):
+        MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005, allowance=0.004)

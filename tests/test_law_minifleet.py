@@ -9,6 +9,7 @@ The tests at the bottom check the model itself against closed-form M/M/c.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -38,6 +39,7 @@ class FleetParams:
 class Replica:
     ready_at: float
     spot: bool
+    on_od_node: bool = False  # asked for spot, runs on an on-demand node (billed and seen as such)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class RunResult:
     gpu_hours: float
     cost: float
     replicas: list[tuple[float, int]] = field(default_factory=list)
+    ready: list[tuple[float, int]] = field(default_factory=list)  # (time, ready replicas)
     decisions: list[tuple[float, Decision]] = field(default_factory=list)
 
 
@@ -64,6 +67,12 @@ class MiniFleet:
         self.cost = 0.0
         self.gpu_s = 0.0
         self.blackout: tuple[float, float] | None = None
+        # False: no spot capacity in the region. Two-pool fleets (the twin) leave spot
+        # replicas pending (no node, not billed) until it returns, then start like any other;
+        # with `spot_lands_on_demand` (the in-cluster runtime: one Deployment, whose pods the
+        # scheduler puts on whatever node it gets) they run on on-demand nodes instead.
+        self.spot_available = True
+        self.spot_lands_on_demand = False
 
     # -- model ----------------------------------------------------------------------------
     def ready(self) -> list[Replica]:
@@ -100,10 +109,11 @@ class MiniFleet:
             self.busy += take
             if head[1] == 0:
                 self.queue.popleft()
-        for r in self.fleet:
-            price = p.price_spot if r.spot else p.price_od
+        placed = [r for r in self.fleet if r.ready_at != math.inf]
+        for r in placed:
+            price = p.price_spot if r.spot and not r.on_od_node else p.price_od
             self.cost += price * p.dt / 3600
-        self.gpu_s += len(self.fleet) * p.dt
+        self.gpu_s += len(placed) * p.dt
         self.t += p.dt
 
     def observe(self) -> Observation:
@@ -129,8 +139,8 @@ class MiniFleet:
             queued=float(queued),
             price_on_demand_per_hour=p.price_od,
             price_spot_per_hour=p.price_spot,
-            ready_spot=sum(r.spot for r in ready),
-            starting_spot=sum(r.spot for r in starting),
+            ready_spot=sum(r.spot and not r.on_od_node for r in ready),
+            starting_spot=sum(r.spot and not r.on_od_node for r in starting),
         )
         if self.blackout and self.blackout[0] <= self.t < self.blackout[1]:
             obs = Observation(
@@ -155,12 +165,22 @@ class MiniFleet:
         for spot, want in ((True, want_spot), (False, want_od)):
             mine = [r for r in self.fleet if r.spot == spot]
             if len(mine) < want:
-                self.fleet += [Replica(self.t + self.p.cold_start_s, spot) for _ in range(want - len(mine))]
+                missing = spot and not self.spot_available
+                ready_at = math.inf if missing and not self.spot_lands_on_demand else self.t + self.p.cold_start_s
+                self.fleet += [Replica(ready_at, spot, missing and self.spot_lands_on_demand)
+                               for _ in range(want - len(mine))]
             elif len(mine) > want:
                 # remove starting replicas first, then the newest ready ones
                 drop = sorted(mine, key=lambda r: -r.ready_at)[: len(mine) - want]
                 ids = {id(r) for r in drop}
                 self.fleet = [r for r in self.fleet if id(r) not in ids]
+
+    def set_spot_available(self, available: bool, lands_on_demand: bool = False) -> None:
+        self.spot_available, self.spot_lands_on_demand = available, lands_on_demand
+        if available:  # pending spot replicas get their nodes now
+            for r in self.fleet:
+                if r.spot and r.ready_at == math.inf:
+                    r.ready_at = self.t + self.p.cold_start_s
 
     def reclaim_spot(self, share: float) -> int:
         spot = [r for r in self.ready() if r.spot]
@@ -204,6 +224,7 @@ def run(
             result.decisions.append((fleet.t, d))
             next_decision += policy.interval_s
         result.replicas.append((fleet.t, len(fleet.fleet)))
+        result.ready.append((fleet.t, len(fleet.ready())))
         fleet.step(rate_at(fleet.t))
     met = total = 0
     rows = [r for r in fleet.scored if r[0] >= score_after_s]

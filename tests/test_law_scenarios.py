@@ -82,3 +82,65 @@ def test_steady_load_meets_the_objective_without_flapping():
     reversals = sum(1 for a, b, c in zip(sizes, sizes[1:], sizes[2:]) if (b - a) * (c - b) < 0)
     assert reversals <= 6  # one an ~8 minutes at most over 40 minutes
     assert max(sizes) <= 1.6 * (20.0 * full_batch_service_s() / P.slots)
+
+
+# -- spot capacity that never comes -------------------------------------------------------
+SPOT_SHARE = 0.5
+
+
+def _no_spot(lands_on_demand: bool):
+    def event(fleet: MiniFleet) -> None:
+        fleet.set_spot_available(False, lands_on_demand=lands_on_demand)
+    return event
+
+
+def _late(result, after_s: float) -> list:
+    return [d for t, d in result.decisions if t >= after_s]
+
+
+def test_spot_that_never_becomes_ready_is_replaced_by_on_demand_not_covered_for_good():
+    """No spot capacity in the region: the law must end up paying for what the load needs,
+    not for the on-demand need plus a standing cover of the missing spot share."""
+    duration, seed = 5400.0, 5
+    od_only = run(MeridianPolicy(OBJ, Limits(max_replicas=300)), lambda t: 20.0, duration, P,
+                  start_replicas=16, seed=seed)
+    od_late = [d.replicas for d in _late(od_only, 60.0 + 5 * P.cold_start_s)]
+    reference = max(od_late)
+    for lands_on_demand in (False, True):  # twin-like two pools / one in-cluster Deployment
+        policy = MeridianPolicy(OBJ, Limits(max_replicas=300, spot_share=SPOT_SHARE))
+        result = run(policy, lambda t: 20.0, duration, P, start_replicas=16, seed=seed,
+                     events={0.0: _no_spot(lands_on_demand)})
+        # within 5 cold starts of the first spot order (60 s) the total is the on-demand
+        # need; later only a one-replica spot probe rides on top of it now and then
+        late = _late(result, 60.0 + 5 * P.cold_start_s)
+        totals = [d.replicas for d in late]
+        assert max(totals) <= reference + 1, (lands_on_demand, max(totals), reference)
+        assert sum(totals) / len(totals) <= sum(od_late) / len(od_late) + 1
+        assert sum(d.spot for d in late) <= len(late) * 1  # at most the probe on spot
+        probing = [d for d in late if d.spot]
+        assert 0 < len(probing) < 0.5 * len(late)  # spot is retried, with backoff
+        assert all("spot short" in d.reason for d in late if not d.spot)
+        assert result.attainment >= 0.99
+        if lands_on_demand:  # every replica is billed on demand: cost near the on-demand-only law's
+            assert result.cost <= 1.1 * od_only.cost, (result.cost, od_only.cost)
+
+
+def test_spot_that_returns_is_used_again_without_a_capacity_gap():
+    back_at, duration = 2400.0, 7200.0
+    need = 20.0 * full_batch_service_s() / P.slots
+    policy = MeridianPolicy(OBJ, Limits(max_replicas=300, spot_share=SPOT_SHARE))
+
+    def spot_back(fleet: MiniFleet) -> None:
+        fleet.set_spot_available(True)
+
+    result = run(policy, lambda t: 20.0, duration, P, start_replicas=16, seed=5,
+                 events={0.0: _no_spot(False), back_at: spot_back})
+    given_up = _late(result, 60.0 + 5 * P.cold_start_s)
+    assert any(d.spot == 0 and "spot short" in d.reason for d in given_up)
+    # the longest retry backoff (30 min) plus a probe and a move, each a cold start
+    settled = _late(result, back_at + policy.settings.spot_retry_max_s + 3 * P.cold_start_s)
+    assert settled and all(d.spot == int(d.replicas * SPOT_SHARE) for d in settled)
+    assert any("spot available again" in d.reason for t, d in result.decisions if t >= back_at)
+    # make before break: ready capacity never falls below the need while moving back
+    assert min(n for t, n in result.ready if t >= back_at) >= need
+    assert result.attainment >= 0.99

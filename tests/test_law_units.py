@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -247,3 +248,77 @@ def test_trend_is_extrapolated_no_further_than_the_history_behind_it():
     assert fc.basis == "trend"
     # 19 req/s now plus 135 s (not the 215 s horizon) of the slope
     assert fc.rate_rps == pytest.approx(19.0 + 135.0 / 15.0, rel=0.01)
+
+
+# -- spot that does not come -------------------------------------------------------------------
+def test_mix_covers_missing_spot_for_two_cold_starts_then_plans_on_demand_instead():
+    planner = MixPlanner()
+    limits = Limits(max_replicas=100, spot_share=0.5)
+    cold = 200.0
+    plans = {}
+    for i in range(60):  # 15 min: the 5 spot replicas never become ready; 15 on-demand run
+        t = 15.0 * i
+        obs = _obs(time_s=t, ready_replicas=10 if i == 0 else 15, ready_spot=0,
+                   starting_replicas=5, starting_spot=5)
+        plans[t] = planner.plan(obs, 10, limits, cold, 1)
+    assert plans[0.0].spot == 5 and plans[0.0].replicas == 15  # on-demand kept: make before break
+    assert all(p.fallback == 5 and p.replicas == 15 for t, p in plans.items() if t < 2 * cold)
+    given_up = [p for t, p in plans.items() if 2 * cold <= t < 2 * cold + 300.0]
+    assert given_up and all((p.replicas, p.spot, p.fallback) == (10, 0, 0) for p in given_up)
+    assert "spot short" in given_up[0].note and "retrying spot in 300 s" in given_up[0].note
+
+
+def test_spot_watch_probes_with_doubling_backoff_and_lifts_when_spot_is_ready():
+    from controller.law.spotwatch import SpotWatch
+
+    watch = SpotWatch(2.0, 300.0, 1800.0)
+    cold = 100.0
+    probes: list[float] = []
+    t = 0.0
+    while t < 6 * 3600:
+        plan = watch.update(t, 8, 0, cold)
+        if plan.cap == 1 and (not probes or t - probes[-1] > 2 * cold):
+            probes.append(t)
+        t += 15.0
+    assert watch.cap == 0
+    gaps = [b - a for a, b in zip(probes, probes[1:])]
+    # a probe waits 2 cold starts, then the backoff: 10, 20, 30, 30... min after the first's 5
+    assert probes[0] == pytest.approx(2 * cold + 300.0, abs=15.0)
+    assert [g - 2 * cold for g in gaps[:4]] == pytest.approx([600, 1200, 1800, 1800], abs=15.0)
+    # a probed spot replica becomes ready: spot is back, the full share is planned again
+    while watch.update(t, 8, 0, cold).cap != 1:
+        t += 15.0
+    plan = watch.update(t + 15.0, 8, 1, cold)
+    assert plan.cap is None and "spot available again" in plan.note
+    assert watch.backoff_s == 300.0
+
+
+def test_spot_watch_keeps_waiting_while_spot_makes_progress():
+    from controller.law.spotwatch import SpotWatch
+
+    watch = SpotWatch(2.0, 300.0, 1800.0)
+    # a large spot order arriving one replica per cold start is slow, not missing
+    for i in range(40):
+        plan = watch.update(15.0 * i, 20, i // 10, 150.0)
+        assert plan.cap is None
+
+
+def test_cold_start_is_not_learnt_from_spot_that_never_becomes_ready():
+    from controller.law.meridian import MeridianPolicy
+    from controller.law.types import Objective
+
+    law = MeridianPolicy(Objective(95.0, 1.0), Limits(max_replicas=100, spot_share=0.5, cold_start_s=120.0))
+    # 4 spot replicas wait from t=0 and never start; on-demand ones take 120 s each
+    od_ready, od_starting = 10, 0
+    for i in range(200):
+        t = 15.0 * i
+        if i % 20 == 0:
+            od_starting += 1
+        if i % 20 == 8:  # 120 s after it was ordered
+            od_starting, od_ready = od_starting - 1, od_ready + 1
+        d = law.decide(_obs(time_s=t, ready_replicas=od_ready, starting_replicas=od_starting + 4,
+                            ready_spot=0, starting_spot=4))
+    # the forecast horizon is the cold start plus one interval: 120 + 15 s, not the ~50 min
+    # the missing spot replicas have waited
+    horizon = float(re.search(r"(\d+) s horizon", d.reason).group(1))
+    assert horizon <= 120.0 + 15.0 + 15.0, d.reason

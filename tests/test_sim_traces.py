@@ -149,3 +149,17 @@ def test_binary_file_refused(tmp_path):
 def test_rate_curve_without_traffic_refused(tmp_path):
     p = write(tmp_path, "z.csv", "model,window_start_s,total_rate_rps,rate_weighted_cv\nz,0,0,1\nz,600,0,1\n")
     assert "no requests (every rate is 0)" in refused(p + "#z")
+
+
+def test_days_cuts_request_logs_longer_than_d_and_keeps_shorter_ones_whole(tmp_path):
+    """One --days serves a bench mixing the hour-long Azure log with multi-day rate curves."""
+    p = write(tmp_path, "a.csv", AZURE_HEADER + "2023-11-16 18:00:00,10,10\n"
+              "2023-11-16 19:00:00,10,10\n2023-11-17 20:00:00,10,10\n")
+    assert len(load_trace(p, TraceOptions(days=2)).time_s) == 3  # 26 h < 2 days: whole
+    assert len(load_trace(p, TraceOptions(days=0.5)).time_s) == 2  # first 12 h only
+
+
+def test_bench_refuses_days_when_no_trace_is_a_rate_curve(tmp_path, capsys):
+    p = write(tmp_path, "a.csv", AZURE_HEADER + "2023-11-16 18:00:00,10,10\n")
+    assert main(["bench", "--trace", p, "--days", "1"]) == 2
+    assert "--days" in capsys.readouterr().err

@@ -16,23 +16,37 @@ long stretch the share of missed looks converges to `allowed` whatever the traff
 within [-step, 1 + step] (their Lemma 4.1), so a bad day cannot wind it up. A service
 whose headroom is more than it needs spends less of the allowance and gets cheaper; one
 whose bursts outrun the headroom raises it after its first misses.
+
+How much of the allowance is the law's to spend: misses that more capacity could not
+have prevented (a miss with no queue and a light batch: the prompt mix) spend it too.
+Given the objective's whole `allowance`, the budget measures that share of its looks
+online and targets what is left, `allowance - unfixable share`, never less than the
+`allowed` it was built with (the law's prior: half the allowance, settings.py).
 """
 from __future__ import annotations
 
 
 class MissBudget:
-    def __init__(self, allowed: float, prior_alpha: float, step: float):
+    def __init__(self, allowed: float, prior_alpha: float, step: float, allowance: float | None = None):
         if not 0.0 <= allowed < 1.0:
             raise ValueError("allowed miss share must be in [0, 1)")
-        self.allowed = allowed
+        if allowance is not None and not allowed <= allowance < 1.0:
+            raise ValueError("the allowance must be in [allowed, 1)")
+        self.floor = self.allowed = allowed
+        self.allowance = allowance
         self.alpha = prior_alpha
         self.step = step
         self.looks = 0
         self.misses = 0
+        self.unfixable = 0
 
-    def update(self, missed: bool) -> None:
+    def update(self, missed: bool, unfixable: bool = False) -> None:
+        """`missed`: a miss capacity would have prevented; `unfixable`: one it would not."""
         self.looks += 1
         self.misses += int(missed)
+        self.unfixable += int(unfixable)
+        if self.allowance is not None:
+            self.allowed = max(self.floor, self.allowance - self.unfixable / self.looks)
         alpha = self.alpha + self.step * (self.allowed - (1.0 if missed else 0.0))
         # Their Lemma 4.1 keeps alpha in [-step, 1 + step] because at alpha <= 0 the
         # interval is infinite and nothing misses. Here the top quantile is the largest

@@ -4,7 +4,8 @@ Replicas that appear in `starting_replicas` are queued with the time they were
 first seen; when `ready_replicas` grows, the oldest starters are taken as the ones
 that became ready (pods start in order far more often than not), and each gives a
 sample. Replica counts come from the orchestrator, not from Prometheus, so this
-keeps working through a metrics blackout.
+keeps working through a metrics blackout. Capacity types that start apart (spot and
+on-demand) each pair their own starters but may share one pool of recent samples.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from collections import deque
 class ColdStartLearner:
     KEEP = 16  # recent samples; the planning figure is their maximum (a high quantile)
 
-    def __init__(self, prior_s: float):
+    def __init__(self, prior_s: float, samples: deque[float] | None = None):
         self.prior_s = prior_s
         self._starters: deque[float] = deque()
-        self._samples: deque[float] = deque(maxlen=self.KEEP)
+        self._samples: deque[float] = samples if samples is not None else deque(maxlen=self.KEEP)
         self._last: tuple[int, int] | None = None
         self._last_time = 0.0
 

@@ -11,7 +11,9 @@ covered by *new* on-demand while they are within their expected cold start -- an
 on-demand fallback ordered at the same moment would be ready no sooner, so it would
 only add cost -- but on-demand replicas already running are kept until the spot
 replacing them is ready (make before break). Spot that was reclaimed, or is later
-than a cold start, is covered at once.
+than a cold start, is covered at once. Spot that stays un-ready well past a cold start
+is not covered for good: `spotwatch.SpotWatch` then plans on spot only what is ready,
+the rest on on-demand, and probes for spot again with backoff.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from controller.law.safety import hourly_cost
+from controller.law.settings import LawSettings
+from controller.law.spotwatch import SpotWatch
 from controller.law.types import Limits, Observation
 
 
@@ -44,14 +48,19 @@ def spot_usable(obs: Observation, limits: Limits) -> bool:
 
 
 class MixPlanner:
-    def __init__(self) -> None:
+    def __init__(self, settings: LawSettings | None = None) -> None:
+        s = settings or LawSettings()
         self._spot_target = 0
         self._growth: deque[tuple[float, int]] = deque()  # (ordered at, spot replicas)
+        self.watch = SpotWatch(s.spot_give_up_cold_starts, s.spot_retry_initial_s, s.spot_retry_max_s)
 
     def plan(self, obs: Observation, needed: int, limits: Limits, cold_start_s: float, floor: int) -> Mix:
         use_spot = spot_usable(obs, limits)
         spot = math.floor(needed * min(max(limits.spot_share, 0.0), 1.0)) if use_spot else 0
         now = obs.time_s
+        short = self.watch.update(now, spot, obs.ready_spot, cold_start_s)
+        if short.cap is not None:
+            spot = min(spot, short.cap)
         if spot > self._spot_target:
             self._growth.append((now, spot - self._spot_target))
         self._spot_target = spot
@@ -68,7 +77,8 @@ class MixPlanner:
             running_od = (obs.ready_replicas - obs.ready_spot) + (obs.starting_replicas - obs.starting_spot)
             keep = min(max(0, running_od - (needed - spot)), not_ready)
             fallback = max(cover, keep)
-        note = f"{fallback} on-demand covering spot not ready" if fallback else ""
+        note = "; ".join(n for n in (f"{fallback} on-demand covering spot not ready" if fallback else "",
+                                     short.note) if n)
         return self._fit_budget(obs, limits, needed, spot, fallback, floor, note)
 
     def _fit_budget(

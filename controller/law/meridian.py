@@ -59,20 +59,24 @@ class MeridianPolicy:
         self._tail = (1.0 - objective.percentile / 100.0) * s.tail_share
         self._capacity = CapacityEstimator(objective.ttft_s, s)
         prior = limits.cold_start_s if limits.cold_start_s else s.cold_start_prior_s
-        self._cold = ColdStartLearner(prior)
+        # one learner per capacity type: spot that never becomes ready must not be paired
+        # with an on-demand replica that does (the learner takes the oldest starter as the
+        # one that became ready), which would read the wait for missing spot as a cold start;
+        # their samples pool into one set of recent starts
+        self._cold_od = ColdStartLearner(prior)
+        self._cold_spot = ColdStartLearner(prior, self._cold_od._samples)
         self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
-        self._mix = MixPlanner()
-        allowed = (1.0 - objective.window_attainment) * s.budget_share
-        self._budget = MissBudget(allowed, 1.0 - s.surge_quantile, s.budget_step)
+        self._mix = MixPlanner(s)
+        allowance = 1.0 - objective.window_attainment
+        self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
         self._base: int | None = None  # replicas needed for load, before spot fallback
 
     # -- the decision -------------------------------------------------------------------
     def decide(self, obs: Observation) -> Decision:
         limits, s = self.limits, self.settings
         floor = floor_replicas(limits)
-        self._cold.update(obs.time_s, obs.ready_replicas, obs.starting_replicas)
-        cold_s = self._cold.estimate_s()
+        cold_s = self._cold_start(obs)
         current = self._base if self._base is not None else clamp(obs.replicas, limits)
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
@@ -112,6 +116,14 @@ class MeridianPolicy:
         )
 
     # -- steps ----------------------------------------------------------------------------
+    def _cold_start(self, obs: Observation) -> float:
+        """The planning cold start: the longest of the recent starts of either capacity type,
+        the declared (or default) figure until one has been seen."""
+        spot_ready, spot_starting = max(obs.ready_spot, 0), max(obs.starting_spot, 0)
+        self._cold_od.update(obs.time_s, obs.ready_replicas - spot_ready, obs.starting_replicas - spot_starting)
+        self._cold_spot.update(obs.time_s, spot_ready, spot_starting)
+        return self._cold_od.estimate_s()
+
     def _learn(self, obs: Observation) -> None:
         rate = obs.arrival_rate_rps
         self._forecaster.update(obs.time_s, rate)
@@ -130,14 +142,16 @@ class MeridianPolicy:
         """One look at the trailing window for the miss budget: a miss counts when requests
         queued for a slot within the window or the batch is at least half full -- a miss
         with a light batch and no queue is the prompt mix (long prompts), which headroom
-        cannot fix; the adapted quantile then sets the forecast's surge headroom."""
+        cannot fix: it is counted apart, as allowance already spent; the adapted quantile
+        then sets the forecast's surge headroom."""
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None or not obs.arrival_rate_rps:
             return
         in_flight = _usable(obs.in_flight)
         per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
         load = self._capacity.queue_recent or self._capacity.busy(per_replica)
-        self._budget.update(ttft > self.objective.ttft_s and load)
+        missed = ttft > self.objective.ttft_s
+        self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:

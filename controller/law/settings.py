@@ -38,10 +38,12 @@ class LawSettings:
     # covers the short-term fluctuation, so the top decile is left to the queueing
     # headroom and the reactive path until misses say otherwise.
     surge_quantile: float = 0.9
-    # The surge quantile above is only the prior: the law adapts it online to spend this
+    # The surge quantile above is only the prior: the law adapts it online to spend its
     # share of the objective's miss allowance (1 - window attainment) on its own misses
-    # (budget.py). Half, as with `tail_share`: the law sees its misses through trailing
-    # windows, not the scored 1-minute ones, and windows it cannot fix spend the rest.
+    # (budget.py). That share is the allowance less what misses capacity cannot fix (the
+    # prompt mix) spend, measured online -- but never less than this floor, the prior
+    # round's fixed half (as with `tail_share`), for a service whose prompt mix alone
+    # would spend most of it.
     budget_share: float = 0.5
     # Step of that adaptation per decision: Gibbs & Candes' (NeurIPS 2021) value, 0.005;
     # one missed cold start (~13 looks) moves the quantile by ~0.07.
@@ -61,3 +63,12 @@ class LawSettings:
     forget: float = 0.98
     # A forecast never extrapolates more than this factor above the latest rate.
     max_trend_ratio: float = 2.0
+    # Spot that stays un-ready this many cold starts (learnt, else declared) is taken as
+    # unavailable: the learnt cold start is already the longest recent start, so twice it
+    # is capacity that is not coming, not a slow start (spotwatch.py).
+    spot_give_up_cold_starts: float = 2.0
+    # Retry spot after this backoff, doubling to the maximum: the Kubernetes
+    # cluster-autoscaler's defaults for a node group that failed to scale up
+    # (--initial-node-group-backoff-duration 5m, --max-node-group-backoff-duration 30m).
+    spot_retry_initial_s: float = 300.0
+    spot_retry_max_s: float = 1800.0

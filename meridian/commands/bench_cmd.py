@@ -39,7 +39,9 @@ def register(sub) -> None:
                    "curves, rates x K with the same CV")
     p.add_argument("--mean-rate", type=float, metavar="R", help="scale each trace to a mean of R req/s (--rate-scale then multiplies it)")
     p.add_argument("--days", type=float, metavar="D",
-                   help="use only the first D days of each trace (refused if a trace is shorter)")
+                   help="use only the first D days of each rate curve (refused if a curve is shorter); "
+                   "request logs shorter than D days are used whole, so one --days serves a run that "
+                   "mixes the one-hour Azure log with 14-day curves")
     p.add_argument("--percentile", type=float, default=95.0, help="TTFT percentile of the objective (default 95)")
     p.add_argument("--ttft-ms", type=float, default=1000.0, help="TTFT target in ms (default 1000)")
     p.add_argument("--e2e-ms", type=float, help="optional end-to-end latency target in ms")
@@ -136,6 +138,10 @@ def _config(args) -> BenchConfig:
         raise InputError("bad bench options", [Problem(
             "--time-column/--prompt-column/--output-column", "no --trace or --tune-on is a CSV request log, "
             "so the column names would be ignored", fix="drop them, or pass the CSV trace they describe")])
+    if args.days is not None and not any("#" in t for t in traces + ((args.tune_on,) if args.tune_on else ())):
+        raise InputError("bad bench options", [Problem(
+            "--days", "applies to rate curves (PATH#SERIES), and no --trace or --tune-on is one",
+            fix="drop --days, or pass a rate curve such as servegen_aggregate_rate_10min.csv#language/m-large")])
     topology = None
     if args.topology:
         from sim.topology_split import load_split
