@@ -156,6 +156,10 @@ def _glance(inputs: ReportInputs) -> list[str]:
             line = f"Bench on {_trace_title(trace)}: "
             line += (f"cheapest policy meeting the objective (≥ {target:g} of windows): {best['policy']} at "
                      f"${best['cost_usd']:,.2f}" if best else f"no policy but the oracle met the objective (≥ {target:g})")
+            own = next((r for r in trace.results if r["policy"] == "meridian"), None)
+            if own is not None and own is not best and _num(own.get("cost_usd")) is not None \
+                    and _num(own.get("slo_window_attainment")) is not None:
+                line += f"; meridian ${own['cost_usd']:,.2f} at {own['slo_window_attainment']:.3f}"
             oracle = next((r for r in trace.results if r["policy"] == "oracle"), None)
             if oracle and _num(oracle.get("cost_usd")) is not None:
                 att = _num(oracle.get("slo_window_attainment"))
