@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "meridian.commands.regions_cmd",
     "meridian.commands.validate_cmd",
     "meridian.commands.bench_cmd",
+    "meridian.commands.protocol_cmd",
     "meridian.commands.controller_cmd",
     "meridian.commands.plan_cmd",
     "meridian.commands.drill_cmd",

@@ -1,0 +1,106 @@
+"""The issue-5 evaluation protocol in one command: every policy, every trace, several scales.
+
+For each mean rate R and capacity mode it runs `meridian bench` once per trace used as
+`--tune-on` (so each baseline is tuned on every trace in turn), then scores `meridian`
+against the targets: SLO window attainment >= the objective's; cost at most the cheapest
+baseline tuned on a *different* trace that still reaches it; at most 1.5 x the oracle;
+within 1.1 x the best baseline tuned in hindsight on the evaluated trace itself; and, on
+spot-mix, below `skyserve-fallback`. It only runs the bench and reads its JSON.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from meridian import cli
+
+TRACES = (
+    "azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
+    "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-large",
+    "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-mid",
+)
+BASELINES = ("hpa", "kpa", "skyserve", "skyserve-fallback", "static")
+POLICIES = ("meridian", *BASELINES, "oracle")
+
+
+@dataclass(frozen=True)
+class Row:
+    capacity: str
+    rate: float
+    trace: str
+    attainment: float
+    cost: float
+    oracle: float
+    hindsight: tuple[str, float] | None  # cheapest baseline tuned on this trace, reaching the target
+    cross: tuple[str, str, float] | None  # cheapest baseline tuned on another trace, reaching it
+    fallback: float | None  # skyserve-fallback, cheapest run reaching the target (spot-mix)
+
+
+def run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
+        log=lambda msg: print(msg, file=sys.stderr)) -> list[Row]:
+    out.mkdir(parents=True, exist_ok=True)
+    modes = [("on-demand", r) for r in rates] + ([("spot-mix", spot_rate)] if spot_rate else [])
+    rows: list[Row] = []
+    for capacity, rate in modes:
+        runs = {}
+        for tune_on in TRACES:
+            path = out / f"{capacity}_R{rate:g}_tune-{_short(tune_on)}.json"
+            log(f"[protocol] {capacity} R={rate:g} tuned on {_short(tune_on)} -> {path}")
+            args = ["bench", "--tune-on", tune_on, "--mean-rate", f"{rate:g}", "--days", f"{days:g}",
+                    "--capacity", capacity, "--policies", ",".join(POLICIES), "--json", str(path)]
+            for t in TRACES:
+                args += ["--trace", t]
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = cli.main(args)
+            if code != 0:
+                raise SystemExit(f"meridian bench exited {code} for {capacity} R={rate:g} tune-on {tune_on}")
+            runs[tune_on] = _results(json.loads(path.read_text()))
+        rows += [_score(capacity, rate, trace, runs, target) for trace in TRACES]
+    return rows
+
+
+def _results(doc: dict) -> dict[str, dict[str, dict]]:
+    return {t["trace"]: {r["policy"]: r for r in t["results"]} for t in doc["traces"]}
+
+
+def _score(capacity: str, rate: float, trace: str, runs: dict, target: float) -> Row:
+    own = runs[trace][trace]
+    ok = lambda r: r["slo_window_attainment"] >= target  # noqa: E731
+    hind = [(b, own[b]["cost_usd"]) for b in BASELINES if b in own and ok(own[b])]
+    cross = [(b, _short(t), runs[t][trace][b]["cost_usd"]) for t in TRACES if t != trace
+             for b in BASELINES if b in runs[t][trace] and ok(runs[t][trace][b])]
+    fb = [runs[t][trace]["skyserve-fallback"]["cost_usd"] for t in TRACES
+          if ok(runs[t][trace]["skyserve-fallback"])]
+    m = own["meridian"]
+    return Row(capacity, rate, trace, m["slo_window_attainment"], m["cost_usd"], own["oracle"]["cost_usd"],
+               min(hind, key=lambda h: h[1]) if hind else None,
+               min(cross, key=lambda c: c[2]) if cross else None, min(fb) if fb else None)
+
+
+def table(rows: list[Row], target: float) -> str:
+    head = (f"{'capacity':<10}{'R':>5}  {'trace':<9}{'attain':>8}{'cost $':>11}{'x oracle':>9}"
+            f"{'x hindsight':>12}  {'cheapest cross-tuned >= target':<34}{'verdict'}")
+    lines = [head]
+    for r in rows:
+        checks = [r.attainment >= target, r.cost <= 1.5 * r.oracle]
+        hind = f"{r.cost / r.hindsight[1]:.2f}" if r.hindsight else "-"
+        if r.hindsight:
+            checks.append(r.cost <= 1.1 * r.hindsight[1])
+        cross = "none reaches it"
+        if r.cross:
+            cross = f"{r.cross[0]}/{r.cross[1]} {r.cross[2]:,.2f}"
+            checks.append(r.cost <= r.cross[2])
+        if r.capacity == "spot-mix" and r.fallback is not None:
+            checks.append(r.cost < r.fallback)
+        lines.append(f"{r.capacity:<10}{r.rate:>5g}  {_short(r.trace):<9}{r.attainment:>8.4f}{r.cost:>11,.2f}"
+                     f"{r.cost / r.oracle:>9.2f}{hind:>12}  {cross:<34}"
+                     f"{'all met' if all(checks) else f'{sum(checks)}/{len(checks)} met'}")
+    return "\n".join(lines)
+
+
+def _short(trace: str) -> str:
+    return trace.split("#")[-1].split("/")[-1].replace("AzureLLMInferenceTrace_conv.csv", "azure")
