@@ -15,7 +15,7 @@ from meridian.report import figures, html
 from meridian.report.artifacts import (BENCH_COLUMNS, BenchArtifact, BenchTrace, DrillJournal, Missing, PlanArtifact,
                                        load_bench, load_journal, load_plan)
 from meridian.report.html import FigureRef
-from meridian.report.inputs import BenchInput, DrillInput, ReportInputs
+from meridian.report.inputs import BenchInput, ReportInputs
 
 MARKER = ".meridian-report"  # marks a directory this module wrote, so it may be replaced
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
