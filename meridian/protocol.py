@@ -5,7 +5,9 @@ For each mean rate R and capacity mode it runs `meridian bench` once per trace u
 against the targets: SLO window attainment >= the objective's; cost at most the cheapest
 baseline tuned on a *different* trace that still reaches it; at most 1.5 x the oracle;
 within 1.1 x the best baseline tuned in hindsight on the evaluated trace itself; and, on
-spot-mix, below `skyserve-fallback`. It only runs the bench and reads its JSON.
+spot-mix, attainment and a cost below the cheapest `skyserve-fallback` run that reaches the
+target. The oracle stays on on-demand capacity, so on spot-mix "x oracle" is only informative.
+It only runs the bench and reads its JSON.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meridian import cli
+from regions.errors import InputError, Problem
 
 TRACES = (
     "azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
@@ -41,26 +44,38 @@ class Row:
 
 
 def run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
-        log=lambda msg: print(msg, file=sys.stderr)) -> list[Row]:
-    out.mkdir(parents=True, exist_ok=True)
+        log=lambda msg: print(msg, file=sys.stderr), rescore: bool = False) -> list[Row]:
+    """Run the benches (or, with `rescore`, read the JSON a previous run left in `out`) and score."""
+    if not rescore:
+        out.mkdir(parents=True, exist_ok=True)
     modes = [("on-demand", r) for r in rates] + ([("spot-mix", spot_rate)] if spot_rate else [])
     rows: list[Row] = []
     for capacity, rate in modes:
         runs = {}
         for tune_on in TRACES:
             path = out / f"{capacity}_R{rate:g}_tune-{_short(tune_on)}.json"
-            log(f"[protocol] {capacity} R={rate:g} tuned on {_short(tune_on)} -> {path}")
-            args = ["bench", "--tune-on", tune_on, "--mean-rate", f"{rate:g}", "--days", f"{days:g}",
-                    "--capacity", capacity, "--policies", ",".join(POLICIES), "--json", str(path)]
-            for t in TRACES:
-                args += ["--trace", t]
-            with contextlib.redirect_stdout(io.StringIO()):
-                code = cli.main(args)
-            if code != 0:
-                raise SystemExit(f"meridian bench exited {code} for {capacity} R={rate:g} tune-on {tune_on}")
+            if not rescore:
+                _bench(path, capacity, rate, days, tune_on, log)
+            elif not path.exists():
+                raise InputError("nothing to rescore", [Problem(
+                    "--rescore", f"{path} is missing", "run without --rescore first, with the same --out")])
             runs[tune_on] = _results(json.loads(path.read_text()))
         rows += [_score(capacity, rate, trace, runs, target) for trace in TRACES]
     return rows
+
+
+def _bench(path: Path, capacity: str, rate: float, days: float, tune_on: str, log) -> None:
+    log(f"[protocol] {capacity} R={rate:g} tuned on {_short(tune_on)} -> {path}")
+    args = ["bench", "--tune-on", tune_on, "--mean-rate", f"{rate:g}", "--days", f"{days:g}",
+            "--capacity", capacity, "--policies", ",".join(POLICIES), "--json", str(path)]
+    for t in TRACES:
+        args += ["--trace", t]
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(args)
+    if code != 0:
+        raise InputError(f"meridian bench exited {code}", [Problem(
+            "bench-protocol", f"{capacity} R={rate:g} tuned on {tune_on} failed (see the messages above)",
+            "fix the reported problem and run again")])
 
 
 def _results(doc: dict) -> dict[str, dict[str, dict]]:
@@ -83,21 +98,23 @@ def _score(capacity: str, rate: float, trace: str, runs: dict, target: float) ->
 
 def table(rows: list[Row], target: float) -> str:
     head = (f"{'capacity':<10}{'R':>5}  {'trace':<9}{'attain':>8}{'cost $':>11}{'x oracle':>9}"
-            f"{'x hindsight':>12}  {'cheapest cross-tuned >= target':<34}{'verdict'}")
+            f"{'x hindsight':>12}  {'reference (cross-tuned / fallback)':<36}{'verdict'}")
     lines = [head]
     for r in rows:
-        checks = [r.attainment >= target, r.cost <= 1.5 * r.oracle]
+        checks = [r.attainment >= target]
         hind = f"{r.cost / r.hindsight[1]:.2f}" if r.hindsight else "-"
-        if r.hindsight:
-            checks.append(r.cost <= 1.1 * r.hindsight[1])
-        cross = "none reaches it"
-        if r.cross:
-            cross = f"{r.cross[0]}/{r.cross[1]} {r.cross[2]:,.2f}"
-            checks.append(r.cost <= r.cross[2])
-        if r.capacity == "spot-mix" and r.fallback is not None:
-            checks.append(r.cost < r.fallback)
+        cross = f"{r.cross[0]}/{r.cross[1]} {r.cross[2]:,.2f}" if r.cross else "none reaches it"
+        if r.capacity == "spot-mix":  # issue 5: below skyserve-fallback at the target
+            checks.append(r.fallback is None or r.cost < r.fallback)
+            cross = f"skyserve-fallback {r.fallback:,.2f}" if r.fallback is not None else "none reaches it"
+        else:  # issue 5, on-demand: <= 1.5 x oracle, <= 1.1 x hindsight, <= cheapest cross-tuned
+            checks.append(r.cost <= 1.5 * r.oracle)
+            if r.hindsight:
+                checks.append(r.cost <= 1.1 * r.hindsight[1])
+            if r.cross:
+                checks.append(r.cost <= r.cross[2])
         lines.append(f"{r.capacity:<10}{r.rate:>5g}  {_short(r.trace):<9}{r.attainment:>8.4f}{r.cost:>11,.2f}"
-                     f"{r.cost / r.oracle:>9.2f}{hind:>12}  {cross:<34}"
+                     f"{r.cost / r.oracle:>9.2f}{hind:>12}  {cross:<36}"
                      f"{'all met' if all(checks) else f'{sum(checks)}/{len(checks)} met'}")
     return "\n".join(lines)
 

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--days", type=float, default=2.0, help="days of each rate curve (default 2)")
     p.add_argument("--spot-rate", type=float, default=50.0,
                    help="mean rate of the spot-mix run; 0 skips it (default 50)")
+    p.add_argument("--rescore", action="store_true",
+                   help="do not run the benches; score the JSON a previous run left in --out")
     p.set_defaults(func=run)
 
 
@@ -40,6 +42,6 @@ def run(args) -> int:
     if problems:
         raise InputError("bad bench-protocol options", problems)
     target = 0.99
-    rows = protocol.run(Path(args.out), rates, args.days, args.spot_rate or None, target)
+    rows = protocol.run(Path(args.out), rates, args.days, args.spot_rate or None, target, rescore=args.rescore)
     print(protocol.table(rows, target))
     return 0
