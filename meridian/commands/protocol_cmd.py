@@ -13,7 +13,7 @@ def register(sub) -> None:
         description="Runs `meridian bench` on the shared Azure trace and the ServeGen m-large and m-mid "
         "curves, once per trace used as --tune-on, at each --rates mean rate (on-demand) and at "
         "--spot-rate (spot-mix), then prints meridian's attainment and cost against the oracle, the best "
-        "baseline tuned in hindsight and the cheapest baseline tuned on another trace. Takes tens of "
+        "baseline tuned in hindsight and the cheapest baseline tuned on another trace. Takes several "
         "minutes on a 2-core machine; the JSON of every bench run is kept in --out.")
     p.add_argument("--out", default="bench-protocol", help="directory for the bench JSON (default bench-protocol/)")
     p.add_argument("--rates", default="5,50,300", help="mean request rates, comma-separated (default 5,50,300)")
