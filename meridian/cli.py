@@ -13,15 +13,15 @@ import sys
 from regions.errors import InputError
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
-COMMAND_MODULES = [
+COMMAND_MODULES = [  # in the order `meridian --help` lists them
+    "meridian.commands.demo_cmd",
     "meridian.commands.regions_cmd",
     "meridian.commands.validate_cmd",
+    "meridian.commands.plan_cmd",
     "meridian.commands.bench_cmd",
     "meridian.commands.protocol_cmd",
     "meridian.commands.controller_cmd",
-    "meridian.commands.plan_cmd",
     "meridian.commands.drill_cmd",
-    "meridian.commands.demo_cmd",
 ]
 
 
