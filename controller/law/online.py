@@ -5,6 +5,29 @@ from __future__ import annotations
 import math
 
 
+class ShiftDetector:
+    """Two-sided run test: `patience` relative surprises larger than `shift` in a row, on
+    the same side, mean the signal has moved (in the spirit of Page's CUSUM, Biometrika 41,
+    1954). Shared by the estimators below so both relearn by the same rule."""
+
+    def __init__(self, shift: float, patience: int):
+        self.shift = shift
+        self.patience = patience
+        self._run = 0  # signed length of the current run of surprises
+
+    def moved(self, observed: float, expected: float) -> bool:
+        rel = (observed - expected) / max(abs(expected), 1e-12)
+        if abs(rel) > self.shift:
+            side = 1 if rel > 0 else -1
+            self._run = self._run + side if self._run * side > 0 else side
+        else:
+            self._run = 0
+        if abs(self._run) >= self.patience:
+            self._run = 0
+            return True
+        return False
+
+
 class RelearningEwma:
     """Exponentially weighted mean that restarts when the signal has clearly moved.
 
@@ -18,11 +41,9 @@ class RelearningEwma:
 
     def __init__(self, alpha: float, shift: float = 0.3, patience: int = 3):
         self.alpha = alpha
-        self.shift = shift
-        self.patience = patience
+        self._detector = ShiftDetector(shift, patience)
         self.value: float | None = None
         self.samples = 0
-        self._run = 0  # signed length of the current run of surprises
         self.relearned = 0
 
     def update(self, x: float) -> float:
@@ -32,15 +53,8 @@ class RelearningEwma:
         if self.value is None:
             self.value = x
             return x
-        rel = (x - self.value) / max(abs(self.value), 1e-12)
-        if abs(rel) > self.shift:
-            side = 1 if rel > 0 else -1
-            self._run = self._run + side if self._run * side > 0 else side
-        else:
-            self._run = 0
-        if abs(self._run) >= self.patience:
+        if self._detector.moved(x, self.value):
             self.value = x
-            self._run = 0
             self.relearned += 1
         else:
             self.value += self.alpha * (x - self.value)
@@ -59,10 +73,9 @@ class ForgettingLine:
     def __init__(self, forget: float, min_spread: float = 0.1, shift: float = 0.3, patience: int = 3):
         self.forget = forget
         self.min_spread = min_spread  # relative spread of x needed before a slope is trusted
-        self.shift = shift  # relative residual that counts as a surprise (see RelearningEwma)
         self.patience = patience
+        self._detector = ShiftDetector(shift, patience)  # relative residual surprises, as RelearningEwma
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
-        self._run = 0
         self.relearned = 0
         self._slope: float | None = None  # cached until the next sample
 
@@ -78,16 +91,8 @@ class ForgettingLine:
         """Add a sample; returns True when a sustained shift made the fit start over."""
         relearn = False
         if self.patience and self._w >= self.patience:
-            guess = self.predict(x)
-            rel = (y - guess) / max(abs(guess), 1e-12)
-            if abs(rel) > self.shift:
-                side = 1 if rel > 0 else -1
-                self._run = self._run + side if self._run * side > 0 else side
-            else:
-                self._run = 0
-            if abs(self._run) >= self.patience:
+            if self._detector.moved(y, self.predict(x)):
                 self.reset()
-                self._run = 0
                 self.relearned += 1
                 relearn = True
         self._add(x, y)
