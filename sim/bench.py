@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -318,6 +319,14 @@ def _tune_one(name: str) -> tuple[str, Tuned]:
     return name, tune(work, name, cfg)
 
 
+def _can_fork() -> bool:
+    """Fork workers only from a single-threaded process. A fork copies locks that other
+    threads hold at that instant (logging, stdio, a progress heartbeat) and the child can
+    wait on them forever, which is what happened when the demo ran the bench in-process
+    beside its progress thread. Otherwise the policies run one after another."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
 def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     """Tune every policy; with `jobs` > 1, policies are tuned in parallel forked workers
     (they share the prepared workload copy-on-write; only knobs and scores come back)."""
@@ -325,7 +334,7 @@ def _tune_all(work: Workload, cfg: BenchConfig) -> dict[str, Tuned]:
     twins = _twins(cfg)
     names = [n for n in cfg.policies if n not in twins]
     jobs = min(cfg.jobs, len(names))
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or not _can_fork():
         done = {name: tune(work, name, cfg) for name in names}
     else:
         # Costliest first (KPA decides every step), so the workers finish together.
@@ -371,7 +380,7 @@ def _evaluate(work: Workload, name: str, knob: float, cfg: BenchConfig, keep: bo
 def _evaluate_all(workloads: dict, jobs: list, tuned: dict, cfg: BenchConfig, keep: bool) -> dict:
     """Evaluate every (trace, policy), in forked workers when `jobs` > 1."""
     global _FORKED
-    if cfg.jobs <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if cfg.jobs <= 1 or len(jobs) <= 1 or not _can_fork():
         return {(spec, name): _evaluate(workloads[spec], name, tuned[name].knob, cfg, keep) for spec, name in jobs}
     order = sorted(jobs, key=lambda j: (j[1] != "kpa", j[1] != "hpa"))
     _FORKED = (workloads, cfg)

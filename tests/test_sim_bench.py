@@ -248,3 +248,19 @@ def test_a_trace_too_long_for_memory_is_refused(tmp_path, capsys):
     assert main(["bench", "--trace", str(gap)]) == 2
     err = capsys.readouterr().err
     assert "too long" in err and "--time-unit" in err
+
+
+def test_workers_are_forked_only_from_a_single_threaded_process():
+    """A fork beside another thread can inherit a held lock and hang (seen with the demo)."""
+    import threading
+
+    from sim import bench
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert not bench._can_fork()
+    finally:
+        stop.set()
+        other.join()
