@@ -8,7 +8,6 @@ offsets beyond the drill's length, and expectations the target cannot measure.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from chaos.model import (PHASES, Action, AllowList, BlastRadius, Expect, Experim
                          Tolerance)
 from chaos.stack import load_topology, resolve
 from regions.catalog import load_catalog
-from regions.errors import InputError, Problem
+from regions.errors import InputError, Problem, closest
 from regions.residency import check
 from regions.topology import Topology
 
@@ -42,7 +41,7 @@ class _Problems:
         self.items.append(Problem(path, message, fix, rule))
 
     def unknown(self, path: str, key: str, known: tuple[str, ...] | list[str], what: str) -> None:
-        close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+        close = closest(key, known)
         fix = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(known)}"
         self.add(path, f"unknown {what} '{key}'", fix, "unknown-key")
 

@@ -5,14 +5,13 @@ through `regions.validate.parse_topology`.
 """
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from regions.errors import InputError, Problem
+from regions.errors import InputError, Problem, closest
 
 # Pinned so a `pulumi up` never upgrades the control plane by surprise. EKS gives a minor
 # version 14 months of standard support, then 12 of extended support at an extra charge per
@@ -57,7 +56,7 @@ def settings_from_config(get, keys: Iterable[str] = ()) -> EstateSettings:
     for key in keys:
         ns, _, name = key.partition(":")
         if ns == "meridian" and name not in KNOWN_KEYS:
-            close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
+            close = closest(name, KNOWN_KEYS)
             problems.append(Problem(key, "is not a meridian setting, so it would be silently ignored",
                                     (f"did you mean meridian:{close[0]}? " if close else "") +
                                     f"known: {', '.join('meridian:' + k for k in KNOWN_KEYS)}", "unknown-key"))

@@ -5,6 +5,7 @@ package raises it (or a subclass); the CLI turns it into a message and exit 2.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -37,3 +38,8 @@ class InputError(Exception):
         lines = [self.summary]
         lines += [p.render() for p in self.problems]
         return "\n".join(lines)
+
+
+def closest(word: object, choices, n: int = 1) -> list[str]:
+    """The choices a misspelt `word` most likely meant, for "did you mean" fixes."""
+    return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.6)

@@ -8,7 +8,6 @@ the region catalog, the residency rules and the DR floors, which only run on wel
 """
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 
 from regions import dr
 from regions.catalog import load_catalog
-from regions.errors import InputError, Problem
+from regions.errors import InputError, Problem, closest
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass, Transfer, Use, check
 from regions.topology import (
@@ -102,7 +101,7 @@ def load_stack(path: str | Path) -> Topology:
             "shape")])
     config = doc["config"]
     if TOPOLOGY_KEY not in config:
-        close = _suggest(TOPOLOGY_KEY, config)
+        close = closest(TOPOLOGY_KEY, config)
         fix = (f"`{close[0]}` looks misspelt: rename it to `{TOPOLOGY_KEY}`" if close else
                f"add `{TOPOLOGY_KEY}:` under `config:` (see Pulumi.dev.yaml)")
         raise InputError(f"{label}: no `{TOPOLOGY_KEY}` in config", [Problem(
@@ -187,13 +186,9 @@ def _kind(value: object) -> str:
             list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
-def _suggest(word: object, choices, n: int = 1) -> list[str]:
-    return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.6)
-
-
 def _did_you_mean(word: object, choices, n: int = 1) -> str:
     """"did you mean `x`? " (or "did you mean x, y? " for several), or "" when nothing is close."""
-    close = _suggest(word, choices, n)
+    close = closest(word, choices, n)
     if not close:
         return ""
     return f"did you mean `{close[0]}`? " if n == 1 else f"did you mean {', '.join(close)}? "
@@ -598,7 +593,7 @@ def _check_regions(jurisdictions: dict[str, JurisdictionConfig], transfers: list
         for i, rr in enumerate(jur.regions):
             rpath = f"{jpath}.regions[{i}].region"
             if rr.region not in catalog.regions:
-                close = _suggest(rr.region, catalog.regions, n=3)
+                close = closest(rr.region, catalog.regions, n=3)
                 hint = f"closest: {', '.join(close)}; " if close else ""
                 mine = [r.code for r in catalog.in_jurisdiction(code)]
                 probs.add(rpath, f"unknown region {rr.region!r}",

@@ -7,7 +7,6 @@ at zero, FIS experiment started) and their rollback, through describe calls.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,20 +17,15 @@ import boto3
 import pytest
 import yaml
 
+from controller.prom_process import free_port
 from meridian.cli import main
 
 ACCOUNT = "123456789012"  # moto's default account
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_url():
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -445,7 +439,7 @@ def arc(monkeypatch):
 
 
 def _arc_drill(tmp_path: Path, url: str) -> Path:
-    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the next endpoint must answer
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: the next endpoint must answer
     method = [{"action": "region_outage", "name": "ireland", "region": "eu-west-1",
                "routing_control_arn": ARC_CONTROL, "start_seconds": 0.1, "duration_seconds": 0.3,
                "cluster_endpoints": [{"url": dead, "region": "us-west-2"}, {"url": url, "region": "eu-west-1"}]}]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 
 
+from controller.prom_process import free_port
 from controller.lease import LeaseElector
 from controller.runner import Controller, RunConfig
 from controller.standin import ApiStandIn, Fault
@@ -79,12 +79,6 @@ def test_release_hands_over_at_once():
         a.release()
         assert not a.is_leader()
         assert b.try_acquire_or_renew() and b.is_leader()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _controller(api, identity, **cfg):
@@ -160,7 +154,7 @@ def test_health_ready_and_metrics_endpoints():
     with ApiStandIn() as api:
         api.add_deployment(NS, "llama-vllm", replicas=1)
         api.add_scaler(scaler())
-        port = _free_port()
+        port = free_port()
         c = _controller(api, "m", metrics_host="127.0.0.1", metrics_port=port)
         t = threading.Thread(target=c.run)
         t.start()
