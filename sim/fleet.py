@@ -14,8 +14,9 @@ every request's TTFT and E2E as its client sees them include one round trip from
 jurisdiction to the serving region (`regions.network.rtt_s`); routing stays closest first.
 "cost": the same RTT, and each jurisdiction's serving regions (`FleetConfig.serving`) are
 ordered by `controller.law.placement` at every routing update -- cheapest region whose RTT
-plus planned TTFT fits the objective, with hysteresis, the region's own law's predicted TTFT
-passed in -- followed by the rest of its residency-allowed regions (standbys) as before.
+plus planned TTFT fits the objective, with hysteresis; a region's own law's predicted TTFT is
+passed in while that law sits at max replicas -- followed by the rest of its residency-allowed
+regions (standbys) as before.
 Residency filters the candidates in every mode. The policies' observations stay server-side
 (what the serving region's Prometheus sees): the RTT is only in the scores.
 """
@@ -393,7 +394,10 @@ class Fleet:
         if total != r.desired_od + r.desired_spot:
             r.scale_events += 1
         r.desired_od, r.desired_spot = total - spot, spot
-        r.last_predicted = getattr(d, "predicted_ttft_s", None)
+        # Placement hears a region's predicted TTFT only when its law cannot add capacity (at
+        # max replicas): below that, a prediction over plan is a burst the law is already
+        # sizing for, and moving the load to a colder region would only make it worse.
+        r.last_predicted = getattr(d, "predicted_ttft_s", None) if total >= lim.max_replicas else None
         self._reconcile(r, s)
 
     def run(self, progress: Callable[[float], None] | None = None,
