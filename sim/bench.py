@@ -12,7 +12,9 @@ Protocol (issue 4):
 - Scores: `sim.score`. An objective leaving fewer than half of a trace's windows feasible
   is refused.
 - Placement (`BenchConfig.placement`, with a topology): every client sees its round trip to
-  the serving region (`regions.network`); baselines route closest first, the policies in
+  the serving region (`regions.network`), and each region's autoscaler is given the objective
+  less the longest round trip of the users it may serve (`sim.geo.server_objectives`: what
+  its server-side metrics must hold); baselines route closest first, the policies in
   `sim.policies.PLACEMENT_AWARE` (meridian) route by `controller.law.placement` and warm-start
   where it places the load. `NAME@closest` runs such a policy with closest-first routing, the
   counterfactual the saving is measured against (added automatically for meridian).
@@ -215,7 +217,12 @@ def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
         fleet = replace(fleet, placement="cost", initial_replicas=work.placed_initial)
     if cfg.capacity == "spot-mix" and name not in SPOT_CAPABLE:
         fleet = replace(fleet, capacity="on-demand", limits=replace(fleet.limits, spot_share=0.0))
-    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress,
+    objectives = {}
+    if fleet.placement != "off":  # each region's autoscaler holds what is left after its users' round trip
+        from sim.geo import server_objectives
+        objectives = server_objectives(cfg.objective, work.arrivals.jurisdictions, fleet.regions, fleet.transfers)
+    result = simulate(work.arrivals, fleet,
+                      lambda code: factory(objectives.get(code, cfg.objective), fleet.limits, knob), progress,
                       checkpoint)
     return result, score(work.arrivals, result, cfg.objective, work.windows)
 

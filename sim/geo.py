@@ -7,6 +7,7 @@ same call the edge and the fleet use (personal data, use `serve`), and handed to
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -68,3 +69,29 @@ def static_placement(home: str, serving: Sequence[str], objective: Objective, in
                        topology_regions=topology_regions)
     keep = set(serving)
     return place([c for c in cands if c.region in keep or not c.allowed], objective)
+
+
+MIN_SERVER_S = 0.001  # a region farther than the objective still gets a positive (hopeless) target
+
+
+def server_objectives(objective: Objective, jurisdictions: Sequence[str], regions: Sequence[str],
+                      transfers: Iterable[Transfer] = ()) -> dict[str, Objective]:
+    """Per region, the objective its own (server-side) metrics must meet: the client objective
+    less the longest round trip of any jurisdiction whose personal data it may serve -- what an
+    operator would write in the region's InferenceScaler. Regions no jurisdiction may use keep
+    the objective as it is."""
+    transfers = tuple(transfers)
+    table = rtt_table(jurisdictions, regions)
+    out = {}
+    for r, region in enumerate(regions):
+        rtts = [table[j, r] for j, code in enumerate(jurisdictions)
+                if check(DataClass.PERSONAL, code, region, Use.SERVE, transfers=transfers,
+                         topology_regions=tuple(regions))]
+        if not rtts:
+            continue
+        rtt = max(rtts)
+        out[region] = replace(
+            objective,
+            ttft_s=None if objective.ttft_s is None else max(MIN_SERVER_S, objective.ttft_s - rtt),
+            e2e_s=None if objective.e2e_s is None else max(MIN_SERVER_S, objective.e2e_s - rtt))
+    return out

@@ -162,3 +162,20 @@ def test_bench_placement_off_and_without_topology(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "--placement", "on"]) == 2
     assert "--topology" in capsys.readouterr().err
+
+
+def test_each_region_autoscaler_holds_the_objective_less_its_users_round_trip():
+    from controller.law.types import Objective
+    from regions.network import rtt_s
+    from regions.residency import Transfer
+    from sim.geo import server_objectives
+
+    obj = Objective(percentile=95, ttft_s=1.0, e2e_s=20.0)
+    regions = ("eu-west-1", "eu-north-1", "us-east-2", "ap-northeast-1")
+    got = server_objectives(obj, ("eu", "us"), regions)
+    assert got["eu-north-1"].ttft_s == pytest.approx(1.0 - rtt_s("eu", "eu-north-1"))
+    assert got["us-east-2"].e2e_s == pytest.approx(20.0 - rtt_s("us", "us-east-2"))
+    assert "ap-northeast-1" not in got  # nobody's personal data may be served there
+    # a declared transfer lets a region serve a second jurisdiction: the longer round trip binds
+    both = server_objectives(obj, ("eu", "us"), regions, (Transfer("us", "eu", "SCCs"),))
+    assert both["eu-west-1"].ttft_s == pytest.approx(1.0 - rtt_s("us", "eu-west-1"))
