@@ -14,9 +14,11 @@ every request's TTFT and E2E as its client sees them include one round trip from
 jurisdiction to the serving region (`regions.network.rtt_s`); routing stays closest first.
 "cost": the same RTT, and each jurisdiction's serving regions (`FleetConfig.serving`) are
 ordered by `controller.law.placement` at every routing update -- cheapest region whose RTT
-plus planned TTFT fits the objective, with hysteresis; a region's own law's predicted TTFT is
-passed in while that law sits at max replicas -- followed by the rest of its residency-allowed
-regions (standbys) as before.
+plus planned TTFT fits the objective, with hysteresis -- followed by the rest of its
+residency-allowed regions (standbys) as before. The twin passes no predicted TTFT: it routes a
+jurisdiction's whole load to one region, and a region's prediction at its own load says nothing
+about an idle region that would take all of it at once (tried: a saturated region at max
+replicas then handed its load to a one-replica region; spilling needs weighted routing).
 Residency filters the candidates in every mode. The policies' observations stay server-side
 (what the serving region's Prometheus sees): the RTT is only in the scores.
 """
@@ -118,7 +120,6 @@ class _Region:
         self.desired_od = self.desired_spot = 0
         self.down = False
         self.extra_latency = 0.0
-        self.last_predicted: float | None = None  # the policy's last Decision.predicted_ttft_s
         self.arr: list[float] = []
         self.psum: list[float] = []
         self.osum: list[float] = []
@@ -349,8 +350,8 @@ class Fleet:
     # ---- routing -------------------------------------------------------------------------
     def _placed_orders(self, s: int) -> list[list[int]]:
         """"cost" placement: per jurisdiction, its serving regions as `controller.law.placement`
-        orders them now (prices with any price event, health, each region's predicted TTFT),
-        then its other residency-allowed regions in their usual order."""
+        orders them now (prices with any price event, health), then its other
+        residency-allowed regions in their usual order."""
         cfg, by_code = self.cfg, {r.code: r for r in self.regions}
         out = []
         for j, code in enumerate(self.a.jurisdictions):
@@ -360,10 +361,9 @@ class Fleet:
                 out.append(self.candidates[j])
                 continue
             try:
-                cands = geo.candidates(code, pool, {c: by_code[c].price_od * by_code[c].mult_od for c in pool},
+                cands = geo.candidates(code, pool, {c: self._replica_price(by_code[c]) for c in pool},
                                        transfers=cfg.transfers, topology_regions=cfg.regions,
-                                       healthy={c: not by_code[c].down for c in pool},
-                                       predicted={c: by_code[c].last_predicted for c in pool})
+                                       healthy={c: not by_code[c].down for c in pool})
             except KeyError:  # a jurisdiction without a centroid: no geography, keep the usual order
                 out.append(self.candidates[j])
                 continue
@@ -374,6 +374,12 @@ class Fleet:
             order = [by_code[c].idx for c in placed.regions]
             out.append(order + [i for i in self.candidates[j] if i not in order])
         return out
+
+    def _replica_price(self, r: _Region) -> float:
+        """Per replica-hour as the law buys: on-demand, or under spot-mix the limit's spot share
+        at the spot price and the rest on demand (price events included)."""
+        share = self.cfg.limits.spot_share if self.cfg.capacity == "spot-mix" else 0.0
+        return share * r.price_spot * r.mult_spot + (1.0 - share) * r.price_od * r.mult_od
 
     def _routes(self, s: int = 0) -> list[int]:
         out = []
@@ -394,10 +400,6 @@ class Fleet:
         if total != r.desired_od + r.desired_spot:
             r.scale_events += 1
         r.desired_od, r.desired_spot = total - spot, spot
-        # Placement hears a region's predicted TTFT only when its law cannot add capacity (at
-        # max replicas): below that, a prediction over plan is a burst the law is already
-        # sizing for, and moving the load to a colder region would only make it worse.
-        r.last_predicted = getattr(d, "predicted_ttft_s", None) if total >= lim.max_replicas else None
         self._reconcile(r, s)
 
     def run(self, progress: Callable[[float], None] | None = None,

@@ -179,3 +179,20 @@ def test_each_region_autoscaler_holds_the_objective_less_its_users_round_trip():
     # a declared transfer lets a region serve a second jurisdiction: the longer round trip binds
     both = server_objectives(obj, ("eu", "us"), regions, (Transfer("us", "eu", "SCCs"),))
     assert both["eu-west-1"].ttft_s == pytest.approx(1.0 - rtt_s("us", "eu-west-1"))
+
+
+def test_price_spike_moves_the_load_inside_the_jurisdiction():
+    from sim.scenario import PriceSpike
+
+    trace = poisson({0: 3.0}, 1500, ("eu",))
+    regions = EU + ("us-east-2",)
+    spike = PriceSpike("eu-north-1", 1.3, 600, 1200, spot_only=False)  # 1.67 $/h: eu-west-1 saves 18.7 %
+    cfg = FleetConfig(regions=regions, initial_replicas=3, limits=Limits(max_replicas=10), placement="cost",
+                      serving={"eu": EU}, scenario=Scenario((spike,)))
+    result = simulate(trace, cfg, lambda code: Fixed(3))
+    t = trace.time_s
+    assert np.all(result.served_region[t < 590] == regions.index("eu-north-1"))
+    assert np.all(result.served_region[(t >= 615) & (t < 1200)] == regions.index("eu-west-1"))
+    assert not np.any(result.served_region == regions.index("us-east-2"))
+    assert [j for _, j, _ in result.placements] == ["eu", "eu"]
+    assert "cheaper than the closest" not in result.placements[1][2]
