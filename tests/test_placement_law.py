@@ -51,6 +51,7 @@ def test_personal_data_is_never_placed_outside_its_jurisdiction(case):
     assert not refused & set(placed.regions)
     # every allowed candidate is kept somewhere in the order (failover needs them all)
     assert set(placed.regions) == {c.region for c in cands if c.allowed}
+    assert all(p.reason.startswith(p.region + ": ") for p in placed.order)  # each reason is its own
 
 
 @settings(max_examples=300, deadline=None)
@@ -133,6 +134,15 @@ def test_current_that_no_longer_fits_or_is_down_does_not_hold_the_load():
     saturated = Candidate("eu-north-1", 1.30, 0.048, True, predicted_ttft_s=0.99)  # at max replicas
     assert place([west, saturated], OBJ, current="eu-north-1").first == "eu-west-1"
     assert place([west, north], OBJ, current="eu-north-1").first == "eu-north-1"
+
+
+def test_every_allowed_region_down_keeps_them_in_order_for_recovery():
+    a = Candidate("eu-west-1", 1.3, 0.05, True, healthy=False)
+    b = Candidate("eu-north-1", 1.2, 0.04, True, healthy=False)
+    placed = place([a, b], OBJ)
+    assert placed.regions == ("eu-north-1", "eu-west-1")  # lowest RTT first
+    assert placed.at_risk
+    assert all("unhealthy" in p.reason and p.reason.startswith(p.region) for p in placed.order)
 
 
 def test_a_not_allowed_region_is_never_placed_however_cheap():

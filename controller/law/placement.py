@@ -88,72 +88,67 @@ class Placement:
 def place(candidates: Sequence[Candidate], objective: Objective, *, headroom: float | None = None,
           current: str | None = None, min_saving_share: float = MIN_SAVING_SHARE) -> Placement:
     """Order `candidates` (one jurisdiction's) for its load; see the module docstring."""
-    target = _check(candidates, objective, current)
-    headroom = LawSettings().ttft_headroom if headroom is None else headroom
-    plan = target * headroom
+    target = _check(candidates, objective)
+    plan = target * (LawSettings().ttft_headroom if headroom is None else headroom)
     refused = tuple(sorted((c.region, c.verdict or "residency does not allow it")
                            for c in candidates if not c.allowed))
-    allowed = [c for c in candidates if c.allowed]
-    if current is not None and any(c.region == current and not c.allowed for c in candidates):
+    if current in dict(refused):
         raise ResidencyRefused(f"{current} is the current placement but residency does not allow it: "
                                f"{dict(refused)[current]}")
-    planned = {c.region: max(plan, c.predicted_ttft_s if _finite(c.predicted_ttft_s) else 0.0)
-               for c in allowed}
+    allowed = [c for c in candidates if c.allowed]
+    planned = {c.region: max(plan, c.predicted_ttft_s if _finite(c.predicted_ttft_s) else 0.0) for c in allowed}
     fits = {c.region: c.healthy and c.rtt_s + planned[c.region] <= target for c in allowed}
     by_price = sorted((c for c in allowed if fits[c.region]), key=lambda c: (c.price_per_hour, c.rtt_s, c.region))
     by_rtt = sorted((c for c in allowed if c.healthy), key=lambda c: (c.rtt_s, c.price_per_hour, c.region))
     sick = sorted((c for c in allowed if not c.healthy), key=lambda c: (c.rtt_s, c.price_per_hour, c.region))
     goal = f"{_dur(target)} p{objective.percentile:g}"
 
-    def entry(c: Candidate, why: str) -> Placed:
-        return Placed(c.region, c.price_per_hour, c.rtt_s, planned[c.region], fits[c.region], c.healthy, why)
-
     def latency(c: Candidate) -> str:
-        verb = "fits" if fits[c.region] else "exceeds"
-        return f"RTT {_dur(c.rtt_s)} + planned {_dur(planned[c.region])} {verb} {goal}"
+        return f"RTT {_dur(c.rtt_s)} + planned {_dur(planned[c.region])} {'fits' if fits[c.region] else 'exceeds'} {goal}"
 
-    kept = False
-    if by_price:
-        best = by_price[0]
-        held = next((c for c in by_price if c.region == current), None)
-        if held is not None and held is not best:
-            saving = 1.0 - best.price_per_hour / held.price_per_hour
-            if saving < min_saving_share:
-                kept = True
-                why = (f"{held.region}: {_usd(held)}, {latency(held)}; kept: {best.region} at {_usd(best)} "
-                       f"saves {saving:.1%} < {min_saving_share:.0%}")
-                best = held
-        if not kept:
-            closest = by_rtt[0]
-            why = f"{best.region}: {_usd(best)}, {latency(best)}; " + (
-                "cheapest that fits, also the closest" if closest is best else
-                f"cheaper than the closest, {closest.region} {_usd(closest)}" if closest.price_per_hour > best.price_per_hour
-                else f"the closest, {closest.region}, does not fit")
-        first = entry(best, why)
-    elif by_rtt:
-        best = by_rtt[0]
-        first = entry(best, f"{best.region}: objective at risk: no healthy allowed region fits {goal}; "
-                            f"lowest RTT, {latency(best)}, {_usd(best)}")
-    else:
-        best = None
-        first = None
-    rest = [c for c in by_price if c is not best]
-    rest += [c for c in by_rtt if c is not best and not fits[c.region]]
-    order = [first] if first is not None else []
-    for c in rest:
-        tail = _usd(c) + ", " + latency(c)
-        order.append(entry(c, f"{c.region}: failover {len(order) + 1}: {tail}"))
-    for c in sick:
-        order.append(entry(c, f"{c.region}: unhealthy, failover {len(order) + 1} once it recovers: {_usd(c)}, "
-                              f"RTT {_dur(c.rtt_s)}"))
+    best, why, kept = _first(by_price, by_rtt, current, min_saving_share, latency, goal)
+    ranked = ([best] if best else []) + [c for c in by_price if c is not best]
+    ranked += [c for c in by_rtt if c is not best and not fits[c.region]]
+    reasons = [why] * bool(best) + [f"{c.region}: failover {i}: {_usd(c)}, {latency(c)}"
+                                    for i, c in enumerate(ranked[1:], 2)]
+    reasons += [f"{c.region}: unhealthy, failover {i} once it recovers: {_usd(c)}, RTT {_dur(c.rtt_s)}"
+                for i, c in enumerate(sick, len(ranked) + 1)]
+    order = tuple(Placed(c.region, c.price_per_hour, c.rtt_s, planned[c.region], fits[c.region], c.healthy, r)
+                  for c, r in zip(ranked + sick, reasons))
     verdicts = {c.region: c.allowed for c in candidates}
     for p in order:  # defence in depth: the filter above must have kept every refused region out
         if not verdicts[p.region]:
             raise ResidencyRefused(f"{p.region} reached the placement although residency does not allow it")
-    return Placement(tuple(order), refused, at_risk=bool(order) and not by_price, kept=kept)
+    return Placement(order, refused, at_risk=bool(order) and not by_price, kept=kept)
 
 
-def _check(candidates: Sequence[Candidate], objective: Objective, current: str | None) -> float:
+def _first(by_price: list[Candidate], by_rtt: list[Candidate], current: str | None, min_saving_share: float,
+           latency, goal: str) -> tuple[Candidate | None, str, bool]:
+    """The region that takes the load, its reason, and whether the deadband kept `current`."""
+    if not by_price:  # nothing fits: the lowest RTT, flagged
+        if not by_rtt:
+            return None, "", False
+        c = by_rtt[0]
+        return c, (f"{c.region}: objective at risk: no healthy allowed region fits {goal}; lowest RTT, "
+                   f"{latency(c)}, {_usd(c)}"), False
+    best = by_price[0]
+    held = next((c for c in by_price if c.region == current), None)
+    if held is not None and held is not best:
+        saving = 1.0 - best.price_per_hour / held.price_per_hour
+        if saving < min_saving_share:
+            return held, (f"{held.region}: {_usd(held)}, {latency(held)}; kept: {best.region} at {_usd(best)} "
+                          f"saves {saving:.1%} < {min_saving_share:.0%}"), True
+    closest = by_rtt[0]
+    if closest is best:
+        versus = "cheapest that fits, also the closest"
+    elif closest.price_per_hour > best.price_per_hour:
+        versus = f"cheaper than the closest, {closest.region} {_usd(closest)}"
+    else:
+        versus = f"the closest, {closest.region}, does not fit"
+    return best, f"{best.region}: {_usd(best)}, {latency(best)}; {versus}", False
+
+
+def _check(candidates: Sequence[Candidate], objective: Objective) -> float:
     """Inputs are the caller's facts, already validated; a wrong one is a programming error."""
     target = objective.ttft_s
     if target is None or not _finite(target) or target <= 0:
