@@ -172,6 +172,7 @@ class Fleet:
         self.rtt = geo.rtt_table(arrivals.jurisdictions, cfg.regions) if cfg.placement != "off" else None
         self.placed: list[str | None] = [None] * len(self.candidates)  # "cost": each jurisdiction's first region
         self.placement_log: list = []
+        self._placed_key, self._placed_orders_cache = None, []
         self._prepare_arrivals()
         self._actions = self._actions_by_step()
         self.blackout = False
@@ -352,6 +353,10 @@ class Fleet:
         """"cost" placement: per jurisdiction, its serving regions as `controller.law.placement`
         orders them now (prices with any price event, health), then its other
         residency-allowed regions in their usual order."""
+        # placement only changes with health and prices (and is stable under its own result)
+        key = tuple((r.down, r.mult_od, r.mult_spot) for r in self.regions)
+        if key == self._placed_key:
+            return self._placed_orders_cache
         cfg, by_code = self.cfg, {r.code: r for r in self.regions}
         out = []
         for j, code in enumerate(self.a.jurisdictions):
@@ -373,6 +378,7 @@ class Fleet:
                 self.placed[j] = placed.first
             order = [by_code[c].idx for c in placed.regions]
             out.append(order + [i for i in self.candidates[j] if i not in order])
+        self._placed_key, self._placed_orders_cache = key, out
         return out
 
     def _replica_price(self, r: _Region) -> float:
