@@ -42,6 +42,9 @@ def register(sub) -> None:
                    help="use only the first D days of each rate curve (refused if a curve is shorter); "
                    "request logs shorter than D days are used whole, so one --days serves a run that "
                    "mixes the one-hour Azure log with 14-day curves")
+    p.add_argument("--start-day", type=float, default=0.0, metavar="S",
+                   help="skip the first S days of each rate curve before --days (default 0): bench days "
+                   "a policy was never developed on; request logs shorter than S days are used whole")
     p.add_argument("--percentile", type=float, default=95.0, help="TTFT percentile of the objective (default 95)")
     p.add_argument("--ttft-ms", type=float, default=1000.0, help="TTFT target in ms (default 1000)")
     p.add_argument("--e2e-ms", type=float, help="optional end-to-end latency target in ms")
@@ -88,6 +91,9 @@ def _number_problems(args) -> list[Problem]:
         if value is not None and (not math.isfinite(value) or value <= 0):
             problems.append(Problem(flag, f"{value:g} is not a finite number {low}",
                                     fix=f"pass a number {low}, e.g. {_EXAMPLES[flag]}"))
+    if not (math.isfinite(args.start_day) and args.start_day >= 0):
+        problems.append(Problem("--start-day", f"{args.start_day:g} is not a finite number >= 0",
+                                fix="pass a number of days >= 0, e.g. 7"))
     if math.isfinite(args.step_s) and args.step_s > MAX_STEP_S:
         problems.append(Problem("--step-s", f"{args.step_s:g} s is longer than the 60 s scoring window",
                                 fix=f"use at most {MAX_STEP_S:g} s (default 10)"))
@@ -144,10 +150,12 @@ def _config(args) -> BenchConfig:
         raise InputError("bad bench options", [Problem(
             "--time-column/--prompt-column/--output-column", "no --trace or --tune-on is a CSV request log, "
             "so the column names would be ignored", fix="drop them, or pass the CSV trace they describe")])
-    if args.days is not None and not any("#" in t for t in traces + ((args.tune_on,) if args.tune_on else ())):
-        raise InputError("bad bench options", [Problem(
-            "--days", "applies to rate curves (PATH#SERIES), and no --trace or --tune-on is one",
-            fix="drop --days, or pass a rate curve such as servegen_aggregate_rate_10min.csv#language/m-large")])
+    curves = any("#" in t for t in traces + ((args.tune_on,) if args.tune_on else ()))
+    for flag, given in (("--days", args.days is not None), ("--start-day", args.start_day > 0)):
+        if given and not curves:
+            raise InputError("bad bench options", [Problem(
+                flag, "applies to rate curves (PATH#SERIES), and no --trace or --tune-on is one",
+                fix=f"drop {flag}, or pass a rate curve such as servegen_aggregate_rate_10min.csv#language/m-large")])
     topology = None
     if args.topology:
         from sim.topology_split import load_split
@@ -159,6 +167,7 @@ def _config(args) -> BenchConfig:
     return BenchConfig(
         traces=traces, tune_on=args.tune_on or traces[0],
         trace_options=TraceOptions(rate_scale=args.rate_scale, mean_rate=args.mean_rate, days=args.days,
+                                   start_day=args.start_day,
                                    columns=columns, cohort_step_s=args.step_s, seed=args.seed),
         objective=Objective(percentile=args.percentile, ttft_s=args.ttft_ms / 1000.0,
                             e2e_s=args.e2e_ms / 1000.0 if args.e2e_ms else None),
