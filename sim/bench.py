@@ -155,8 +155,9 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
             fix="raise --ttft-ms, lower --percentile, or choose a faster --instance-type")])
     Fleet(arrivals, fleet, lambda code: None)  # fills the per-step cache before workers fork
     log(f"{arrivals.name}: {arrivals.requests:,.0f} requests over {arrivals.duration_s / 3600:.1f} h "
-        f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}, "
-        f"max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
+        f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}"
+        + (f" (placed: {placed_initial})" if placed_initial else "")
+        + f", max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
     return Workload(spec, arrivals, fleet, win, profile, placed_initial)
 
 
