@@ -8,6 +8,19 @@ sends each jurisdiction's requests to the closest healthy region that residency 
 (`regions.residency.check`, personal data, use `serve`); with none healthy, to the closest
 allowed region that is up; with none up, the requests fail. Nothing is served outside
 what residency allows. Replicas removed by scale-down stop billing at once (drain ignored).
+
+Geography (`FleetConfig.placement`, default "off": none, today's figures unchanged). "closest":
+every request's TTFT and E2E as its client sees them include one round trip from its
+jurisdiction to the serving region (`regions.network.rtt_s`); routing stays closest first.
+"cost": the same RTT, and each jurisdiction's serving regions (`FleetConfig.serving`) are
+ordered by `controller.law.placement` at every routing update -- cheapest region whose RTT
+plus planned TTFT fits the objective, with hysteresis -- followed by the rest of its
+residency-allowed regions (standbys) as before. The twin passes no predicted TTFT: it routes a
+jurisdiction's whole load to one region, and a region's prediction at its own load says nothing
+about an idle region that would take all of it at once (tried: a saturated region at max
+replicas then handed its load to a one-replica region; spilling needs weighted routing).
+Residency filters the candidates in every mode. The policies' observations stay server-side
+(what the serving region's Prometheus sees): the RTT is only in the scores.
 """
 from __future__ import annotations
 
@@ -18,11 +31,13 @@ from typing import Callable
 
 import numpy as np
 
+from controller.law.placement import place
 from controller.law.types import Decision, Limits, Objective, Policy
 from regions.catalog import distance_km, load_catalog
 from regions.errors import InputError, Problem
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass, Use, check
+from sim import geo
 from sim.observe import ScrapeSample, build_observation
 from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
 from sim.queue import SlotQueue, admission_times
@@ -43,6 +58,8 @@ class FleetConfig:
     initial_replicas: int | dict = 1  # ready at t=0, per region (dict) or everywhere (int)
     transfers: tuple = ()  # regions.residency.Transfer, declared by the topology
     route_order: dict | None = None  # jurisdiction -> preferred regions (else: closest first)
+    placement: str = "off"  # "off" | "closest" | "cost": client RTT and cost-aware routing (module doc)
+    serving: dict | None = None  # jurisdiction -> regions "cost" placement chooses among (else all allowed)
     scenario: Scenario = Scenario()
     spot_interruptions_per_hour: float | None = None  # None: sim/data/gpu_profiles.json
     seed: int = 0
@@ -73,6 +90,8 @@ class RunResult:
     failed_requests: float
     timelines: dict[str, Timeline]
     decisions: int
+    region_cost_usd: dict = field(default_factory=dict)  # per region
+    placements: list = field(default_factory=list)  # "cost" placement: (time_s, jurisdiction, reason) per change
 
 
 class _Region:
@@ -148,7 +167,13 @@ class Fleet:
                                              float(arrivals.output_tokens.max(initial=1)), 1.0)
         self.regions = [_Region(code, i, self.profile, cfg, make_policy(code), max_service)
                         for i, code in enumerate(cfg.regions)]
+        if cfg.placement not in geo.MODES:
+            raise ValueError(f"FleetConfig.placement must be one of {', '.join(geo.MODES)}, got {cfg.placement!r}")
         self.candidates = self._residency_candidates()
+        self.rtt = geo.rtt_table(arrivals.jurisdictions, cfg.regions) if cfg.placement != "off" else None
+        self.placed: list[str | None] = [None] * len(self.candidates)  # "cost": each jurisdiction's first region
+        self.placement_log: list = []
+        self._placed_key, self._placed_orders_cache = None, []
         self._prepare_arrivals()
         self._actions = self._actions_by_step()
         self.blackout = False
@@ -324,9 +349,48 @@ class Fleet:
         self._recount(r)
 
     # ---- routing -------------------------------------------------------------------------
-    def _routes(self) -> list[int]:
+    def _placed_orders(self, s: int) -> list[list[int]]:
+        """"cost" placement: per jurisdiction, its serving regions as `controller.law.placement`
+        orders them now (prices with any price event, health), then its other
+        residency-allowed regions in their usual order."""
+        # placement only changes with health and prices (and is stable under its own result)
+        key = tuple((r.down, r.mult_od, r.mult_spot) for r in self.regions)
+        if key == self._placed_key:
+            return self._placed_orders_cache
+        cfg, by_code = self.cfg, {r.code: r for r in self.regions}
         out = []
-        for cands in self.candidates:
+        for j, code in enumerate(self.a.jurisdictions):
+            pool = [c for c in ((cfg.serving or {}).get(code) or [self.regions[i].code for i in self.candidates[j]])
+                    if c in by_code]
+            if not pool or self.rtt is None:
+                out.append(self.candidates[j])
+                continue
+            try:
+                cands = geo.candidates(code, pool, {c: self._replica_price(by_code[c]) for c in pool},
+                                       transfers=cfg.transfers, topology_regions=cfg.regions,
+                                       healthy={c: not by_code[c].down for c in pool})
+            except KeyError:  # a jurisdiction without a centroid: no geography, keep the usual order
+                out.append(self.candidates[j])
+                continue
+            placed = place(cands, cfg.objective, current=self.placed[j])
+            if placed.first != self.placed[j]:
+                self.placement_log.append((s * self.dt, code, placed.order[0].reason if placed.order else "none"))
+                self.placed[j] = placed.first
+            order = [by_code[c].idx for c in placed.regions]
+            out.append(order + [i for i in self.candidates[j] if i not in order])
+        self._placed_key, self._placed_orders_cache = key, out
+        return out
+
+    def _replica_price(self, r: _Region) -> float:
+        """Per replica-hour as the law buys: on-demand, or under spot-mix the limit's spot share
+        at the spot price and the rest on demand (price events included)."""
+        share = self.cfg.limits.spot_share if self.cfg.capacity == "spot-mix" else 0.0
+        return share * r.price_spot * r.mult_spot + (1.0 - share) * r.price_od * r.mult_od
+
+    def _routes(self, s: int = 0) -> list[int]:
+        out = []
+        orders = self._placed_orders(s) if self.cfg.placement == "cost" else self.candidates
+        for cands in orders:
             pick = next((i for i in cands if not self.regions[i].down and self.regions[i].ready_od
                          + self.regions[i].ready_spot > 0), None)
             if pick is None:
@@ -386,7 +450,7 @@ class Fleet:
             if acts or s % plot_steps == 0:
                 if acts:
                     self._handle(acts, s)
-                new = self._routes()
+                new = self._routes(s)
                 if new != routes:
                     routes = new
                     route_changes.append((s, routes))
@@ -527,6 +591,8 @@ class Fleet:
             occ = np.asarray(q.occupancy[:upto])[s_ok]
             wait = np.where(same, 0.0, np.maximum(0.0, adm_t - a.time_s[rows]))
             first = wait + prof.prefill_s(a.prompt_tokens[rows], occ) + np.asarray(r.lat[:upto])[s_ok]
+            if self.rtt is not None:  # the client's view: one round trip to the serving region
+                first = first + self.rtt[homes[rows], r.idx]
             ttft[rows] = np.where(ok, first, np.inf)
             e2e[rows] = np.where(ok, first + a.output_tokens[rows] * prof.tpot_s(occ), np.inf)
             served[rows] = np.where(ok, r.idx, -1)
@@ -550,7 +616,8 @@ class Fleet:
             scale_events=sum(r.scale_events for r in self.regions),
             max_replicas=sum(r.max_replicas for r in self.regions), residency_violations=violations,
             failed_requests=failed, timelines={r.code: r.timeline for r in self.regions},
-            decisions=sum(r.decision_total for r in self.regions))
+            decisions=sum(r.decision_total for r in self.regions),
+            region_cost_usd={r.code: r.cost for r in self.regions}, placements=list(self.placement_log))
 
 
 SKETCH_LEVELS = 16  # prompt-length quantiles kept per step for the live TTFT gauge
