@@ -10,8 +10,9 @@ the observation stream and relearnt when it changes:
 - batch slots per replica: seen only when requests queue for a slot, at which point
   in_flight / ready is a lower bound on the slots (exact when every replica is full);
 - first-token time without queueing (the prefill percentile) against per-replica
-  concurrency: prefill shares the GPU with the batch, so it grows with load; where it
-  reaches the objective is a concurrency cap of its own;
+  concurrency: prefill shares the GPU with the batch, so it grows with load (the law
+  keeps the measured percentile, not a cap learnt from single misses, as its guard:
+  meridian.py `_latency_tight`);
 - the highest per-replica concurrency observed to meet the objective: until the
   slots or the prefill slope are known, the law plans at most a bounded factor above
   it, so it finds the edge by small probes instead of one big one.
@@ -45,7 +46,7 @@ class CapacityView:
     concurrency_cap: float | None  # per-replica in-flight the law plans up to
     first_token_s: float | None  # no-queue TTFT percentile at the cap, in a bad (1 %) window
     safe_rate_per_replica: float | None  # fallback when in-flight is not reported
-    limited_by: str  # which evidence sets the cap: "slots", "prefill", "probe" or "none"
+    limited_by: str  # which evidence sets the cap: "slots", "probe" or "none"
     peakedness: float = 1.0  # variance / mean of the busy slots (1 = Poisson arrivals)
 
 
@@ -69,7 +70,6 @@ class CapacityEstimator:
         self._last_ready: int | None = None
         self._since_queue = self.CALM_SAMPLES  # observations since a queue was last seen
         self._last_queue: tuple[float, float] | None = None  # (time, queued) of the last look
-        self.miss_rate_cap: float | None = None  # rate per replica, from queue-free misses
         self._z_num = self._z_den = 0.0  # peakedness of the offered load (weighted mean)
 
     # -- learning -----------------------------------------------------------------------
@@ -103,7 +103,6 @@ class CapacityEstimator:
             # against the arrival rate per replica too: a window's TTFT quantile reflects the
             # occupancy over the window, which the window's rate tracks better than a snapshot
             self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)
-            self._track_misses(x.rate_rps / x.ready, x.ttft_q_s, per_replica)
         if calm and per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
             self._learn_peakedness(x)
         if calm:
@@ -176,8 +175,8 @@ class CapacityEstimator:
     # -- reading ------------------------------------------------------------------------
     def view(self) -> CapacityView:
         """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law
-        plans up to: the prefill cap, and -- only while the slots are unknown -- the probe
-        bound. Known slots are a server count for the queueing model instead."""
+        plans up to while the slots are unknown: the probe bound. Known slots are a server
+        count for the queueing model instead."""
         service_mean = max(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
 
         def service_at_concurrency(c: float) -> float:
@@ -185,9 +184,6 @@ class CapacityEstimator:
             return max(self.service.predict(c / service_mean), 1e-3)
 
         caps: list[tuple[float, str]] = []
-        rate_cap = self.miss_rate_cap
-        if rate_cap is not None and service_mean is not None:
-            caps.append((rate_cap * max(self.service.predict(rate_cap), 1e-3), "prefill"))
         if self.slots is not None:
             caps.append((self.slots, "slots"))
         elif self.safe_concurrency is not None and self.safe_concurrency > 0:
@@ -214,19 +210,6 @@ class CapacityEstimator:
             limited_by=by,
             peakedness=self.peakedness,
         )
-
-    def _track_misses(self, rate_per_replica: float, ttft_q_s: float, per_replica: float | None) -> None:
-        """A queue-free window that still missed the objective at a busy batch: the GPU was
-        too busy for the prefill. Until the fitted slope says by how much, cap the rate per
-        replica as if TTFT were proportional to it (it grows more slowly, so this errs on
-        the safe side), and relax the cap by 0.2 % per window that meets the objective
-        (~10 % in 12 minutes). A miss with the batch less than half full is the prompt
-        mix (long prompts), which more replicas cannot fix: it is not counted."""
-        if ttft_q_s > self.target and self.busy(per_replica):
-            cap = rate_per_replica * self.target / ttft_q_s
-            self.miss_rate_cap = cap if self.miss_rate_cap is None else min(self.miss_rate_cap, cap)
-        elif self.miss_rate_cap is not None:
-            self.miss_rate_cap *= 1.002
 
     def _ttft_spread(self) -> float:
         return self.s.window_z * self.first_token.residual_sd()

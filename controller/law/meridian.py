@@ -204,10 +204,6 @@ class MeridianPolicy:
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.
         slots = view.slots if view.slots is not None else cap
-        if view.slots is None and view.limited_by == "prefill" and view.safe_concurrency:
-            # a prefill cap bounds the mean load per replica (`at_least`), not the batch: requests
-            # queue for slots, and a replica has shown at least `safe_concurrency` of those
-            slots = max(cap, view.safe_concurrency)
         n, wait_q = replicas_for_wait(
             rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
         )
