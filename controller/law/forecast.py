@@ -40,8 +40,6 @@ class Forecast:
     latest_rps: float
     basis: str  # "level", "peak-hold", "trend" or "burst"
     burst: bool
-    # the forecast without the surge headroom: what the load seen so far calls for
-    seen_rps: float = 0.0
 
 
 class RateForecaster:
@@ -79,7 +77,6 @@ class RateForecaster:
         best, basis, burst = latest, "level", False
         if peak > best:
             best, basis = peak, "peak-hold"
-        seen = best
         base = self.growth.base(latest)
         surge = base * self.growth.ratio()
         kind = "surge headroom"
@@ -95,7 +92,6 @@ class RateForecaster:
             # reaches back (at start-up that history is a rate window still filling up)
             span = recent[-1][0] - recent[0][0]
             guess = min(latest + trend * min(reach, span), cap)
-            seen = max(seen, guess)
             if guess > best:
                 best, basis = guess, "trend"
         window = 4.0 * self.interval_s
@@ -116,12 +112,11 @@ class RateForecaster:
                     # no `cap` here: the ramp's own geometry bounds it (a window that has
                     # seen a step for `elapsed` seconds shows elapsed/window of it)
                     guess = latest + jump * left
-                    seen = max(seen, guess)
                     if guess > best:
                         best, basis = guess, "burst"
             else:
                 self._burst_since = None
-        return Forecast(rate_rps=best, latest_rps=latest, basis=basis, burst=burst, seen_rps=seen)
+        return Forecast(rate_rps=best, latest_rps=latest, basis=basis, burst=burst)
 
     def _seasonal_surge(self, now: float, base: float, plain: float) -> float | None:
         """The seasonal surge forecast when it has proven the better one, else None. Both

@@ -39,7 +39,6 @@ class Sizing:
     replicas: int
     predicted_ttft_s: float | None
     why: str
-    hold: int | None = None  # what the scale-down window keeps of it (None: all)
 
 
 def _usable(x: float | None) -> float | None:
@@ -101,8 +100,7 @@ class MeridianPolicy:
             why = sized.why
             if not health.full and rec < current:
                 rec, why = current, f"{health.problem}: no scale-down; {why}"
-            hold = clamp(sized.hold, limits) if sized.hold is not None and rec == sized.replicas else None
-            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits), hold)
+            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
             needed = settled.replicas
             if settled.note:
                 why = f"{why}; {settled.note}"
@@ -199,24 +197,16 @@ class MeridianPolicy:
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.
         slots = view.slots if view.slots is not None else cap
-        def fewest(rate: float) -> tuple[int, float]:
-            at_least = max(floor, math.ceil(rate * service / cap))
-            n, wait_q = replicas_for_wait(
-                rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
-            )
-            if view.slots is None and view.safe_mean_concurrency:
-                # ...but never more than keeps the offered load per replica at a level already
-                # seen queue-free: a small guess must not add queueing headroom to a fleet
-                # that has shown it needs none
-                seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
-                if seen < n:
-                    n, wait_q = seen, 0.0
-            return n, wait_q
-
-        n, wait_q = fewest(rate)
-        hold = n
-        if fc.seen_rps < fc.rate_rps:
-            hold = fewest(fc.seen_rps + backlog / horizon_s)[0]
+        n, wait_q = replicas_for_wait(
+            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
+        )
+        if view.slots is None and view.safe_mean_concurrency:
+            # ...but never more than keeps the offered load per replica at a level already
+            # seen queue-free: a small guess must not add queueing headroom to a fleet
+            # that has shown it needs none
+            seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
+            if seen < n:
+                n, wait_q = seen, 0.0
         guard = self._saturation_guard(obs)
         if guard > n:
             n = guard
@@ -229,7 +219,7 @@ class MeridianPolicy:
         predicted = first + wait_q if math.isfinite(wait_q) else None
         if predicted is not None:
             why += f"; predicted p{self.objective.percentile:g} TTFT {predicted:.2f} s"
-        return Sizing(n, predicted, why, hold)
+        return Sizing(n, predicted, why)
 
     def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
         """No in-flight data to model with: size on the best rate per replica seen healthy."""

@@ -34,13 +34,11 @@ class Stabiliser:
         self._last_down_s: float | None = None
         self._calm_since_s: float | None = None
 
-    def apply(self, time_s: float, current: int, recommended: int, hold: int | None = None) -> Stabilised:
-        """`hold`: what the window keeps of this recommendation (default all of it)."""
-        hold = recommended if hold is None else min(hold, recommended)
+    def apply(self, time_s: float, current: int, recommended: int) -> Stabilised:
         # monotonic deque: the front is always the window's highest recommendation
-        while self._recs and self._recs[-1][1] <= hold:
+        while self._recs and self._recs[-1][1] <= recommended:
             self._recs.pop()
-        self._recs.append((time_s, hold))
+        self._recs.append((time_s, recommended))
         while self._recs[0][0] < time_s - self.window_s:
             self._recs.popleft()
         if self._calm_since_s is None:
@@ -53,7 +51,7 @@ class Stabiliser:
         if time_s - self._calm_since_s >= self.window_s and self.band > 0:
             self.band = max(0.0, self.band - self.step)
             self._calm_since_s = time_s
-        held = max(self._recs[0][1], recommended)
+        held = self._recs[0][1]
         if held >= current:
             if recommended < current:
                 return Stabilised(current, f"holding {current} for the {self.window_s:.0f} s scale-down window")
