@@ -21,17 +21,14 @@ from the trailing-window rates it has seen:
   two samples is extrapolated over what is left of one typical rate window
   (`rate(x[1m])`, four intervals) since the burst began. A spike the fleet absorbs is
   not extrapolated: capacity ordered for it would arrive after it, one cold start late.
-The trend extrapolation is capped at `max_ratio` times the latest rate. With a
-`SeasonalSurge` (seasonal.py), the surge headroom comes from the same horizon one period
-ago instead, while that has proven the better forecast on this service's own history.
+The trend extrapolation is capped at `max_ratio` times the latest rate.
 """
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections import deque
 from dataclasses import dataclass
-
-from controller.law.seasonal import RollingQuantile, SeasonalSurge
 
 
 @dataclass(frozen=True)
@@ -43,14 +40,10 @@ class Forecast:
 
 
 class RateForecaster:
-    def __init__(self, interval_s: float, max_ratio: float, growth_quantile: float = 0.99,
-                 seasonal: SeasonalSurge | None = None):
+    def __init__(self, interval_s: float, max_ratio: float, growth_quantile: float = 0.99):
         self.interval_s = interval_s
         self.max_ratio = max_ratio
         self.growth = GrowthQuantile(growth_quantile)
-        self.seasonal = seasonal
-        if seasonal is not None:
-            self.growth.on_close = self._resolve_seasonal
         self._keep_s = 0.0  # the longest horizon asked for so far: older rates are never used
         self._hist: deque[tuple[float, float]] = deque()
         self._burst_since: float | None = None
@@ -60,8 +53,6 @@ class RateForecaster:
             self._hist.pop()  # repeated or out-of-order time: keep the newest value only
         self._hist.append((time_s, rate_rps))
         self.growth.update(time_s, rate_rps, self._keep_s or 20.0 * self.interval_s)
-        if self.seasonal is not None:
-            self.seasonal.add(time_s, rate_rps)
 
     def forecast(self, horizon_s: float, overloaded: bool = False) -> Forecast | None:
         if not self._hist:
@@ -79,12 +70,8 @@ class RateForecaster:
             best, basis = peak, "peak-hold"
         base = self.growth.base(latest)
         surge = base * self.growth.ratio()
-        kind = "surge headroom"
-        seasonal = self._seasonal_surge(now, base, surge)
-        if seasonal is not None:
-            surge, kind = seasonal, "seasonal surge headroom (one period ago)"
         if surge > best:
-            best, basis = surge, f"x{surge / max(base, 1e-12):.2f} {kind}"
+            best, basis = surge, f"x{surge / max(base, 1e-12):.2f} surge headroom"
         third = len(recent) // 3
         trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
         if trend > 0:
@@ -118,22 +105,6 @@ class RateForecaster:
                 self._burst_since = None
         return Forecast(rate_rps=best, latest_rps=latest, basis=basis, burst=burst)
 
-    def _seasonal_surge(self, now: float, base: float, plain: float) -> float | None:
-        """The seasonal surge forecast when it has proven the better one, else None. Both
-        forecasts are left on the horizon starting now, to be scored when it is over."""
-        if self.seasonal is None:
-            return None
-        horizon = self._keep_s or 20.0 * self.interval_s  # the horizon the growth quantile measures
-        raw = self.seasonal.predict(now, horizon, base)
-        headroom = self.seasonal.headroom(raw, self.growth.q) if raw is not None else None
-        if raw is not None:
-            self.growth.tag_latest((raw, headroom, plain, self.growth.q, horizon))
-        return headroom if headroom is not None and self.seasonal.proven else None
-
-    def _resolve_seasonal(self, top: float, base: float, tag: tuple) -> None:
-        raw, headroom, plain, q, horizon = tag
-        self.seasonal.resolve(top, base, raw, headroom, plain, q, horizon)
-
 
 class GrowthQuantile:
     """How far the rate rose above its recent level within one horizon, and its quantile.
@@ -152,10 +123,11 @@ class GrowthQuantile:
 
     def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
         self.q = q
-        self._ratios = RollingQuantile(keep, min_samples)
-        self._open: deque[list] = deque()  # [time, level, highest rate since, tag or None]
-        # called with (highest rate, level, tag) when a tagged horizon is over
-        self.on_close = None
+        self.keep = keep
+        self.min_samples = min_samples
+        self._open: deque[list[float]] = deque()  # [time, level, highest rate since]
+        self._ratios: deque[float] = deque()
+        self._sorted: list[float] = []
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
         self._past_sum = 0.0
 
@@ -177,24 +149,32 @@ class GrowthQuantile:
         if len(self._past) == 1:
             self._past_sum = rate  # no drift from float sums over a long run
         while self._open and self._open[0][0] < time_s - horizon_s:
-            t0, base, top, tag = self._open.popleft()
+            t0, base, top = self._open.popleft()
             if base > 0:
-                self._ratios.add(top / base)
-            if tag is not None and self.on_close is not None:
-                self.on_close(top, base, tag)
+                self._add(top / base)
         for item in self._open:
             if rate > item[2]:
                 item[2] = rate
-        self._open.append([time_s, self.base(rate), rate, None])
+        self._open.append([time_s, self.base(rate), rate])
 
-    def tag_latest(self, tag) -> None:
-        """Attach something to the newest horizon, handed to `on_close` with its outcome."""
-        if self._open:
-            self._open[-1][3] = tag
+    def _add(self, ratio: float) -> None:
+        self._ratios.append(ratio)
+        insort(self._sorted, ratio)
+        if len(self._ratios) > self.keep:
+            old = self._ratios.popleft()
+            del self._sorted[_index(self._sorted, old)]
 
     def ratio(self) -> float:
-        r = self._ratios.quantile(self.q)
-        return 1.0 if r is None else max(1.0, r)
+        n = len(self._sorted)
+        if n < self.min_samples:
+            return 1.0
+        return max(1.0, self._sorted[min(n - 1, int(self.q * n))])
+
+
+def _index(sorted_list: list[float], x: float) -> int:
+    from bisect import bisect_left
+
+    return bisect_left(sorted_list, x)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:

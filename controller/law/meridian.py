@@ -6,8 +6,7 @@ One decision, every `interval_s`:
                the objective from rate, in-flight, queue and TTFT (capacity.py);
 3. forecast -- the rate over the next cold start + interval (forecast.py), its surge
                headroom at the quantile the miss budget adapts to the objective's
-               allowance from the law's own misses (budget.py), from the same hour
-               a day ago once that has proven the better forecast (seasonal.py);
+               allowance from the law's own misses (budget.py);
 4. size     -- fewest replicas whose M/M/c waiting-time tail keeps the TTFT percentile
                (queueing.py), plus replicas for a queue already built up;
 5. settle   -- fast up, slow bounded down, adaptive hysteresis (stabilise.py);
@@ -27,7 +26,6 @@ from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
 from controller.law.forecast import Forecast, RateForecaster
 from controller.law.queueing import replicas_for_wait
-from controller.law.seasonal import SeasonalSurge
 from controller.law.safety import assess, clamp, floor_replicas, step_bound
 from controller.law.settings import LawSettings
 from controller.law.stabilise import Stabiliser
@@ -67,12 +65,7 @@ class MeridianPolicy:
         # their samples pool into one set of recent starts
         self._cold_od = ColdStartLearner(prior)
         self._cold_spot = ColdStartLearner(prior, self._cold_od._samples)
-        seasonal = (
-            SeasonalSurge(s.seasonal_period_s, s.seasonal_bucket_s, s.interval_s, s.seasonal_z, s.seasonal_min_windows)
-            if s.seasonal_period_s > 0
-            else None
-        )
-        self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile, seasonal)
+        self._forecaster = RateForecaster(s.interval_s, s.max_trend_ratio, s.surge_quantile)
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner(s)
         allowance = 1.0 - objective.window_attainment

@@ -61,20 +61,6 @@ class LawSettings:
     # Forgetting of the online estimators per sample: ~1/(1-f) samples of memory,
     # i.e. about 12 minutes at a 15 s interval.
     forget: float = 0.98
-    # Seasonal surge headroom (seasonal.py). The period is the prior for human traffic's
-    # cycle, a day (the diurnal load of user-facing services: Barroso, Clidaras & Hoelzle,
-    # "The Datacenter as a Computer", 2nd ed., 2013); 0 turns the seasonal forecast off.
-    # It is only *used* once it beats the plain surge headroom online (below).
-    seasonal_period_s: float = 86_400.0
-    # History is kept per minute: the SLO's scoring window and the `rate(x[1m])` window the
-    # law's rate comes from (a finer bucket would only store that window's overlap again).
-    seasonal_bucket_s: float = 60.0
-    # The seasonal forecast is used while a one-sided Diebold-Mariano test of the two
-    # forecasts' pinball losses says it is better at the 95 % level (normal quantile 1.645)...
-    seasonal_z: float = 1.645
-    # ...over at least 30 independent horizons (the usual size for the test's normal
-    # approximation), counting consecutive decisions, whose horizons overlap, as one.
-    seasonal_min_windows: float = 30.0
     # A forecast never extrapolates more than this factor above the latest rate.
     max_trend_ratio: float = 2.0
     # Spot that stays un-ready this many cold starts (learnt, else declared) is taken as
