@@ -129,7 +129,7 @@ class GrowthQuantile:
         self._ratios: deque[float] = deque()
         self._sorted: list[float] = []
         self._log_bases: deque[float] = deque()  # log of the base each kept ratio was measured from
-        self._log_base_sum = self._log_base_sq = 0.0
+        self._log_base_sum = 0.0
         self._tail: float | None = None  # cached tail index of the ratios (None: recompute)
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
         self._past_sum = 0.0
@@ -166,13 +166,10 @@ class GrowthQuantile:
         insort(self._sorted, ratio)
         self._log_bases.append(log_base)
         self._log_base_sum += log_base
-        self._log_base_sq += log_base * log_base
         if len(self._ratios) > self.keep:
             old = self._ratios.popleft()
             del self._sorted[_index(self._sorted, old)]
-            gone = self._log_bases.popleft()
-            self._log_base_sum -= gone
-            self._log_base_sq -= gone * gone
+            self._log_base_sum -= self._log_bases.popleft()
 
     def ratio(self, base: float | None = None) -> float:
         """The surge ratio to plan for. With `base`, the quantile is moved by the cost of
@@ -189,21 +186,17 @@ class GrowthQuantile:
         cheapest plan with the same mean miss share (Lagrange: base = lambda * density of
         the ratio at the planned quantile) under a Pareto tail of index a, P(ratio > r) ~
         r^-a, misses in proportion to base^(a / (a + 1)): fewer at low levels, where
-        headroom is cheap, more at high levels, where it is dear. Normalised so that over
-        the bases the kept ratios were measured from the mean share stays 1 - q: with
-        k = a / (a + 1) and log base of mean m and variance v, E[base^k] = exp(k m + k^2 v / 2)
-        for a log-normal base (the miss budget corrects the rest, as for the plain quantile)."""
+        headroom is cheap, more at high levels, where it is dear. Normalised by the
+        geometric mean base of the kept ratios, so the mean share stays near 1 - q (the
+        miss budget corrects the rest, as it does for the plain quantile)."""
         alpha = 1.0 - self.q
         if alpha <= 0.0 or not base > 0:
             return max(alpha, 0.0)
         a = self.tail_index()
         if a is None:
             return alpha
-        n = len(self._log_bases)
-        mean_log = self._log_base_sum / n
-        var_log = max(self._log_base_sq / n - mean_log * mean_log, 0.0)
-        k = a / (a + 1.0)
-        exponent = k * (math.log(base) - mean_log) - k * k * var_log / 2.0
+        mean_log = self._log_base_sum / len(self._log_bases)
+        exponent = a / (a + 1.0) * (math.log(base) - mean_log)
         return min(1.0, alpha * math.exp(min(exponent, 50.0)))
 
     def tail_index(self) -> float | None:
