@@ -69,7 +69,7 @@ class RateForecaster:
         if peak > best:
             best, basis = peak, "peak-hold"
         base = self.growth.base(latest)
-        surge = base * self.growth.ratio(base)
+        surge = base * self.growth.ratio()
         if surge > best:
             best, basis = surge, f"x{surge / max(base, 1e-12):.2f} surge headroom"
         third = len(recent) // 3
@@ -128,9 +128,6 @@ class GrowthQuantile:
         self._open: deque[list[float]] = deque()  # [time, level, highest rate since]
         self._ratios: deque[float] = deque()
         self._sorted: list[float] = []
-        self._log_bases: deque[float] = deque()  # log of the base each kept ratio was measured from
-        self._log_base_sum = 0.0
-        self._tail: float | None = None  # cached tail index of the ratios (None: recompute)
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
         self._past_sum = 0.0
 
@@ -154,63 +151,24 @@ class GrowthQuantile:
         while self._open and self._open[0][0] < time_s - horizon_s:
             t0, base, top = self._open.popleft()
             if base > 0:
-                self._add(top / base, math.log(base))
+                self._add(top / base)
         for item in self._open:
             if rate > item[2]:
                 item[2] = rate
         self._open.append([time_s, self.base(rate), rate])
 
-    def _add(self, ratio: float, log_base: float) -> None:
-        self._tail = None
+    def _add(self, ratio: float) -> None:
         self._ratios.append(ratio)
         insort(self._sorted, ratio)
-        self._log_bases.append(log_base)
-        self._log_base_sum += log_base
         if len(self._ratios) > self.keep:
             old = self._ratios.popleft()
             del self._sorted[_index(self._sorted, old)]
-            self._log_base_sum -= self._log_bases.popleft()
 
-    def ratio(self, base: float | None = None) -> float:
-        """The surge ratio to plan for. With `base`, the quantile is moved by the cost of
-        headroom at that base (`_miss_share`); without it, the plain `q` quantile."""
+    def ratio(self) -> float:
         n = len(self._sorted)
         if n < self.min_samples:
             return 1.0
-        q = self.q if base is None else 1.0 - self._miss_share(base)
-        return max(1.0, self._sorted[min(n - 1, max(0, int(q * n)))])
-
-    def _miss_share(self, base: float) -> float:
-        """Where to spend the miss share 1 - q: a planned miss costs the same (one window)
-        whenever it happens, headroom costs in proportion to the base it multiplies. The
-        cheapest plan with the same mean miss share (Lagrange: base = lambda * density of
-        the ratio at the planned quantile) under a Pareto tail of index a, P(ratio > r) ~
-        r^-a, misses in proportion to base^(a / (a + 1)): fewer at low levels, where
-        headroom is cheap, more at high levels, where it is dear. Normalised by the
-        geometric mean base of the kept ratios, so the mean share stays near 1 - q (the
-        miss budget corrects the rest, as it does for the plain quantile)."""
-        alpha = 1.0 - self.q
-        if alpha <= 0.0 or not base > 0:
-            return max(alpha, 0.0)
-        a = self.tail_index()
-        if a is None:
-            return alpha
-        mean_log = self._log_base_sum / len(self._log_bases)
-        exponent = a / (a + 1.0) * (math.log(base) - mean_log)
-        return min(1.0, alpha * math.exp(min(exponent, 50.0)))
-
-    def tail_index(self) -> float | None:
-        """Hill's estimator (Ann. Statist. 3, 1975) of the ratios' tail index, from the
-        top k = sqrt(n) order statistics (the usual choice when nothing else is known)."""
-        if self._tail is None:
-            n = len(self._sorted)
-            k = int(math.sqrt(n))
-            floor = self._sorted[n - k - 1] if n > k else 0.0
-            if k < 2 or not floor > 0:
-                return None
-            mean_log = sum(math.log(x / floor) for x in self._sorted[n - k :]) / k
-            self._tail = 1.0 / mean_log if mean_log > 0 else math.inf
-        return self._tail if math.isfinite(self._tail) else None
+        return max(1.0, self._sorted[min(n - 1, int(self.q * n))])
 
 
 def _index(sorted_list: list[float], x: float) -> int:
