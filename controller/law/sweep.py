@@ -47,6 +47,19 @@ def run_one(capacity: str, rate: float, trace: str, seed: int, days: float) -> t
     return result["cost_usd"], result["slo_window_attainment"]
 
 
+def verdict(runs: dict[str, dict[str, float]], before: dict[str, dict[str, float]]) -> tuple[bool, str]:
+    """The law's acceptance rule for a variant against its base on the same seed: every
+    run at or above the target, and a lower total cost over the runs both have."""
+    common = [k for k in runs if k in before]
+    total = sum(runs[k]["cost"] for k in common)
+    old = sum(before[k]["cost"] for k in common)
+    lowest = min((runs[k]["attainment"] for k in runs), default=float("nan"))
+    ok = bool(common) and lowest >= TARGET and total < old
+    change = (total / old - 1) * 100 if old else float("nan")
+    return ok, (f"verdict: {'PASS' if ok else 'FAIL'} (every run >= {TARGET}: {lowest >= TARGET}; "
+                f"total {total:,.2f} vs {old:,.2f}: {change:+.2f}%)")
+
+
 def key(capacity: str, rate: float, short: str) -> str:
     return f"{capacity} R={rate:g} {short}"
 
@@ -89,10 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     lowest = min((r["attainment"] for r in runs.values()), default=float("nan"))
     print(f"total {'all':<22}{total:>12,.2f}  lowest attainment {lowest:.4f}")
     if before:
-        old = sum(before[k]["cost"] for k in runs if k in before)
-        ok = lowest >= TARGET and total < old
-        print(f"verdict: {'PASS' if ok else 'FAIL'} (every run >= {TARGET}: {lowest >= TARGET}; "
-              f"total {total:,.2f} vs {old:,.2f}: {(total / old - 1) * 100:+.2f}%)")
+        print(verdict(runs, before)[1])
     sys.stdout.flush()
     print(f"wall {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.save:
