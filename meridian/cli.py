@@ -17,6 +17,7 @@ COMMAND_MODULES = [  # in the order `meridian --help` lists them
     "meridian.commands.demo_cmd",
     "meridian.commands.regions_cmd",
     "meridian.commands.validate_cmd",
+    "meridian.commands.placement_cmd",
     "meridian.commands.plan_cmd",
     "meridian.commands.bench_cmd",
     "meridian.commands.protocol_cmd",

@@ -44,7 +44,7 @@ class Row:
 
 
 def run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
-        log=lambda msg: print(msg, file=sys.stderr), rescore: bool = False) -> list[Row]:
+        log=lambda msg: print(msg, file=sys.stderr), rescore: bool = False, start_day: float = 0.0) -> list[Row]:
     """Run the benches (or, with `rescore`, read the JSON a previous run left in `out`) and score."""
     if not rescore:
         out.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
         for tune_on in TRACES:
             path = out / f"{capacity}_R{rate:g}_tune-{_short(tune_on)}.json"
             if not rescore:
-                _bench(path, capacity, rate, days, tune_on, log)
+                _bench(path, capacity, rate, days, tune_on, log, start_day)
             elif not path.exists():
                 raise InputError("nothing to rescore", [Problem(
                     "--rescore", f"{path} is missing", "run without --rescore first, with the same --out")])
@@ -64,9 +64,10 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
     return rows
 
 
-def _bench(path: Path, capacity: str, rate: float, days: float, tune_on: str, log) -> None:
+def _bench(path: Path, capacity: str, rate: float, days: float, tune_on: str, log, start_day: float = 0.0) -> None:
     log(f"[protocol] {capacity} R={rate:g} tuned on {_short(tune_on)} -> {path}")
     args = ["bench", "--tune-on", tune_on, "--mean-rate", f"{rate:g}", "--days", f"{days:g}",
+            "--start-day", f"{start_day:g}",
             "--capacity", capacity, "--policies", ",".join(POLICIES), "--json", str(path)]
     for t in TRACES:
         args += ["--trace", t]

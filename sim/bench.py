@@ -11,6 +11,13 @@ Protocol (issue 4):
   on every evaluated trace. Tuning on an evaluated trace is hindsight, marked as such.
 - Scores: `sim.score`. An objective leaving fewer than half of a trace's windows feasible
   is refused.
+- Placement (`BenchConfig.placement`, with a topology): every client sees its round trip to
+  the serving region (`regions.network`), and each region's autoscaler is given the objective
+  less the longest round trip of the users it may serve (`sim.geo.server_objectives`: what
+  its server-side metrics must hold); baselines route closest first, the policies in
+  `sim.policies.PLACEMENT_AWARE` (meridian) route by `controller.law.placement` and warm-start
+  where it places the load. `NAME@closest` runs such a policy with closest-first routing, the
+  counterfactual the saving is measured against (added automatically for meridian).
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ from controller.law.types import Limits, Objective
 from regions.catalog import load_catalog
 from regions.errors import InputError, Problem
 from sim.fleet import EarlyStop, Fleet, FleetConfig, RunResult, simulate
-from sim.policies import KNOBS, ON_DEMAND_TWIN, REGISTRY, SPOT_CAPABLE
+from sim.policies import CLOSEST, KNOBS, ON_DEMAND_TWIN, PLACEMENT_AWARE, REGISTRY, SPOT_CAPABLE
 from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile
 from sim.score import Windows, misses_so_far, score, windows
 from sim.traces import Arrivals, TraceOptions, load_trace, resolve
@@ -54,6 +61,7 @@ class BenchConfig:
     region: str = "us-east-1"
     jurisdiction: str | None = None  # users of the single-region fleet; None: the region's own jurisdiction
     topology: object | None = None  # sim.topology_split.Split when --topology is given
+    placement: bool = False  # with a topology: client RTT, and cost-aware routing for meridian
     warmup_s: float = 300.0
     target_attainment: float = 0.99
     tune_iterations: int = 4  # bisections inside a factor-2 bracket: knob within ~4 %
@@ -72,6 +80,7 @@ class Workload:
     fleet: FleetConfig
     windows: Windows
     profile: GpuProfile
+    placed_initial: dict | None = None  # warm start when routing by placement ("cost")
 
 
 @dataclass
@@ -114,12 +123,14 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
             f"{step:g} s, more than the {MAX_STEPS:,} that fit the 2 GB memory budget",
             fix="cut it with --days, or check the timestamp unit (--time-unit)")])
     slots = profile.batch_slots
-    initial, peak = {}, 0.0
-    for code, (rows, share) in _region_load(arrivals, regions, cfg, route_order).items():
-        busy = _busy_slots_per_minute(arrivals.take(rows), profile) * share if rows.any() else np.zeros(1)
-        warm = busy[: max(1, int(math.ceil(cfg.warmup_s / 60)))].max()
-        initial[code] = max(1, math.ceil(warm / (slots * WARM_UTILIZATION)))
-        peak = max(peak, busy.max())
+    initial, peak = _warm_start(arrivals, regions, cfg, route_order, profile)
+    geo_on = cfg.placement and cfg.topology is not None and route_order is not None
+    serving, placed_initial = None, None
+    if geo_on:
+        serving = {code: cfg.topology.topology.jurisdictions[code].serving for code in arrivals.jurisdictions}
+        placed_order = {code: _placed_first(code, serving[code], cfg, regions, transfers) + route_order[code]
+                        for code in arrivals.jurisdictions}
+        placed_initial, _ = _warm_start(arrivals, regions, cfg, placed_order, profile)
     max_replicas = max(max(initial.values()), math.ceil(peak * MAX_REPLICA_HEADROOM / slots) + 2)
     limits = Limits(min_replicas=1, max_replicas=max_replicas,
                     spot_share=1.0 if cfg.capacity == "spot-mix" else 0.0,
@@ -127,7 +138,7 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
     fleet = FleetConfig(regions=tuple(regions), instance_type=cfg.instance_type, step_s=step,
                         capacity=cfg.capacity, objective=cfg.objective, limits=limits,
                         initial_replicas=initial, transfers=tuple(transfers), route_order=route_order,
-                        seed=cfg.seed)
+                        placement="closest" if geo_on else "off", serving=serving, seed=cfg.seed)
     win = windows(arrivals, cfg.objective, profile, cfg.warmup_s)
     if not win.scored.any():
         raise InputError("trace too short for the bench", [Problem(
@@ -144,9 +155,31 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
             fix="raise --ttft-ms, lower --percentile, or choose a faster --instance-type")])
     Fleet(arrivals, fleet, lambda code: None)  # fills the per-step cache before workers fork
     log(f"{arrivals.name}: {arrivals.requests:,.0f} requests over {arrivals.duration_s / 3600:.1f} h "
-        f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}, "
-        f"max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
-    return Workload(spec, arrivals, fleet, win, profile)
+        f"({arrivals.mean_rate_rps:.2f} req/s), step {step:g} s, warm start {initial}"
+        + (f" (placed: {placed_initial})" if placed_initial else "")
+        + f", max {max_replicas} replicas, {win.feasible[win.scored].mean():.1%} of windows feasible")
+    return Workload(spec, arrivals, fleet, win, profile, placed_initial)
+
+
+def _warm_start(arrivals: Arrivals, regions, cfg: BenchConfig, route_order, profile: GpuProfile) -> tuple[dict, float]:
+    """Per region, the replicas that keep its first-choice load's slots 70 % busy in the
+    busiest warm-up minute; and the busiest minute's busy slots of any region."""
+    initial, peak = {}, 0.0
+    for code, (rows, share) in _region_load(arrivals, regions, cfg, route_order).items():
+        busy = _busy_slots_per_minute(arrivals.take(rows), profile) * share if rows.any() else np.zeros(1)
+        warm = busy[: max(1, int(math.ceil(cfg.warmup_s / 60)))].max()
+        initial[code] = max(1, math.ceil(warm / (profile.batch_slots * WARM_UTILIZATION)))
+        peak = max(peak, busy.max())
+    return initial, peak
+
+
+def _placed_first(code: str, serving, cfg: BenchConfig, regions, transfers) -> tuple[str, ...]:
+    """Where `controller.law.placement` puts `code`'s load at the start of a run."""
+    from sim.geo import static_placement
+
+    first = static_placement(code, serving, cfg.objective, cfg.instance_type, transfers=transfers,
+                             topology_regions=regions).first
+    return (first,) if first else ()
 
 
 def _region_jurisdiction(code: str) -> str:
@@ -178,11 +211,19 @@ def _region_load(arrivals: Arrivals, regions, cfg: BenchConfig, route_order) -> 
 
 def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
                progress: Callable[[float], None] | None = None, checkpoint=None) -> tuple[RunResult, dict]:
+    name, _, routing = name.partition("@")
     factory = REGISTRY[name]
     fleet = work.fleet
+    if name in PLACEMENT_AWARE and routing != CLOSEST and work.placed_initial is not None:
+        fleet = replace(fleet, placement="cost", initial_replicas=work.placed_initial)
     if cfg.capacity == "spot-mix" and name not in SPOT_CAPABLE:
         fleet = replace(fleet, capacity="on-demand", limits=replace(fleet.limits, spot_share=0.0))
-    result = simulate(work.arrivals, fleet, lambda code: factory(cfg.objective, fleet.limits, knob), progress,
+    objectives = {}
+    if fleet.placement != "off":  # each region's autoscaler holds what is left after its users' round trip
+        from sim.geo import server_objectives
+        objectives = server_objectives(cfg.objective, work.arrivals.jurisdictions, fleet.regions, fleet.transfers)
+    result = simulate(work.arrivals, fleet,
+                      lambda code: factory(objectives.get(code, cfg.objective), fleet.limits, knob), progress,
                       checkpoint)
     return result, score(work.arrivals, result, cfg.objective, work.windows)
 
@@ -406,8 +447,19 @@ def _canonical(spec: str) -> str:
     return str(resolve(path).resolve()) + sep + series
 
 
+def with_counterfactuals(cfg: BenchConfig) -> BenchConfig:
+    """With placement over a topology, each placement-aware policy also runs closest-first
+    (`NAME@closest`), so the table shows what the placement saved."""
+    if not (cfg.placement and cfg.topology is not None):
+        return cfg
+    extra = tuple(f"{n}@{CLOSEST}" for n in cfg.policies if n in PLACEMENT_AWARE and f"{n}@{CLOSEST}" not in cfg.policies)
+    return replace(cfg, policies=cfg.policies + extra)
+
+
 def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
-    unknown = [p for p in cfg.policies if p not in REGISTRY]
+    cfg = with_counterfactuals(cfg)
+    unknown = [p for p in cfg.policies if p.partition("@")[0] not in REGISTRY
+               or p.partition("@")[2] not in ("", CLOSEST)]
     if unknown:
         raise InputError("unknown policy", [Problem("--policies", f"{', '.join(unknown)} not known",
                                                     fix=f"choose from {', '.join(REGISTRY)}")])

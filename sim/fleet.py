@@ -8,6 +8,19 @@ sends each jurisdiction's requests to the closest healthy region that residency 
 (`regions.residency.check`, personal data, use `serve`); with none healthy, to the closest
 allowed region that is up; with none up, the requests fail. Nothing is served outside
 what residency allows. Replicas removed by scale-down stop billing at once (drain ignored).
+
+Geography (`FleetConfig.placement`, default "off": none, today's figures unchanged). "closest":
+every request's TTFT and E2E as its client sees them include one round trip from its
+jurisdiction to the serving region (`regions.network.rtt_s`); routing stays closest first.
+"cost": the same RTT, and each jurisdiction's serving regions (`FleetConfig.serving`) are
+ordered by `controller.law.placement` at every routing update -- cheapest region whose RTT
+plus planned TTFT fits the objective, with hysteresis -- followed by the rest of its
+residency-allowed regions (standbys) as before. The twin passes no predicted TTFT: it routes a
+jurisdiction's whole load to one region, and a region's prediction at its own load says nothing
+about an idle region that would take all of it at once (tried: a saturated region at max
+replicas then handed its load to a one-replica region; spilling needs weighted routing).
+Residency filters the candidates in every mode. The policies' observations stay server-side
+(what the serving region's Prometheus sees): the RTT is only in the scores.
 """
 from __future__ import annotations
 
@@ -18,11 +31,13 @@ from typing import Callable
 
 import numpy as np
 
+from controller.law.placement import place
 from controller.law.types import Decision, Limits, Objective, Policy
 from regions.catalog import distance_km, load_catalog
 from regions.errors import InputError, Problem
 from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass, Use, check
+from sim import geo
 from sim.observe import ScrapeSample, build_observation
 from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
 from sim.queue import SlotQueue, admission_times
@@ -43,6 +58,8 @@ class FleetConfig:
     initial_replicas: int | dict = 1  # ready at t=0, per region (dict) or everywhere (int)
     transfers: tuple = ()  # regions.residency.Transfer, declared by the topology
     route_order: dict | None = None  # jurisdiction -> preferred regions (else: closest first)
+    placement: str = "off"  # "off" | "closest" | "cost": client RTT and cost-aware routing (module doc)
+    serving: dict | None = None  # jurisdiction -> regions "cost" placement chooses among (else all allowed)
     scenario: Scenario = Scenario()
     spot_interruptions_per_hour: float | None = None  # None: sim/data/gpu_profiles.json
     seed: int = 0
@@ -73,6 +90,8 @@ class RunResult:
     failed_requests: float
     timelines: dict[str, Timeline]
     decisions: int
+    region_cost_usd: dict = field(default_factory=dict)  # per region
+    placements: list = field(default_factory=list)  # "cost" placement: (time_s, jurisdiction, reason) per change
 
 
 class _Region:
@@ -104,7 +123,7 @@ class _Region:
         self.arr: list[float] = []
         self.psum: list[float] = []
         self.osum: list[float] = []
-        self.pq: list[float] = []
+        self.pq: list = []  # per step: the prompt-length sketch of its arrivals (see prompt_sketch)
         self.lat: list[float] = []
         self.last_scrape: ScrapeSample | None = None
         self.cost = self.replica_s = 0.0
@@ -114,7 +133,8 @@ class _Region:
         self.scrape_every = self.decide_every = 1  # in steps, set when the run starts
         self.latency_fields = True
         self.replicas_dt = self.cost_per_step = 0.0
-        self._c = self._p = self._o = self._q = 0.0  # this step's cohort: count, token sums, p-prompt
+        self._c = self._p = self._o = 0.0  # this step's cohort: count, token sums
+        self._q: list = []  # this step's (prompt sketch, arrivals) per jurisdiction routed here
 
     @property
     def total(self) -> int:
@@ -147,7 +167,13 @@ class Fleet:
                                              float(arrivals.output_tokens.max(initial=1)), 1.0)
         self.regions = [_Region(code, i, self.profile, cfg, make_policy(code), max_service)
                         for i, code in enumerate(cfg.regions)]
+        if cfg.placement not in geo.MODES:
+            raise ValueError(f"FleetConfig.placement must be one of {', '.join(geo.MODES)}, got {cfg.placement!r}")
         self.candidates = self._residency_candidates()
+        self.rtt = geo.rtt_table(arrivals.jurisdictions, cfg.regions) if cfg.placement != "off" else None
+        self.placed: list[str | None] = [None] * len(self.candidates)  # "cost": each jurisdiction's first region
+        self.placement_log: list = []
+        self._placed_key, self._placed_orders_cache = None, []
         self._prepare_arrivals()
         self._actions = self._actions_by_step()
         self.blackout = False
@@ -178,7 +204,7 @@ class Fleet:
         the trace (every policy of a bench replays the same one) unless a surge reshapes it."""
         a, dt, n = self.a, self.dt, self.n_steps
         surges = [(t0, args) for t0, verb, args in self.cfg.scenario.schedule().actions if verb == "surge"]
-        key = ("steps", dt, n, self.cfg.objective.percentile)
+        key = ("steps", dt, n)
         if not surges and key in a.cache:
             self.step_of, self.weight, self.per_j = a.cache[key]
             return
@@ -191,14 +217,13 @@ class Fleet:
                 hit &= (homes == a.jurisdictions.index(jur)) if jur in a.jurisdictions else False
             self.weight[hit] *= mult
         self.per_j = []
-        q = self.cfg.objective.percentile / 100.0
         for j in range(len(a.jurisdictions)):
             m = homes == j
             st, w = self.step_of[m], self.weight[m]
             cnt = np.bincount(st, weights=w, minlength=n)
             ps = np.bincount(st, weights=w * a.prompt_tokens[m], minlength=n)
             os_ = np.bincount(st, weights=w * a.output_tokens[m], minlength=n)
-            self.per_j.append((cnt.tolist(), ps.tolist(), os_.tolist(), _step_quantile(st, a.prompt_tokens[m], n, q)))
+            self.per_j.append((cnt.tolist(), ps.tolist(), os_.tolist(), prompt_sketch(st, a.prompt_tokens[m], w, n)))
         if not surges:
             a.cache[key] = (self.step_of, self.weight, self.per_j)
 
@@ -324,9 +349,48 @@ class Fleet:
         self._recount(r)
 
     # ---- routing -------------------------------------------------------------------------
-    def _routes(self) -> list[int]:
+    def _placed_orders(self, s: int) -> list[list[int]]:
+        """"cost" placement: per jurisdiction, its serving regions as `controller.law.placement`
+        orders them now (prices with any price event, health), then its other
+        residency-allowed regions in their usual order."""
+        # placement only changes with health and prices (and is stable under its own result)
+        key = tuple((r.down, r.mult_od, r.mult_spot) for r in self.regions)
+        if key == self._placed_key:
+            return self._placed_orders_cache
+        cfg, by_code = self.cfg, {r.code: r for r in self.regions}
         out = []
-        for cands in self.candidates:
+        for j, code in enumerate(self.a.jurisdictions):
+            pool = [c for c in ((cfg.serving or {}).get(code) or [self.regions[i].code for i in self.candidates[j]])
+                    if c in by_code]
+            if not pool or self.rtt is None:
+                out.append(self.candidates[j])
+                continue
+            try:
+                cands = geo.candidates(code, pool, {c: self._replica_price(by_code[c]) for c in pool},
+                                       transfers=cfg.transfers, topology_regions=cfg.regions,
+                                       healthy={c: not by_code[c].down for c in pool})
+            except KeyError:  # a jurisdiction without a centroid: no geography, keep the usual order
+                out.append(self.candidates[j])
+                continue
+            placed = place(cands, cfg.objective, current=self.placed[j])
+            if placed.first != self.placed[j]:
+                self.placement_log.append((s * self.dt, code, placed.order[0].reason if placed.order else "none"))
+                self.placed[j] = placed.first
+            order = [by_code[c].idx for c in placed.regions]
+            out.append(order + [i for i in self.candidates[j] if i not in order])
+        self._placed_key, self._placed_orders_cache = key, out
+        return out
+
+    def _replica_price(self, r: _Region) -> float:
+        """Per replica-hour as the law buys: on-demand, or under spot-mix the limit's spot share
+        at the spot price and the rest on demand (price events included)."""
+        share = self.cfg.limits.spot_share if self.cfg.capacity == "spot-mix" else 0.0
+        return share * r.price_spot * r.mult_spot + (1.0 - share) * r.price_od * r.mult_od
+
+    def _routes(self, s: int = 0) -> list[int]:
+        out = []
+        orders = self._placed_orders(s) if self.cfg.placement == "cost" else self.candidates
+        for cands in orders:
             pick = next((i for i in cands if not self.regions[i].down and self.regions[i].ready_od
                          + self.regions[i].ready_spot > 0), None)
             if pick is None:
@@ -386,13 +450,14 @@ class Fleet:
             if acts or s % plot_steps == 0:
                 if acts:
                     self._handle(acts, s)
-                new = self._routes()
+                new = self._routes(s)
                 if new != routes:
                     routes = new
                     route_changes.append((s, routes))
             # arrivals, merged per region into one cohort for this step
             for r in regions:
-                r._c = r._p = r._o = r._q = 0.0
+                r._c = r._p = r._o = 0.0
+                r._q = []
             for j in jr:
                 c = cnt[j][s]
                 if c:
@@ -404,9 +469,7 @@ class Fleet:
                     r._c += c
                     r._p += psm[j][s]
                     r._o += osm[j][s]
-                    q_ = pqs[j][s]
-                    if q_ > r._q:
-                        r._q = q_
+                    r._q.append((pqs[j][s], c))
             for r in regions:
                 if r.next_ready <= s:
                     self._promote(r, s)
@@ -423,7 +486,7 @@ class Fleet:
                 r.arr.append(r._c)
                 r.psum.append(r._p)
                 r.osum.append(r._o)
-                r.pq.append(r._q)
+                r.pq.append(NO_ARRIVALS if not r._q else r._q[0][0] if len(r._q) == 1 else merge_sketches(r._q))
                 r.lat.append(r.extra_latency)
                 q.step(s, 0 if r.down else r.ready_od + r.ready_spot)
                 r.replica_s += r.replicas_dt
@@ -528,6 +591,8 @@ class Fleet:
             occ = np.asarray(q.occupancy[:upto])[s_ok]
             wait = np.where(same, 0.0, np.maximum(0.0, adm_t - a.time_s[rows]))
             first = wait + prof.prefill_s(a.prompt_tokens[rows], occ) + np.asarray(r.lat[:upto])[s_ok]
+            if self.rtt is not None:  # the client's view: one round trip to the serving region
+                first = first + self.rtt[homes[rows], r.idx]
             ttft[rows] = np.where(ok, first, np.inf)
             e2e[rows] = np.where(ok, first + a.output_tokens[rows] * prof.tpot_s(occ), np.inf)
             served[rows] = np.where(ok, r.idx, -1)
@@ -551,22 +616,55 @@ class Fleet:
             scale_events=sum(r.scale_events for r in self.regions),
             max_replicas=sum(r.max_replicas for r in self.regions), residency_violations=violations,
             failed_requests=failed, timelines={r.code: r.timeline for r in self.regions},
-            decisions=sum(r.decision_total for r in self.regions))
+            decisions=sum(r.decision_total for r in self.regions),
+            region_cost_usd={r.code: r.cost for r in self.regions}, placements=list(self.placement_log))
 
 
-def _step_quantile(steps: np.ndarray, prompts: np.ndarray, n: int, q: float) -> list[float]:
-    """Per step, the q-quantile prompt length of that step's arrivals (0 when none)."""
-    out = np.zeros(n)
-    if steps.size == 0:
-        return out.tolist()
-    order = np.lexsort((prompts, steps))
-    st, pr = steps[order], prompts[order]
-    counts = np.bincount(st, minlength=n)
-    starts = np.cumsum(counts) - counts
-    has = counts > 0
-    idx = starts[has] + np.floor(q * (counts[has] - 1)).astype(np.int64)
-    out[has] = pr[idx]
-    return out.tolist()
+SKETCH_LEVELS = 16  # prompt-length quantiles kept per step for the live TTFT gauge
+NO_ARRIVALS = (0.0,) * SKETCH_LEVELS
+
+
+def prompt_sketch(steps: np.ndarray, prompts: np.ndarray, weights: np.ndarray, n: int) -> list:
+    """Per step, its arrivals' prompt lengths at SKETCH_LEVELS equally spaced mid-quantiles
+    (weighted; a tuple of zeros when none arrived). The gauge pools a window's sketches into
+    one distribution and reads the percentile there -- what `histogram_quantile` over the
+    window's buckets does. (A single percentile prompt per step, pooled by its own percentile,
+    read half the true p95 TTFT on cohort traces: a step's 8 stratified rows put the 95th
+    percentile inside a stratum the old per-step index never reached.)"""
+    k = SKETCH_LEVELS
+    out = np.zeros((n, k))
+    totals = np.bincount(steps, weights=weights, minlength=n)
+    # (a cohort's Gamma count can be ~1e-30: below a thousandth of a request nothing arrived)
+    totals[totals < 1e-3] = 0.0
+    has = (weights > 0) & (totals[steps] > 0)
+    steps, prompts, weights = steps[has], prompts[has], weights[has]
+    if steps.size:
+        order = np.lexsort((prompts, steps))
+        st, pr, w = steps[order], prompts[order], weights[order]
+        before = np.cumsum(totals) - totals
+        # position of each row in its own step's weight CDF, offset by the step index: one
+        # increasing key over the whole run, so every step's levels are one searchsorted away
+        key = st + np.clip((np.cumsum(w) - before[st]) / totals[st], 0.0, 1.0)
+        present = np.flatnonzero(totals > 0)
+        levels = (np.arange(k) + 0.5) / k
+        idx = np.searchsorted(key, present[:, None] + levels[None, :] - 1e-12)
+        out[present] = pr[np.minimum(idx, len(pr) - 1)]
+    return [tuple(row) if total > 0 else NO_ARRIVALS for total, row in zip(totals.tolist(), out.tolist())]
+
+
+def merge_sketches(parts: list) -> tuple:
+    """One step's sketch from several jurisdictions' (sketch, arrivals) routed to one region."""
+    k = SKETCH_LEVELS
+    points = sorted((v, c / k) for sketch, c in parts for v in sketch)
+    total = sum(w for _, w in points)
+    out, acc, i = [], 0.0, 0
+    for level in range(k):
+        need = (level + 0.5) / k * total
+        while i < len(points) - 1 and acc + points[i][1] < need:
+            acc += points[i][1]
+            i += 1
+        out.append(points[i][0])
+    return tuple(out)
 
 
 def simulate(arrivals: Arrivals, cfg: FleetConfig, make_policy: Callable[[str], Policy],

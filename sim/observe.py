@@ -4,8 +4,9 @@ Like Prometheus: gauges (in-flight, queued) as sampled at the scrape, the reques
 `rate(...[window])` over the trailing window ending at the scrape, and TTFT at the
 objective's percentile over that window (`histogram_quantile`). The twin's TTFT gauge is
 per-step: mean queueing wait of the requests admitted in a step plus the prefill time of
-that step's percentile prompt, weighted by admissions; a live approximation, while the
-scores use every request's own TTFT.
+each prompt length in that step's arrivals' sketch (16 quantiles), pooled over the window
+and weighted by admissions; a live approximation, while the scores use every request's own
+TTFT (tests/test_sim_gauge.py compares the two).
 
 Policies that never read latency set `uses_latency = False` and get None there (a speed-up
 for long traces, never a change of what they decide).
@@ -58,7 +59,9 @@ def build_observation(region, s: int, scrape: ScrapeSample | None, blackout: boo
         for i in range(lo, ls + 1):
             a = q.admitted[i]
             if a > 1e-12:
-                pts.append((waits[i] / a * dt + pq[i] / (pre * (1.0 - slow * occ[i])) + lat[i], a))
+                # the admitted requests' prompts, as the step's arrivals' sketch describes them
+                base, speed, share = waits[i] / a * dt + lat[i], pre * (1.0 - slow * occ[i]), a / len(pq[i])
+                pts.extend((base + p / speed, share) for p in pq[i])
         pts.sort()
         need, acc = percentile / 100.0 * sum(a for _, a in pts), 0.0
         for v, a in pts:

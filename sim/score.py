@@ -83,7 +83,21 @@ def score(arrivals: Arrivals, result: RunResult, objective: Objective, win: Wind
         "max_replicas": result.max_replicas,
         "residency_violations": result.residency_violations,
         "failed_requests": result.failed_requests,
+        **_per_region(result, w),
     }
+
+
+def _per_region(result: RunResult, w: np.ndarray) -> dict:
+    """Several regions: each one's requests (all, warm-up included) and cost, and any
+    placement changes. A single-region run gets nothing more (its JSON stays as it was)."""
+    if len(result.regions) < 2:
+        return {}
+    out = {"regions": {code: {"requests": float(w[result.served_region == i].sum()),
+                              "cost_usd": result.region_cost_usd.get(code, float("nan"))}
+                       for i, code in enumerate(result.regions)}}
+    if result.placements:
+        out["placements"] = [{"time_s": t, "jurisdiction": j, "reason": why} for t, j, why in result.placements]
+    return out
 
 
 def misses_so_far(arrivals: Arrivals, ttft: np.ndarray, e2e: np.ndarray, objective: Objective, win: Windows,

@@ -163,3 +163,40 @@ def test_bench_refuses_days_when_no_trace_is_a_rate_curve(tmp_path, capsys):
     p = write(tmp_path, "a.csv", AZURE_HEADER + "2023-11-16 18:00:00,10,10\n")
     assert main(["bench", "--trace", p, "--days", "1"]) == 2
     assert "--days" in capsys.readouterr().err
+
+
+def test_start_day_benches_later_days_of_a_rate_curve(tmp_path):
+    """--start-day S selects days the law was never developed on: the windows from S on,
+    re-timed to start at 0, and refuses a window that runs past the curve."""
+    day = 86400
+    rows = [f"a,{i * 21600},{1.0 + 2.0 * (i // 4)},1.0" for i in range(12)]  # 3 days: 1, 3, 5 req/s
+    p = write(tmp_path, "c.csv", "model,window_start_s,total_rate_rps,rate_weighted_cv\n" + "\n".join(rows) + "\n")
+    first = load_trace(p + "#a", TraceOptions(days=1))
+    later = load_trace(p + "#a", TraceOptions(days=1, start_day=2))
+    assert first.duration_s == later.duration_s == day
+    assert later.time_s.min() >= 0 and later.time_s.max() < day
+    assert later.requests == pytest.approx(5.0 * day, rel=0.02)  # day 2's rate is 5 req/s
+    assert first.requests == pytest.approx(1.0 * day, rel=0.05)
+    half = load_trace(p + "#a", TraceOptions(days=0.5, start_day=1.5))  # days 1.5-2 at 3 req/s
+    assert half.requests == pytest.approx(3.0 * day / 2, rel=0.02)
+    err = refused(p + "#a", TraceOptions(days=2, start_day=2))
+    assert "--days" in err and "from day 2" in err and "--days 1" in err
+    assert "--start-day" in refused(p + "#a", TraceOptions(start_day=3))
+    assert "--start-day" in refused(p + "#a", TraceOptions(start_day=float("nan")))
+
+
+def test_start_day_cuts_long_request_logs_and_keeps_short_ones_whole(tmp_path):
+    p = write(tmp_path, "a.csv", AZURE_HEADER + "2023-11-16 18:00:00,10,10\n"
+              "2023-11-17 19:00:00,10,10\n2023-11-18 20:00:00,10,10\n")
+    later = load_trace(p, TraceOptions(start_day=1))  # 50 h log: drop the first 24 h
+    assert len(later.time_s) == 2 and later.time_s[0] == pytest.approx(3600)
+    assert len(load_trace(p, TraceOptions(start_day=3)).time_s) == 3  # shorter than 3 days: whole
+
+
+def test_bench_refuses_start_day_without_a_rate_curve_or_negative(tmp_path, capsys):
+    p = write(tmp_path, "a.csv", AZURE_HEADER + "2023-11-16 18:00:00,10,10\n")
+    assert main(["bench", "--trace", p, "--start-day", "1"]) == 2
+    assert "--start-day" in capsys.readouterr().err
+    assert main(["bench", "--trace", p + "#a", "--start-day", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--start-day" in err and ">= 0" in err and "Traceback" not in err

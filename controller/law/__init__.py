@@ -12,5 +12,7 @@ Imports only `regions`, the standard library and numpy. `MeridianPolicy`
 - `queueing`   Erlang C / Hayward sizing for the TTFT percentile
 - `stabilise`  fast up, slow bounded down, adaptive hysteresis
 - `cost`       spot / on-demand mix with SkyServe-style on-demand fallback, budget ceiling
+- `placement`  inside a jurisdiction: the cheapest region whose RTT + planned TTFT fits,
+               failover order, hysteresis; residency verdicts passed in by the caller
 - `bench`      `python -m controller.law.bench`: decision speed (BENCH.md: the issue-5 bench table)
 """

@@ -93,6 +93,9 @@ class MeridianPolicy:
             why = sized.why
             if not health.full and rec < current:
                 rec, why = current, f"{health.problem}: no scale-down; {why}"
+            elif rec < current and self._latency_tight(obs):
+                rec, why = current, (f"p{self.objective.percentile:g} TTFT {obs.ttft_quantile_s:.2f} s has used over "
+                                     f"half the planning margin: no scale-down; {why}")
             settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
             needed = settled.replicas
             if settled.note:
@@ -137,6 +140,17 @@ class MeridianPolicy:
                 ttft_q_s=_usable(obs.ttft_quantile_s),
             )
         )
+
+    def _latency_tight(self, obs: Observation) -> bool:
+        """The measured TTFT percentile has used more than half of the margin the law plans
+        with (`ttft_headroom`): whatever the model says, the evidence is that the fleet is
+        not oversized, so it does not shrink (a model that under-states the load otherwise
+        walks the fleet down to the objective's edge, one replica per window)."""
+        ttft = _usable(obs.ttft_quantile_s)
+        if ttft is None:
+            return False
+        margin = 1.0 - self.settings.ttft_headroom
+        return ttft > self.objective.ttft_s * (1.0 - margin / 2.0)
 
     def _count_miss(self, obs: Observation) -> None:
         """One look at the trailing window for the miss budget: a miss counts when requests
@@ -190,6 +204,10 @@ class MeridianPolicy:
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.
         slots = view.slots if view.slots is not None else cap
+        if view.slots is None and view.limited_by == "prefill" and view.safe_concurrency:
+            # a prefill cap bounds the mean load per replica (`at_least`), not the batch: requests
+            # queue for slots, and a replica has shown at least `safe_concurrency` of those
+            slots = max(cap, view.safe_concurrency)
         n, wait_q = replicas_for_wait(
             rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
         )

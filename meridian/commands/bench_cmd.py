@@ -42,6 +42,9 @@ def register(sub) -> None:
                    help="use only the first D days of each rate curve (refused if a curve is shorter); "
                    "request logs shorter than D days are used whole, so one --days serves a run that "
                    "mixes the one-hour Azure log with 14-day curves")
+    p.add_argument("--start-day", type=float, default=0.0, metavar="S",
+                   help="skip the first S days of each rate curve before --days (default 0): bench days "
+                   "a policy was never developed on; request logs shorter than S days are used whole")
     p.add_argument("--percentile", type=float, default=95.0, help="TTFT percentile of the objective (default 95)")
     p.add_argument("--ttft-ms", type=float, default=1000.0, help="TTFT target in ms (default 1000)")
     p.add_argument("--e2e-ms", type=float, help="optional end-to-end latency target in ms")
@@ -53,6 +56,12 @@ def register(sub) -> None:
                    help="Pulumi stack file: split the trace among its jurisdictions, one autoscaler per region")
     p.add_argument("--shares", metavar="J=S,...",
                    help="with --topology: traffic share per jurisdiction (default: equal shares)")
+    p.add_argument("--placement", choices=("on", "off"),
+                   help="with --topology (default on): clients see their round trip to the serving region "
+                   "(regions.network), meridian routes each jurisdiction's load to the cheapest region that "
+                   "fits the objective (controller.law.placement) and also runs closest-first as "
+                   "meridian@closest for comparison; baselines route closest-first. off: no RTT, "
+                   "closest-first for all (the twin before placement)")
     p.add_argument("--instance-type", default=DEFAULT_INSTANCE, help=f"GPU profile (default {DEFAULT_INSTANCE})")
     p.add_argument("--region", default="us-east-1",
                    help="region of the single-region fleet, serving its own jurisdiction's users (default us-east-1)")
@@ -82,6 +91,9 @@ def _number_problems(args) -> list[Problem]:
         if value is not None and (not math.isfinite(value) or value <= 0):
             problems.append(Problem(flag, f"{value:g} is not a finite number {low}",
                                     fix=f"pass a number {low}, e.g. {_EXAMPLES[flag]}"))
+    if not (math.isfinite(args.start_day) and args.start_day >= 0):
+        problems.append(Problem("--start-day", f"{args.start_day:g} is not a finite number >= 0",
+                                fix="pass a number of days >= 0, e.g. 7"))
     if math.isfinite(args.step_s) and args.step_s > MAX_STEP_S:
         problems.append(Problem("--step-s", f"{args.step_s:g} s is longer than the 60 s scoring window",
                                 fix=f"use at most {MAX_STEP_S:g} s (default 10)"))
@@ -138,25 +150,29 @@ def _config(args) -> BenchConfig:
         raise InputError("bad bench options", [Problem(
             "--time-column/--prompt-column/--output-column", "no --trace or --tune-on is a CSV request log, "
             "so the column names would be ignored", fix="drop them, or pass the CSV trace they describe")])
-    if args.days is not None and not any("#" in t for t in traces + ((args.tune_on,) if args.tune_on else ())):
-        raise InputError("bad bench options", [Problem(
-            "--days", "applies to rate curves (PATH#SERIES), and no --trace or --tune-on is one",
-            fix="drop --days, or pass a rate curve such as servegen_aggregate_rate_10min.csv#language/m-large")])
+    curves = any("#" in t for t in traces + ((args.tune_on,) if args.tune_on else ()))
+    for flag, given in (("--days", args.days is not None), ("--start-day", args.start_day > 0)):
+        if given and not curves:
+            raise InputError("bad bench options", [Problem(
+                flag, "applies to rate curves (PATH#SERIES), and no --trace or --tune-on is one",
+                fix=f"drop {flag}, or pass a rate curve such as servegen_aggregate_rate_10min.csv#language/m-large")])
     topology = None
     if args.topology:
         from sim.topology_split import load_split
         topology = load_split(args.topology, args.shares, args.seed)
-    elif args.shares:
-        raise InputError("bad bench options", [Problem("--shares", "only applies with --topology",
-                                                        fix="add --topology STACK_FILE or drop --shares")])
+    elif args.shares or args.placement:
+        flag = "--shares" if args.shares else "--placement"
+        raise InputError("bad bench options", [Problem(flag, "only applies with --topology",
+                                                        fix=f"add --topology STACK_FILE or drop {flag}")])
     return BenchConfig(
         traces=traces, tune_on=args.tune_on or traces[0],
         trace_options=TraceOptions(rate_scale=args.rate_scale, mean_rate=args.mean_rate, days=args.days,
+                                   start_day=args.start_day,
                                    columns=columns, cohort_step_s=args.step_s, seed=args.seed),
         objective=Objective(percentile=args.percentile, ttft_s=args.ttft_ms / 1000.0,
                             e2e_s=args.e2e_ms / 1000.0 if args.e2e_ms else None),
         policies=policies, capacity=args.capacity, instance_type=args.instance_type, region=args.region,
-        topology=topology, seed=args.seed, jobs=args.jobs)
+        topology=topology, placement=topology is not None and args.placement != "off", seed=args.seed, jobs=args.jobs)
 
 
 def run(args) -> int:
@@ -205,7 +221,37 @@ def render_table(out: dict) -> str:
                 cells.append(format(v if key == "policy" else _fmt(v, spec), align))
             flag = "" if out["tuned"][row["policy"]]["met"] else "  (tuning missed 0.99)"
             lines.append("".join(cells) + flag)
+        lines += _region_lines(entry)
     return "\n".join(lines)
+
+
+def _region_lines(entry: dict) -> list[str]:
+    """Several regions: each policy's share of requests and cost per region, and what
+    placement saved against the same policy routed closest-first."""
+    rows = [r for r in entry["results"] if "regions" in r]
+    if not rows:
+        return []
+    regions = list(rows[0]["regions"])
+    width = max(16, *(len(r) + 2 for r in regions))
+    lines = ["", "per region: share of requests / cost $",
+             f"{'policy':<18}" + "".join(format(r, f">{width}") for r in regions)]
+    for row in rows:
+        total = sum(v["requests"] for v in row["regions"].values()) or 1.0
+        cells = [f"{row['regions'][r]['requests'] / total:6.1%} / {_fmt(row['regions'][r]['cost_usd'], ',.2f')}"
+                 for r in regions]
+        lines.append(f"{row['policy']:<18}" + "".join(format(c, f">{width}") for c in cells))
+    by_name = {r["policy"]: r for r in entry["results"]}
+    for name, row in by_name.items():
+        base = by_name.get(f"{name}@closest")
+        if base is None:
+            continue
+        saving = 1.0 - row["cost_usd"] / base["cost_usd"] if base["cost_usd"] else float("nan")
+        lines.append(f"placement saving: {name} ${row['cost_usd']:,.2f} vs closest-first ${base['cost_usd']:,.2f} "
+                     f"({_fmt(saving, '.1%')} less); SLO win {row['slo_window_attainment']:.4f} vs "
+                     f"{base['slo_window_attainment']:.4f}")
+        for p in row.get("placements", []):
+            lines.append(f"  t={p['time_s']:>7.0f} s {p['jurisdiction']}: {p['reason']}")
+    return lines
 
 
 def _clean(v):

@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--out", default="bench-protocol", help="directory for the bench JSON (default bench-protocol/)")
     p.add_argument("--rates", default="5,50,300", help="mean request rates, comma-separated (default 5,50,300)")
     p.add_argument("--days", type=float, default=2.0, help="days of each rate curve (default 2)")
+    p.add_argument("--start-day", type=float, default=0.0,
+                   help="skip this many days of each rate curve first (default 0); e.g. 7 benches days "
+                   "7-9, which the law was never developed on")
     p.add_argument("--spot-rate", type=float, default=50.0,
                    help="mean rate of the spot-mix run; 0 skips it (default 50)")
     p.add_argument("--rescore", action="store_true",
@@ -37,11 +40,14 @@ def run(args) -> int:
         problems.append(Problem("--rates", f"{args.rates!r} is not a list of positive numbers", "e.g. 5,50,300"))
     if not (math.isfinite(args.days) and args.days > 0):
         problems.append(Problem("--days", f"{args.days:g} is not a positive number", "e.g. 2"))
+    if not (math.isfinite(args.start_day) and args.start_day >= 0):
+        problems.append(Problem("--start-day", f"{args.start_day:g} is not a number >= 0", "e.g. 7"))
     if not (math.isfinite(args.spot_rate) and args.spot_rate >= 0):
         problems.append(Problem("--spot-rate", f"{args.spot_rate:g} is not >= 0", "e.g. 50, or 0 to skip"))
     if problems:
         raise InputError("bad bench-protocol options", problems)
     target = 0.99
-    rows = protocol.run(Path(args.out), rates, args.days, args.spot_rate or None, target, rescore=args.rescore)
+    rows = protocol.run(Path(args.out), rates, args.days, args.spot_rate or None, target, rescore=args.rescore,
+                        start_day=args.start_day)
     print(protocol.table(rows, target))
     return 0

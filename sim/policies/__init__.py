@@ -50,6 +50,12 @@ KNOBS: dict[str, Knob] = {
 
 SPOT_CAPABLE = {"skyserve-fallback", "meridian"}
 
+# With a topology and placement on (sim.bench), these route each jurisdiction's load by
+# controller.law.placement; every other policy keeps closest-first routing. "NAME@closest"
+# runs one of them closest-first instead: the counterfactual for the placement's saving.
+PLACEMENT_AWARE = {"meridian"}
+CLOSEST = "closest"
+
 # Policies whose decisions are identical to another's when no spot is offered (on-demand
 # capacity): the bench tunes and runs the other once and reports it under both names.
 ON_DEMAND_TWIN = {"skyserve-fallback": "skyserve"}

@@ -17,7 +17,7 @@ from sim.traces.azure_csv import load_azure, looks_like_azure
 from sim.traces.csv_columns import Columns, load_csv
 from sim.traces.jsonl import load_jsonl
 from sim.traces.rate_curve import COLUMNS as RATE_COLUMNS, load_rate_curve, series_names
-from sim.traces.scaling import scale_requests, truncate_days
+from sim.traces.scaling import scale_requests, window_days
 
 __all__ = ["Arrivals", "TraceOptions", "load_trace", "shared_traces_dir", "default_trace"]
 
@@ -27,6 +27,7 @@ class TraceOptions:
     rate_scale: float = 1.0
     mean_rate: float | None = None
     days: float | None = None
+    start_day: float = 0.0  # days skipped before the --days window (see scaling.py)
     columns: Columns | None = None
     cohort_step_s: float = 5.0
     seed: int = 0
@@ -56,6 +57,9 @@ def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
     if bad:
         raise InputError("bad trace scaling", [Problem(
             "/".join(bad), "must be a finite number > 0", fix="pass values > 0")])
+    if not (0 <= options.start_day < math.inf):
+        raise InputError("bad trace scaling", [Problem(
+            "--start-day", f"{options.start_day:g} must be a finite number >= 0", fix="pass a number of days >= 0")])
     try:
         trace = _load(path, series, options)
     except UnicodeDecodeError as err:
@@ -73,12 +77,12 @@ def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
 
 def _load(path: Path, series: str, options: TraceOptions) -> Arrivals:
     if series:
-        trace = load_rate_curve(path, series, days=options.days, mean_rate=options.mean_rate,
+        trace = load_rate_curve(path, series, days=options.days, start_day=options.start_day, mean_rate=options.mean_rate,
                                 rate_scale=options.rate_scale, step_s=options.cohort_step_s,
                                 seed=options.seed)
         trace.name = f"{path.name}#{series}"
         return trace
-    trace = truncate_days(_load_requests(path, options), options.days)
+    trace = window_days(_load_requests(path, options), options.start_day, options.days)
     scale = options.rate_scale
     if options.mean_rate is not None:
         scale *= options.mean_rate / max(trace.mean_rate_rps, 1e-12)

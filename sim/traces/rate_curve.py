@@ -75,17 +75,19 @@ def read_series(path: str | Path, series: str) -> tuple[np.ndarray, np.ndarray, 
     return np.array(starts) - starts[0], np.array(rates), np.array(cvs)
 
 
-def load_rate_curve(path: str | Path, series: str, *, days: float | None = None,
+def load_rate_curve(path: str | Path, series: str, *, days: float | None = None, start_day: float = 0.0,
                     mean_rate: float | None = None, rate_scale: float = 1.0,
                     step_s: float = 5.0, seed: int = 0) -> Arrivals:
     starts, rates, cvs = read_series(path, series)
     width = float(np.median(np.diff(starts))) if len(starts) > 1 else 600.0
     ends = np.append(starts[1:], starts[-1] + width)
-    check_days(f"{Path(path).name}#{series}", days, float(ends[-1]))
-    if days is not None:
-        keep = starts < days * 86400.0
-        starts, rates, cvs, ends = starts[keep], rates[keep], cvs[keep], np.minimum(ends[keep], days * 86400.0)
-    notes = [f"rate curve {series}: {len(starts)} windows of {width:g} s"]
+    check_days(f"{Path(path).name}#{series}", days, float(ends[-1]), start_day)
+    first, last = start_day * 86400.0, (start_day + days) * 86400.0 if days is not None else float(ends[-1])
+    keep = (ends > first) & (starts < last)
+    starts, rates, cvs = np.maximum(starts[keep], first) - first, rates[keep], cvs[keep]
+    ends = np.minimum(ends[keep], last) - first
+    notes = [f"rate curve {series}: {len(starts)} windows of {width:g} s"
+             + (f" from day {start_day:g}" if start_day > 0 else "")]
     lengths = ends - starts
     base_mean = float((rates * lengths).sum() / lengths.sum())
     if mean_rate is not None and base_mean > 0:

@@ -7,10 +7,13 @@ is one more copy thinned to that share; K < 1 keeps each request with probabilit
 `--mean-rate R` is `--rate-scale R / mean`. `--days D` keeps the first D days; it is meant
 for rate curves (refused when a curve is shorter), and a request log shorter than D days
 is used whole, so one `--days` serves a bench that mixes hour-long logs with long curves.
+`--start-day S` first skips S days the same way (days the law was never developed on can
+then be benched: the protocol's default uses days 0-2 of the 14-day curves).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,16 +21,29 @@ from regions.errors import InputError, Problem
 from sim.traces.arrivals import Arrivals
 
 
-def check_days(name: str, days: float | None, duration_s: float) -> None:
-    """`--days D` longer than the trace would silently bench a shorter run than asked for."""
-    if days is not None and days * 86400.0 > duration_s + 1e-6:
-        longest = math.floor(duration_s / 86400.0 * 1e4) / 1e4
+def check_days(name: str, days: float | None, duration_s: float, start_day: float = 0.0) -> None:
+    """`--days D` (after `--start-day S`) beyond the trace would silently bench a shorter run
+    than asked for."""
+    total_days = duration_s / 86400.0
+    if start_day > 0 and start_day >= total_days - 1e-9:
+        raise InputError("--start-day is beyond the trace", [Problem(
+            "--start-day", f"day {start_day:g} asked, but {name} lasts {total_days:.4g} days",
+            fix=f"use a --start-day below {total_days:.4g}, or drop it")])
+    if days is not None and (start_day + days) * 86400.0 > duration_s + 1e-6:
+        longest = math.floor((total_days - start_day) * 1e4) / 1e4
+        where = f" from day {start_day:g}" if start_day > 0 else ""
         raise InputError("--days is beyond the trace", [Problem(
-            "--days", f"{days:g} days asked, but {name} lasts {duration_s / 86400.0:.4g} days",
+            "--days", f"{days:g} days asked{where}, but {name} lasts {total_days:.4g} days",
             fix=f"use --days {longest:g} or less, or drop --days")])
 
 
-def truncate_days(trace: Arrivals, days: float | None) -> Arrivals:
+def window_days(trace: Arrivals, start_day: float, days: float | None) -> Arrivals:
+    """A request log's days [start_day, start_day + days), re-timed to start at 0; a log
+    shorter than the window's start (or end) is used whole (see the module docstring)."""
+    start = start_day * 86400.0
+    if start > 0 and trace.duration_s > start:
+        later = trace.take(trace.time_s >= start)
+        trace = replace(later, time_s=later.time_s - start, duration_s=trace.duration_s - start)
     if days is None or trace.duration_s <= days * 86400.0:
         return trace
     end = days * 86400.0
