@@ -165,14 +165,7 @@ class MeridianPolicy:
         per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
         load = self._capacity.queue_recent or self._capacity.busy(per_replica)
         missed = ttft > self.objective.ttft_s
-        unfixable = missed and not load
-        if unfixable and obs.ready_replicas:
-            # the objective judges only windows unlimited capacity could meet (an idle
-            # batch): a light batch still slows prefill, so a miss is the prompt mix alone
-            # only if it would stay one at zero load, along the learnt first-token line
-            idle = ttft - self._capacity.first_token.slope() * obs.arrival_rate_rps / obs.ready_replicas
-            unfixable = idle > self.objective.ttft_s
-        self._budget.update(missed and not unfixable, unfixable=unfixable)
+        self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
