@@ -118,6 +118,7 @@ class TwinBridge:
         self.wall0: float | None = None
         self.exported_to = 0  # steps already exported
         self.carry = 0.0
+        self.level = 0.0  # position in the prompt-length quantile levels (see _export)
         self.desired_log: list[tuple[float, int]] = []
 
     def decide(self, obs: Observation) -> Decision:
@@ -148,16 +149,21 @@ class TwinBridge:
             if a <= 1e-9:
                 continue
             occ = q.occupancy[i]
-            ttft = q.wait_sum[i] / a * dt + r.pq[i] / (prof.prefill_tokens_per_s * (
-                1.0 - prof.prefill_slowdown_full_batch * occ)) + r.lat[i]
+            wait = q.wait_sum[i] / a * dt + r.lat[i]
+            speed = prof.prefill_tokens_per_s * (1.0 - prof.prefill_slowdown_full_batch * occ)
             arrived = r.arr[i]
             mean_out = r.osum[i] / arrived if arrived > 0 else 0.0
             mean_in = r.psum[i] / arrived if arrived > 0 else 0.0
-            e2e = ttft + mean_out * prof.tpot_s(occ)
             self.carry += a / self.cfg.speed
             n = int(self.carry)
             self.carry -= n
-            batch += [(ttft, e2e, int(mean_in), int(mean_out))] * n
+            sketch = r.pq[i]  # the step's prompt lengths at equally likely quantiles (sim/fleet.py)
+            for _ in range(n):
+                # walk the quantile levels with the golden-ratio stride: every level is visited
+                # evenly even when each step exports only one or two requests
+                self.level = (self.level + 0.6180339887) % 1.0
+                ttft = wait + sketch[int(self.level * len(sketch))] / speed
+                batch.append((ttft, ttft + mean_out * prof.tpot_s(occ), int(mean_in), int(mean_out)))
         self.exported_to = max(self.exported_to, s + 1)
         self.exporter.record_many(batch, running=q.busy, waiting=q.queued)
 
