@@ -93,7 +93,7 @@ class MeridianPolicy:
             why = sized.why
             if not health.full and rec < current:
                 rec, why = current, f"{health.problem}: no scale-down; {why}"
-            elif rec < current and self._latency_tight(obs) and self._loaded(obs):
+            elif rec < current and self._latency_tight(obs):
                 rec, why = current, (f"p{self.objective.percentile:g} TTFT {obs.ttft_quantile_s:.2f} s has used over "
                                      f"half the planning margin: no scale-down; {why}")
             settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
@@ -152,14 +152,6 @@ class MeridianPolicy:
         margin = 1.0 - self.settings.ttft_headroom
         return ttft > self.objective.ttft_s * (1.0 - margin / 2.0)
 
-    def _loaded(self, obs: Observation) -> bool:
-        """Requests queued for a slot within the window, or the batch is at least half full:
-        a slow first token then is load, which the fleet's size changes. With no queue and
-        a light batch it is the prompt mix, which it does not (the miss budget's test)."""
-        in_flight = _usable(obs.in_flight)
-        per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
-        return self._capacity.queue_recent or self._capacity.busy(per_replica)
-
     def _count_miss(self, obs: Observation) -> None:
         """One look at the trailing window for the miss budget: a miss counts when requests
         queued for a slot within the window or the batch is at least half full -- a miss
@@ -169,7 +161,9 @@ class MeridianPolicy:
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None or not obs.arrival_rate_rps:
             return
-        load = self._loaded(obs)
+        in_flight = _usable(obs.in_flight)
+        per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
+        load = self._capacity.queue_recent or self._capacity.busy(per_replica)
         missed = ttft > self.objective.ttft_s
         self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
