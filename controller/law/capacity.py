@@ -18,8 +18,6 @@ the observation stream and relearnt when it changes:
 """
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass
 
 from controller.law.online import ForgettingLine
@@ -127,10 +125,6 @@ class CapacityEstimator:
         keep their count Poisson (variance = mean = offered load), burstier arrivals
         spread it wider. The squared deviation from the offered load over the load is
         the peakedness (Hayward); it also absorbs estimation error, on the safe side."""
-        prev, self._prev_rate = getattr(self, "_prev_rate", None), x.rate_rps
-        window_s = self.CALM_SAMPLES * self.s.interval_s  # the rate window (1 min)
-        if prev is None or abs(x.rate_rps - prev) > 3.0 * math.sqrt((x.rate_rps + prev) / window_s):
-            return  # the rate itself moved beyond Poisson noise: the slots still hold the old load
         load = x.rate_rps * max(self.service.predict(x.rate_rps / x.ready), 1e-3)
         if load >= 1.0:
             sample = (x.in_flight - load) ** 2 / load
