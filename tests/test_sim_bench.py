@@ -82,6 +82,13 @@ def test_tuning_on_another_trace_is_not_hindsight(ramp_trace, tmp_path, capsys):
     assert "HINDSIGHT" not in capsys.readouterr().out
 
 
+def test_an_existing_json_file_is_replaced(ramp_trace, tmp_path):
+    out = tmp_path / "b.json"
+    out.write_text("{}")  # e.g. the previous run's output
+    assert main(["bench", "--trace", ramp_trace, "--policies", "static", "--json", str(out), "--jobs", "1"]) == 0
+    assert set(json.loads(out.read_text())) >= {"slo", "tuned", "traces"}  # the new run's, not "{}"
+
+
 def test_infeasible_objective_refused(ramp_trace, tmp_path, capsys):
     out = tmp_path / "never.json"
     assert main(["bench", "--trace", ramp_trace, "--ttft-ms", "50", "--json", str(out)]) == 2

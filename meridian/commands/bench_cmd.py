@@ -117,7 +117,9 @@ def _output_problems(args) -> list[Problem]:
             problems.append(Problem(flag, f"{value} exists and is {'not ' if want_dir else ''}a directory",
                                     fix="give a directory for --plot" if want_dir else "give a file path"))
             continue
-        parent = path if path.exists() else path.parent
+        # an existing --plot directory is written into; an existing --json file is replaced
+        # (atomic_write_json renames over it), so its directory is what must be writable
+        parent = path if path.exists() and want_dir else path.parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):

@@ -1,0 +1,39 @@
+"""`python -m controller.law.sweep`: the 12-run check of the law and its acceptance rule."""
+from __future__ import annotations
+
+import json
+
+from controller.law import sweep
+
+
+def test_one_run_is_printed_saved_and_compared(tmp_path, capsys):
+    saved = tmp_path / "base.json"
+    # the cheapest of the 12 runs (the one-hour Azure log at 5 req/s) through the real bench
+    assert sweep.main(["--only", "on-demand R=5 azure", "--save", str(saved)]) == 0
+    out = capsys.readouterr().out
+    runs = json.loads(saved.read_text())["runs"]
+    assert list(runs) == ["on-demand R=5 azure"]
+    cost, att = runs["on-demand R=5 azure"]["cost"], runs["on-demand R=5 azure"]["attainment"]
+    assert cost > 0 and 0.0 <= att <= 1.0
+    assert f"{cost:,.2f}" in out and "total all" in out
+    # against a base that cost twice as much, the same run is a 50 % saving
+    doc = json.loads(saved.read_text())
+    doc["runs"]["on-demand R=5 azure"]["cost"] = 2 * cost
+    dear = tmp_path / "dear.json"
+    dear.write_text(json.dumps(doc))
+    assert sweep.main(["--only", "on-demand R=5 azure", "--against", str(dear)]) == 0
+    out = capsys.readouterr().out
+    assert "-50.0%" in out
+    assert ("verdict: PASS" in out) == (att >= sweep.TARGET)
+
+
+def test_verdict_needs_every_run_at_target_and_a_lower_total():
+    base = {"a": {"cost": 10.0, "attainment": 0.995}, "b": {"cost": 10.0, "attainment": 0.992}}
+    cheaper = {"a": {"cost": 9.0, "attainment": 0.995}, "b": {"cost": 10.5, "attainment": 0.991}}
+    assert sweep.verdict(cheaper, base)[0]
+    one_below = {"a": {"cost": 5.0, "attainment": 0.995}, "b": {"cost": 5.0, "attainment": 0.9899}}
+    ok, text = sweep.verdict(one_below, base)
+    assert not ok and "every run >= 0.99: False" in text
+    same_cost = {"a": {"cost": 10.0, "attainment": 1.0}, "b": {"cost": 10.0, "attainment": 1.0}}
+    assert not sweep.verdict(same_cost, base)[0]
+    assert not sweep.verdict({}, base)[0]
