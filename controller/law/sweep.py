@@ -29,7 +29,7 @@ MODES = (("on-demand", 5.0), ("on-demand", 50.0), ("on-demand", 300.0), ("spot-m
 TARGET = 0.99  # issue 5's SLO window attainment
 
 
-def run_one(capacity: str, rate: float, trace: str, seed: int, days: float) -> tuple[float, float]:
+def run_one(capacity: str, rate: float, trace: str, seed: int, days: float, start_day: float = 0.0) -> tuple[float, float]:
     """(cost $, SLO window attainment) of meridian on one trace, tuned on itself."""
     from meridian import cli  # the bench (and the twin) only when a sweep runs
 
@@ -38,7 +38,7 @@ def run_one(capacity: str, rate: float, trace: str, seed: int, days: float) -> t
         argv = ["bench", "--trace", trace, "--tune-on", trace, "--mean-rate", f"{rate:g}",
                 "--capacity", capacity, "--policies", "meridian", "--seed", str(seed), "--json", str(out)]
         if "#" in trace:  # --days cuts rate curves; bench refuses it for the one-hour Azure log alone
-            argv += ["--days", f"{days:g}"]
+            argv += ["--days", f"{days:g}", "--start-day", f"{start_day:g}"]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
             code = cli.main(argv)
         if code != 0:
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         "on azure, m-large and m-mid, --days 2): cost and SLO window attainment per run, and totals.")
     parser.add_argument("--seed", type=int, default=0, help="bench seed: arrivals, cold starts, spot (default 0)")
     parser.add_argument("--days", type=float, default=2.0, help="days of each rate curve (default 2)")
+    parser.add_argument("--start-day", type=float, default=0.0,
+                        help="skip this many days of each rate curve first (default 0; e.g. 7: held-out days)")
     parser.add_argument("--only", default="", help="run only keys containing this text, e.g. 'R=5 ' or m-mid")
     parser.add_argument("--save", metavar="FILE", help="write the figures as JSON to FILE")
     parser.add_argument("--against", metavar="FILE", help="a --save file to compare with (same seed)")
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             k = key(capacity, rate, short)
             if args.only not in k:
                 continue
-            cost, att = run_one(capacity, rate, trace, args.seed, args.days)
+            cost, att = run_one(capacity, rate, trace, args.seed, args.days, args.start_day)
             runs[k] = {"cost": cost, "attainment": att}
             line = f"{k:<28}{cost:>12,.2f}{att:>8.4f}" + ("" if att >= TARGET else " <")
             if k in before:
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wall {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.save:
         tmp = f"{args.save}.tmp{os.getpid()}"
-        Path(tmp).write_text(json.dumps({"seed": args.seed, "days": args.days, "runs": runs}, indent=1))
+        Path(tmp).write_text(json.dumps({"seed": args.seed, "days": args.days, "start_day": args.start_day, "runs": runs}, indent=1))
         os.replace(tmp, args.save)
     return 0
 
