@@ -102,6 +102,25 @@ def test_capacity_learns_slots_from_a_queue_and_service_from_littles_law():
     assert est.view().slots == pytest.approx(48.0)
 
 
+def test_peakedness_counts_bursts_that_queue():
+    """A burst that outruns the slots shows as waiting requests; the burstiness estimate
+    must see it (an estimate learnt only from queue-free looks never does)."""
+    def learn(burst_waiting: float) -> float:
+        est = CapacityEstimator(1.0, LawSettings())
+        for i in range(40):  # 4 replicas, 5 req/s x 8 s = 40 in flight, Poisson-like
+            est.update(Sample(i * 15.0, 4, 5.0, 40.0 + (3.0 if i % 2 else -3.0), 0.0, 0.4))
+        calm = est.view().peakedness
+        # a clump: every slot of the 4 x 32 taken and more waiting
+        est.update(Sample(600.0, 4, 5.0, 128.0, burst_waiting, 3.0))
+        return calm, est.view().peakedness
+
+    calm, after_small = learn(0.0)
+    _, after_clump = learn(500.0)
+    assert calm < 1.5  # Poisson-like spread
+    assert after_clump > after_small > calm
+    assert after_clump > 20.0  # (128 + 500 - 40)^2 / 40 in a ~50-sample memory
+
+
 def test_cold_start_learnt_from_replica_counts():
     c = ColdStartLearner(prior_s=300.0)
     assert c.estimate_s() == 300.0

@@ -103,8 +103,8 @@ class CapacityEstimator:
             # against the arrival rate per replica too: a window's TTFT quantile reflects the
             # occupancy over the window, which the window's rate tracks better than a snapshot
             self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)
-        if calm and per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
-            self._learn_peakedness(x)
+        if per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
+            self._learn_peakedness(x, queued)
         if calm:
             # no request waited for a slot: the replicas held this many at once, so they have
             # at least this many slots (whatever the TTFT, which prefill may dominate)
@@ -119,14 +119,17 @@ class CapacityEstimator:
             if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
                 self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
 
-    def _learn_peakedness(self, x: Sample) -> None:
-        """Without a queue the busy slots are an infinite-server group: Poisson arrivals
-        keep their count Poisson (variance = mean = offered load), burstier arrivals
-        spread it wider. The squared deviation from the offered load over the load is
-        the peakedness (Hayward); it also absorbs estimation error, on the safe side."""
+    def _learn_peakedness(self, x: Sample, queued: float) -> None:
+        """In an infinite-server group (every request served at once) Poisson arrivals keep
+        the number in service Poisson (variance = mean = offered load); burstier arrivals
+        spread it wider. The squared deviation of the requests present -- in a slot or
+        waiting for one, as the infinite-server group would hold them all -- from the
+        offered load, over the load, is the peakedness (Hayward); it also absorbs estimation
+        error, on the safe side. Waiting requests count: the bursts that outrun the slots
+        are the ones the estimate must not miss."""
         load = x.rate_rps * max(self.service.predict(x.rate_rps / x.ready), 1e-3)
         if load >= 1.0:
-            sample = (x.in_flight - load) ** 2 / load
+            sample = (x.in_flight + queued - load) ** 2 / load
             f = self.s.forget
             self._z_num = self._z_num * f + sample
             self._z_den = self._z_den * f + 1.0
