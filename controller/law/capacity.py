@@ -79,6 +79,8 @@ class CapacityEstimator:
         queued = x.queued if x.queued is not None else 0.0
         # a request waiting for a slot means at least one replica's batch is full
         queue_now = x.queued is not None and queued >= 1.0
+        # the first look at a queue after a look without one: a burst arriving, not a backlog
+        onset = queue_now and self._since_queue > 0
         self._since_queue = 0 if queue_now else self._since_queue + 1
         previous, self._last_queue = self._last_queue, (x.time_s, queued) if x.queued is not None else None
         if x.ready <= 0:
@@ -103,7 +105,7 @@ class CapacityEstimator:
             # against the arrival rate per replica too: a window's TTFT quantile reflects the
             # occupancy over the window, which the window's rate tracks better than a snapshot
             self.first_token.add(x.rate_rps / x.ready, x.ttft_q_s)
-        if per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
+        if (calm or onset) and per_replica is not None and x.rate_rps > 0 and self.service.weight >= self.CALM_SAMPLES:
             self._learn_peakedness(x, queued)
         if calm:
             # no request waited for a slot: the replicas held this many at once, so they have
@@ -125,8 +127,9 @@ class CapacityEstimator:
         spread it wider. The squared deviation of the requests present -- in a slot or
         waiting for one, as the infinite-server group would hold them all -- from the
         offered load, over the load, is the peakedness (Hayward); it also absorbs estimation
-        error, on the safe side. Waiting requests count: the bursts that outrun the slots
-        are the ones the estimate must not miss."""
+        error, on the safe side. Waiting requests count at a queue's onset: the bursts that
+        outrun the slots are the ones the estimate must not miss, while a standing backlog
+        (a queue seen look after look) is overload, which the sizing drains, not burstiness."""
         load = x.rate_rps * max(self.service.predict(x.rate_rps / x.ready), 1e-3)
         if load >= 1.0:
             sample = (x.in_flight + queued - load) ** 2 / load
