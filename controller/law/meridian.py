@@ -149,8 +149,16 @@ class MeridianPolicy:
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None:
             return False
-        margin = 1.0 - self.settings.ttft_headroom
-        return ttft > self.objective.ttft_s * (1.0 - margin / 2.0)
+        target = self.objective.ttft_s
+        edge = target * (1.0 - (1.0 - self.settings.ttft_headroom) / 2.0)
+        line = self._capacity.first_token
+        if line.weight >= CapacityEstimator.CALM_SAMPLES:
+            # half the room left above the no-load first token (the prompt mix's own prefill,
+            # the queue-free TTFT line at zero load): a service whose long prompts alone come
+            # near the objective must still be able to shrink while its load is light
+            floor = min(max(line.predict(0.0), 0.0), target)
+            edge = max(edge, floor + (target - floor) / 2.0)
+        return ttft > edge
 
     def _count_miss(self, obs: Observation) -> None:
         """One look at the trailing window for the miss budget: a miss counts when requests
