@@ -38,3 +38,23 @@ def test_long_prompt_floor_near_the_objective_does_not_ratchet():
     decisions = [policy.decide(healthy(300.0 + 15.0 * i, ready=10, rate=7.5, service=8.0, ttft=0.93))
                  for i in range(80)]
     assert decisions[-1].replicas < 10
+
+
+def test_prefill_bound_objective_scales_out_on_the_first_token_line():
+    """Prefill shares the GPU with the batch: the queue-free TTFT here grows with the rate per
+    replica (0.5 s + 0.1 s per req/s). A load that misses the objective with no queue must
+    size the fleet by that line -- rate x slope / (objective - no-load TTFT) -- once such a
+    miss is seen, not by the slots alone (which would call 10 replicas ample)."""
+    def ttft(rate, ready):
+        return 0.5 + 0.1 * rate / ready
+
+    policy = MeridianPolicy(Objective(percentile=95, ttft_s=1.0), Limits(min_replicas=1, max_replicas=60))
+    t = 0.0
+    for rate in [20.0, 25.0, 30.0, 35.0, 40.0] * 6:  # learn the line at 10 replicas, queue-free
+        policy.decide(healthy(t, ready=10, rate=rate, service=4.0, ttft=ttft(rate, 10)))
+        t += 15.0
+    decisions = [policy.decide(healthy(t + 15.0 * i, ready=10, rate=70.0, service=4.0, ttft=ttft(70.0, 10)))
+                 for i in range(8)]
+    # 70 req/s x 4 s = 280 in flight: 28 of 32 slots on 10 replicas, no queue, TTFT 1.2 s
+    assert decisions[-1].replicas >= 14  # 70 x 0.1 / (1.0 - 0.5) = 14
+    assert "first token of a bad window" in decisions[-1].reason

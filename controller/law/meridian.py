@@ -71,6 +71,7 @@ class MeridianPolicy:
         allowance = 1.0 - objective.window_attainment
         self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
         self._base: int | None = None  # replicas needed for load, before spot fallback
+        self._prefill_miss_s = -math.inf  # last look that missed with no queue at a busy batch
 
     # -- the decision -------------------------------------------------------------------
     def decide(self, obs: Observation) -> Decision:
@@ -173,6 +174,8 @@ class MeridianPolicy:
         per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
         load = self._capacity.queue_recent or self._capacity.busy(per_replica)
         missed = ttft > self.objective.ttft_s
+        if missed and not self._capacity.queue_recent and self._capacity.busy(per_replica):
+            self._prefill_miss_s = obs.time_s  # a miss with no queue at a busy batch: prefill
         self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
 
@@ -222,6 +225,13 @@ class MeridianPolicy:
             seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
+        prefill_n = 0
+        if obs.time_s - self._prefill_miss_s <= limits.scale_down_delay_s:
+            prefill_n = self._prefill_replicas(fc.rate_rps, max(limits.max_replicas, floor))
+        if prefill_n > n:
+            n, why_prefill = prefill_n, True
+        else:
+            why_prefill = False
         guard = self._saturation_guard(obs)
         if guard > n:
             n = guard
@@ -231,10 +241,29 @@ class MeridianPolicy:
             + f"; per replica <= {cap:.3g} in flight ({view.limited_by}), service {service:.3g} s"
             + (f", peakedness {view.peakedness:.2g}" if view.peakedness > 1.05 else "")
         )
+        if why_prefill:
+            why += f"; {n} replicas keep the first token of a bad window under the objective"
         predicted = first + wait_q if math.isfinite(wait_q) else None
         if predicted is not None:
             why += f"; predicted p{self.objective.percentile:g} TTFT {predicted:.2f} s"
         return Sizing(n, predicted, why)
+
+    def _prefill_replicas(self, rate: float, at_most: int) -> int:
+        """Replicas whose rate each keeps the queue-free TTFT percentile of a bad window (the
+        first-token line plus `window_z` of its spread) under the objective: prefill shares
+        the GPU with the batch, so a fleet can miss the objective with no queue at all. Used
+        only within a scale-down window of such a miss (the line's spread is wide, and a
+        service that does not miss needs none of it). 0 when the line has no significant
+        slope (load does not move the first token) or the prompt mix alone misses at zero
+        load (more replicas cannot help)."""
+        line = self._capacity.first_token
+        b = line.slope()
+        if b <= 0 or line.weight < CapacityEstimator.CALM_SAMPLES or rate <= 0:
+            return 0
+        room = self.objective.ttft_s - self.settings.window_z * line.residual_sd() - line.predict(0.0)
+        if room <= 0:
+            return 0
+        return min(at_most, math.ceil(rate * b / room))
 
     def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
         """No in-flight data to model with: size on the best rate per replica seen healthy."""
