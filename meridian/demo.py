@@ -436,7 +436,7 @@ def _report_inputs(plan: DemoPlan, runs: dict[str, StepRun], shown: _Display, qu
 def print_summary(result: DemoResult, stream: TextIO) -> None:
     failed = [s for s in result.steps if s.status != "ok"]
     stream.write(f"\nmeridian demo finished in {result.seconds:.0f} s: "
-                 f"{len(result.steps) - len(failed)}/{len(result.steps)} steps ok\n")
+                 f"{len(result.steps) - len(failed)}/{len(result.steps)} steps ok, report written\n")
     for step in failed:
         stream.write(f"  {step.name}: {step.status} — {step.detail}\n")
     stream.write(f"report: {result.index.resolve()}\n")
