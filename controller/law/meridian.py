@@ -144,14 +144,21 @@ class MeridianPolicy:
 
     def _latency_tight(self, obs: Observation) -> bool:
         """The measured TTFT percentile has used more than half of the margin the law plans
-        with (`ttft_headroom`): whatever the model says, the evidence is that the fleet is
-        not oversized, so it does not shrink (a model that under-states the load otherwise
-        walks the fleet down to the objective's edge, one replica per window)."""
+        with (`ttft_headroom`) at a busy batch -- or, at any batch, more than half the room
+        between the prompt mix's own first token and the objective: whatever the model says,
+        the evidence is that the fleet is not oversized, so it does not shrink (a model that
+        under-states the load otherwise walks the fleet down to the objective's edge, one
+        replica per window). At a light batch with the prompt mix near the objective, the
+        fixed edge alone would hold a fleet that load does not limit for ever."""
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None:
             return False
         target = self.objective.ttft_s
         edge = target * (1.0 - (1.0 - self.settings.ttft_headroom) / 2.0)
+        in_flight = _usable(obs.in_flight)
+        if ttft > edge and in_flight is not None and obs.ready_replicas and \
+                self._capacity.busy(in_flight / obs.ready_replicas):
+            return True  # a busy batch: this TTFT is load, and it has used half the margin
         line = self._capacity.first_token
         if line.weight >= CapacityEstimator.CALM_SAMPLES:
             # half the room left above the no-load first token (the prompt mix's own prefill,
