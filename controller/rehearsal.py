@@ -150,7 +150,6 @@ class TwinBridge:
                 continue
             occ = q.occupancy[i]
             wait = q.wait_sum[i] / a * dt + r.lat[i]
-            speed = prof.prefill_tokens_per_s * (1.0 - prof.prefill_slowdown_full_batch * occ)
             arrived = r.arr[i]
             mean_out = r.osum[i] / arrived if arrived > 0 else 0.0
             mean_in = r.psum[i] / arrived if arrived > 0 else 0.0
@@ -162,7 +161,7 @@ class TwinBridge:
                 # walk the quantile levels with the golden-ratio stride: every level is visited
                 # evenly even when each step exports only one or two requests
                 self.level = (self.level + 0.6180339887) % 1.0
-                ttft = wait + sketch[int(self.level * len(sketch))] / speed
+                ttft = wait + prof.prefill_s(sketch[int(self.level * len(sketch))], occ)
                 batch.append((ttft, ttft + mean_out * prof.tpot_s(occ), int(mean_in), int(mean_out)))
         self.exported_to = max(self.exported_to, s + 1)
         self.exporter.record_many(batch, running=q.busy, waiting=q.queued)

@@ -53,7 +53,7 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
     for capacity, rate in modes:
         runs = {}
         for tune_on in TRACES:
-            path = out / f"{capacity}_R{rate:g}_tune-{_short(tune_on)}.json"
+            path = out / f"{capacity}_R{rate:g}_tune-{short_name(tune_on)}.json"
             if not rescore:
                 _bench(path, capacity, rate, days, tune_on, log, start_day)
             elif not path.exists():
@@ -65,7 +65,7 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
 
 
 def _bench(path: Path, capacity: str, rate: float, days: float, tune_on: str, log, start_day: float = 0.0) -> None:
-    log(f"[protocol] {capacity} R={rate:g} tuned on {_short(tune_on)} -> {path}")
+    log(f"[protocol] {capacity} R={rate:g} tuned on {short_name(tune_on)} -> {path}")
     args = ["bench", "--tune-on", tune_on, "--mean-rate", f"{rate:g}", "--days", f"{days:g}",
             "--start-day", f"{start_day:g}",
             "--capacity", capacity, "--policies", ",".join(POLICIES), "--json", str(path)]
@@ -87,7 +87,7 @@ def _score(capacity: str, rate: float, trace: str, runs: dict, target: float) ->
     own = runs[trace][trace]
     ok = lambda r: r["slo_window_attainment"] >= target  # noqa: E731
     hind = [(b, own[b]["cost_usd"]) for b in BASELINES if b in own and ok(own[b])]
-    cross = [(b, _short(t), runs[t][trace][b]["cost_usd"]) for t in TRACES if t != trace
+    cross = [(b, short_name(t), runs[t][trace][b]["cost_usd"]) for t in TRACES if t != trace
              for b in BASELINES if b in runs[t][trace] and ok(runs[t][trace][b])]
     fb = [runs[t][trace]["skyserve-fallback"]["cost_usd"] for t in TRACES
           if ok(runs[t][trace]["skyserve-fallback"])]
@@ -114,11 +114,12 @@ def table(rows: list[Row], target: float) -> str:
                 checks.append(r.cost <= 1.1 * r.hindsight[1])
             if r.cross:
                 checks.append(r.cost <= r.cross[2])
-        lines.append(f"{r.capacity:<10}{r.rate:>5g}  {_short(r.trace):<9}{r.attainment:>8.4f}{r.cost:>11,.2f}"
+        lines.append(f"{r.capacity:<10}{r.rate:>5g}  {short_name(r.trace):<9}{r.attainment:>8.4f}{r.cost:>11,.2f}"
                      f"{r.cost / r.oracle:>9.2f}{hind:>12}  {cross:<36}"
                      f"{'all met' if all(checks) else f'{sum(checks)}/{len(checks)} met'}")
     return "\n".join(lines)
 
 
-def _short(trace: str) -> str:
+def short_name(trace: str) -> str:
+    """azure, m-large or m-mid: a trace's name in tables and file names."""
     return trace.split("#")[-1].split("/")[-1].replace("AzureLLMInferenceTrace_conv.csv", "azure")

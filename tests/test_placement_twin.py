@@ -17,6 +17,7 @@ from sim.geo import rtt_table
 from sim.scenario import RegionOutage, Scenario
 from sim.topology_split import load_split
 from sim.traces.arrivals import Arrivals
+from tests.test_sim_fleet import poisson_trace
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = str(REPO / "Pulumi.placement.yaml")
@@ -24,20 +25,9 @@ EU = ("eu-west-1", "eu-north-1")
 
 
 def poisson(rate_by_home: dict[int, float], duration: float, jurisdictions, seed=0) -> Arrivals:
-    rng = np.random.default_rng(seed)
-    times, homes = [], []
-    for home, rate in rate_by_home.items():
-        t = np.cumsum(rng.exponential(1 / rate, int(rate * duration * 1.2)))
-        t = t[t < duration]
-        times.append(t)
-        homes.append(np.full(len(t), home, dtype=np.int32))
-    t, h = np.concatenate(times), np.concatenate(homes)
-    order = np.argsort(t, kind="stable")
-    n = len(t)
-    prompts = rng.integers(100, 2000, n).astype(float)
-    return Arrivals(name="poisson", time_s=t[order], weight=np.ones(n), prompt_tokens=prompts[order],
-                    output_tokens=np.full(n, 100.0), duration_s=duration, home=h[order],
-                    jurisdictions=tuple(jurisdictions))
+    """Poisson arrivals with prompts of 100-2000 tokens (prefill then varies with the prompt)."""
+    return poisson_trace(rate_by_home, duration, jurisdictions, seed,
+                         prompts=lambda rng, n: rng.integers(100, 2000, n).astype(float))
 
 
 class Fixed:

@@ -11,7 +11,10 @@ from sim.scenario import MetricsBlackout, RegionOutage, Scenario, SpotReclaim
 from sim.traces.arrivals import Arrivals
 
 
-def poisson_trace(rate_by_home: dict[int, float], duration: float, jurisdictions, seed=0) -> Arrivals:
+def poisson_trace(rate_by_home: dict[int, float], duration: float, jurisdictions, seed=0,
+                  prompts=None) -> Arrivals:
+    """Poisson arrivals per home jurisdiction; `prompts(rng, n)` draws prompt lengths (default:
+    500 tokens each) from the same generator, after the arrival times."""
     rng = np.random.default_rng(seed)
     times, homes = [], []
     for home, rate in rate_by_home.items():
@@ -22,7 +25,8 @@ def poisson_trace(rate_by_home: dict[int, float], duration: float, jurisdictions
     t, h = np.concatenate(times), np.concatenate(homes)
     order = np.argsort(t, kind="stable")
     n = len(t)
-    return Arrivals(name="synthetic", time_s=t[order], weight=np.ones(n), prompt_tokens=np.full(n, 500.0),
+    prompt_tokens = np.full(n, 500.0) if prompts is None else prompts(rng, n)[order]
+    return Arrivals(name="synthetic", time_s=t[order], weight=np.ones(n), prompt_tokens=prompt_tokens,
                     output_tokens=np.full(n, 100.0), duration_s=duration, home=h[order],
                     jurisdictions=tuple(jurisdictions))
 

@@ -204,7 +204,7 @@ class CapacityEstimator:
         first = None
         if self.first_token.weight > 0:
             at = cap / service if cap is not None and service else self.first_token.mean_x()
-            first = max(self.first_token.predict(at) + self._ttft_spread(), 0.0)
+            first = max(self.first_token.predict(at) + self.ttft_spread(), 0.0)
         return CapacityView(
             service_s=service,
             slots=self.slots,
@@ -217,5 +217,6 @@ class CapacityEstimator:
             peakedness=self.peakedness,
         )
 
-    def _ttft_spread(self) -> float:
+    def ttft_spread(self) -> float:
+        """How far a bad window's (1 %) queue-free TTFT percentile lies above the fitted line."""
         return self.s.window_z * self.first_token.residual_sd()

@@ -155,9 +155,7 @@ class MeridianPolicy:
             return False
         target = self.objective.ttft_s
         edge = target * (1.0 - (1.0 - self.settings.ttft_headroom) / 2.0)
-        in_flight = _usable(obs.in_flight)
-        if ttft > edge and in_flight is not None and obs.ready_replicas and \
-                self._capacity.busy(in_flight / obs.ready_replicas):
+        if ttft > edge and self._batch_busy(obs):
             return True  # a busy batch: this TTFT is load, and it has used half the margin
         line = self._capacity.first_token
         if line.weight >= CapacityEstimator.CALM_SAMPLES:
@@ -168,6 +166,12 @@ class MeridianPolicy:
             edge = max(edge, floor + (target - floor) / 2.0)
         return ttft > edge
 
+    def _batch_busy(self, obs: Observation) -> bool:
+        """The replicas' batches are at least half full (capacity.py `busy`)."""
+        in_flight = _usable(obs.in_flight)
+        return (in_flight is not None and obs.ready_replicas > 0
+                and self._capacity.busy(in_flight / obs.ready_replicas))
+
     def _count_miss(self, obs: Observation) -> None:
         """One look at the trailing window for the miss budget: a miss counts when requests
         queued for a slot within the window or the batch is at least half full -- a miss
@@ -177,12 +181,11 @@ class MeridianPolicy:
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None or not obs.arrival_rate_rps:
             return
-        in_flight = _usable(obs.in_flight)
-        per_replica = in_flight / obs.ready_replicas if in_flight is not None and obs.ready_replicas else None
-        load = self._capacity.queue_recent or self._capacity.busy(per_replica)
+        busy, queue = self._batch_busy(obs), self._capacity.queue_recent
         missed = ttft > self.objective.ttft_s
-        if missed and not self._capacity.queue_recent and self._capacity.busy(per_replica):
+        if missed and busy and not queue:
             self._prefill_miss_s = obs.time_s  # a miss with no queue at a busy batch: prefill
+        load = queue or busy
         self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
 
@@ -232,13 +235,10 @@ class MeridianPolicy:
             seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
-        prefill_n = 0
-        if obs.time_s - self._prefill_miss_s <= limits.scale_down_delay_s:
-            prefill_n = self._prefill_replicas(fc.rate_rps, max(limits.max_replicas, floor))
-        if prefill_n > n:
-            n, why_prefill = prefill_n, True
-        else:
-            why_prefill = False
+        prefill_n = (self._prefill_replicas(fc.rate_rps, max(limits.max_replicas, floor))
+                     if obs.time_s - self._prefill_miss_s <= limits.scale_down_delay_s else 0)
+        by_prefill = prefill_n > n
+        n = max(n, prefill_n)
         guard = self._saturation_guard(obs)
         if guard > n:
             n = guard
@@ -248,7 +248,7 @@ class MeridianPolicy:
             + f"; per replica <= {cap:.3g} in flight ({view.limited_by}), service {service:.3g} s"
             + (f", peakedness {view.peakedness:.2g}" if view.peakedness > 1.05 else "")
         )
-        if why_prefill:
+        if by_prefill:
             why += f"; {n} replicas keep the first token of a bad window under the objective"
         predicted = first + wait_q if math.isfinite(wait_q) else None
         if predicted is not None:
@@ -267,7 +267,7 @@ class MeridianPolicy:
         b = line.slope()
         if b <= 0 or line.weight < CapacityEstimator.CALM_SAMPLES or rate <= 0:
             return 0
-        room = self.objective.ttft_s - self.settings.window_z * line.residual_sd() - line.predict(0.0)
+        room = self.objective.ttft_s - self._capacity.ttft_spread() - line.predict(0.0)
         if room <= 0:
             return 0
         return min(at_most, math.ceil(rate * b / room))

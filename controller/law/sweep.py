@@ -20,19 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-TRACES = (
-    ("azure", "azure_llm_2023/AzureLLMInferenceTrace_conv.csv"),
-    ("m-large", "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-large"),
-    ("m-mid", "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-mid"),
-)
+from meridian import cli, protocol
+
+TRACES = tuple((protocol.short_name(t), t) for t in protocol.TRACES)
 MODES = (("on-demand", 5.0), ("on-demand", 50.0), ("on-demand", 300.0), ("spot-mix", 50.0))
 TARGET = 0.99  # issue 5's SLO window attainment
 
 
 def run_one(capacity: str, rate: float, trace: str, seed: int, days: float, start_day: float = 0.0) -> tuple[float, float]:
     """(cost $, SLO window attainment) of meridian on one trace, tuned on itself."""
-    from meridian import cli  # the bench (and the twin) only when a sweep runs
-
     with tempfile.TemporaryDirectory(prefix="law-sweep-") as tmp:
         out = Path(tmp) / "run.json"
         argv = ["bench", "--trace", trace, "--tune-on", trace, "--mean-rate", f"{rate:g}",
