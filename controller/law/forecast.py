@@ -69,7 +69,9 @@ class RateForecaster:
         if peak > best:
             best, basis = peak, "peak-hold"
         base = self.growth.base(latest)
-        surge = base * self.growth.ratio()
+        # a ratio learnt at a light level, applied at a heavy one, must not plan for a rate
+        # the service has never reached: the surges remembered bound it
+        surge = min(base * self.growth.ratio(), max(self.growth.highest, base))
         if surge > best:
             best, basis = surge, f"x{surge / max(base, 1e-12):.2f} surge headroom"
         third = len(recent) // 3
@@ -129,12 +131,20 @@ class GrowthQuantile:
         self._ratios: deque[float] = deque()
         self._sorted: list[float] = []
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
-        self._past_sum = 0.0
+        self._tops: deque[tuple[int, float]] = deque()  # (sample number, top): decreasing, for the max
+        self._count = 0
 
     @property
     def level(self) -> float | None:
-        """Mean rate over the last horizon (None before the first sample)."""
-        return self._past_sum / len(self._past) if self._past else None
+        """Mean rate over the last horizon (None before the first sample). Summed afresh
+        (a horizon is a few dozen samples): a running sum drifts to a tiny non-zero level
+        after a silent horizon, and a surge measured from ~1e-15 req/s is ~1e15."""
+        return math.fsum(r for _, r in self._past) / len(self._past) if self._past else None
+
+    @property
+    def highest(self) -> float:
+        """The highest rate any remembered surge reached: headroom never plans above it."""
+        return self._tops[0][1] if self._tops else 0.0
 
     def base(self, latest: float) -> float:
         """What a surge is measured from: the recent level, or the latest rate if higher."""
@@ -143,26 +153,29 @@ class GrowthQuantile:
 
     def update(self, time_s: float, rate: float, horizon_s: float) -> None:
         self._past.append((time_s, rate))
-        self._past_sum += rate
         while self._past[0][0] <= time_s - horizon_s:
-            self._past_sum -= self._past.popleft()[1]
-        if len(self._past) == 1:
-            self._past_sum = rate  # no drift from float sums over a long run
+            self._past.popleft()
         while self._open and self._open[0][0] < time_s - horizon_s:
             t0, base, top = self._open.popleft()
             if base > 0:
-                self._add(top / base)
+                self._add(top / base, top)
         for item in self._open:
             if rate > item[2]:
                 item[2] = rate
         self._open.append([time_s, self.base(rate), rate])
 
-    def _add(self, ratio: float) -> None:
+    def _add(self, ratio: float, top: float) -> None:
         self._ratios.append(ratio)
         insort(self._sorted, ratio)
+        self._count += 1
+        while self._tops and self._tops[-1][1] <= top:
+            self._tops.pop()
+        self._tops.append((self._count, top))
         if len(self._ratios) > self.keep:
             old = self._ratios.popleft()
             del self._sorted[_index(self._sorted, old)]
+            if self._tops[0][0] <= self._count - self.keep:
+                self._tops.popleft()
 
     def ratio(self) -> float:
         n = len(self._sorted)
