@@ -26,9 +26,10 @@ The trend extrapolation is capped at `max_ratio` times the latest rate.
 from __future__ import annotations
 
 import math
-from bisect import insort
 from collections import deque
 from dataclasses import dataclass
+
+from controller.law.online import SlidingQuantile
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,8 @@ class GrowthQuantile:
     def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
         self.q = q
         self.keep = keep
-        self.min_samples = min_samples
         self._open: deque[list[float]] = deque()  # [time, level, highest rate since]
-        self._ratios: deque[float] = deque()
-        self._sorted: list[float] = []
+        self._ratios = SlidingQuantile(keep, min_samples)
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
         self._tops: deque[tuple[int, float]] = deque()  # (sample number, top): decreasing, for the max
         self._count = 0
@@ -165,29 +164,17 @@ class GrowthQuantile:
         self._open.append([time_s, self.base(rate), rate])
 
     def _add(self, ratio: float, top: float) -> None:
-        self._ratios.append(ratio)
-        insort(self._sorted, ratio)
+        self._ratios.add(ratio)
         self._count += 1
         while self._tops and self._tops[-1][1] <= top:
             self._tops.pop()
         self._tops.append((self._count, top))
-        if len(self._ratios) > self.keep:
-            old = self._ratios.popleft()
-            del self._sorted[_index(self._sorted, old)]
-            if self._tops[0][0] <= self._count - self.keep:
-                self._tops.popleft()
+        if self._tops[0][0] <= self._count - self.keep:
+            self._tops.popleft()
 
     def ratio(self) -> float:
-        n = len(self._sorted)
-        if n < self.min_samples:
-            return 1.0
-        return max(1.0, self._sorted[min(n - 1, int(self.q * n))])
-
-
-def _index(sorted_list: list[float], x: float) -> int:
-    from bisect import bisect_left
-
-    return bisect_left(sorted_list, x)
+        r = self._ratios.quantile(self.q)
+        return 1.0 if r is None else max(1.0, r)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:

@@ -1,8 +1,11 @@
-"""Small online estimators: an EWMA that relearns after a level shift, and a
-forgetting least-squares line. Both are O(1) per sample and deterministic."""
+"""Small online estimators: an EWMA that relearns after a level shift, a forgetting
+least-squares line (both O(1) per sample) and a sliding-window quantile. All
+deterministic."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
+from collections import deque
 
 
 class ShiftDetector:
@@ -156,3 +159,29 @@ class ForgettingLine:
     def predict(self, x: float) -> float:
         b = self.slope()
         return self.mean_y() + b * (x - self.mean_x())
+
+
+class SlidingQuantile:
+    """Quantiles of the last `keep` samples (a sorted copy kept alongside: O(log n) to
+    find, O(n) to move, n a few thousand); None until `min_samples` have been seen."""
+
+    def __init__(self, keep: int = 2000, min_samples: int = 40):
+        self.keep = keep
+        self.min_samples = min_samples
+        self._order: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    def add(self, x: float) -> None:
+        self._order.append(x)
+        insort(self._sorted, x)
+        if len(self._order) > self.keep:
+            del self._sorted[bisect_left(self._sorted, self._order.popleft())]
+
+    def quantile(self, q: float) -> float | None:
+        n = len(self._sorted)
+        if n < self.min_samples:
+            return None
+        return self._sorted[min(n - 1, max(0, int(q * n)))]
