@@ -183,11 +183,20 @@ class MeridianPolicy:
             return
         busy, queue = self._batch_busy(obs), self._capacity.queue_recent
         missed = ttft > self.objective.ttft_s
+        # a TTFT beyond what a bad window's prefill explains at the cap is waiting, whether or
+        # not a look caught the queue (a clump's queue can build and drain between two looks)
+        queue = queue or ttft > self._prefill_bound()
         if missed and busy and not queue:
             self._prefill_miss_s = obs.time_s  # a miss with no queue at a busy batch: prefill
         load = queue or busy
         self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
+
+    def _prefill_bound(self) -> float:
+        """The longest first token the prefill explains: a bad window's queue-free TTFT
+        at the concurrency cap (capacity.py); inf until the line is learnt."""
+        first = self._capacity.view().first_token_s
+        return first if first is not None and self._capacity.first_token.weight >= CapacityEstimator.CALM_SAMPLES else math.inf
 
     def _size(self, obs: Observation, horizon_s: float) -> Sizing:
         limits = self.limits
