@@ -71,6 +71,7 @@ class CapacityEstimator:
         self._since_queue = self.CALM_SAMPLES  # observations since a queue was last seen
         self._last_queue: tuple[float, float] | None = None  # (time, queued) of the last look
         self._z_num = self._z_den = 0.0  # peakedness of the offered load (weighted mean)
+        self.onset = False  # the latest look is the first to see a queue
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
@@ -81,6 +82,7 @@ class CapacityEstimator:
         queue_now = x.queued is not None and queued >= 1.0
         # the first look at a queue after a look without one: a burst arriving, not a backlog
         onset = queue_now and self._since_queue > 0
+        self.onset = onset
         self._since_queue = 0 if queue_now else self._since_queue + 1
         previous, self._last_queue = self._last_queue, (x.time_s, queued) if x.queued is not None else None
         if x.ready <= 0:

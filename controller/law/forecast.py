@@ -127,7 +127,7 @@ class GrowthQuantile:
     def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
         self.q = q
         self.keep = keep
-        self._open: deque[list[float]] = deque()  # [time, level, highest rate since]
+        self._open: deque[list[float]] = deque()  # [time, level, highest rate, highest demand since]
         self._ratios = SlidingQuantile(keep, min_samples)
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
         self._tops: deque[tuple[int, float]] = deque()  # (sample number, top): decreasing, for the max
@@ -155,13 +155,23 @@ class GrowthQuantile:
         while self._past[0][0] <= time_s - horizon_s:
             self._past.popleft()
         while self._open and self._open[0][0] < time_s - horizon_s:
-            t0, base, top = self._open.popleft()
+            t0, base, top, peak = self._open.popleft()
             if base > 0:
-                self._add(top / base, top)
+                self._add(top / base, max(top, peak))
         for item in self._open:
             if rate > item[2]:
                 item[2] = rate
-        self._open.append([time_s, self.base(rate), rate])
+        self._open.append([time_s, self.base(rate), rate, rate])
+
+    def note_demand(self, demand: float) -> None:
+        """A clump the rate window dilutes: `demand` is the rate the requests present at a
+        queue's onset would take (present / slot-holding time). It does not enter the
+        ratios -- a clump is not a rise of the level -- but it raises the highest rate
+        remembered, so the headroom the miss budget asks for at its top quantile can hold
+        the largest clump seen, not only the largest diluted rate."""
+        for item in self._open:
+            if demand > item[3]:
+                item[3] = demand
 
     def _add(self, ratio: float, top: float) -> None:
         self._ratios.add(ratio)

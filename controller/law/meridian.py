@@ -141,6 +141,9 @@ class MeridianPolicy:
                 ttft_q_s=_usable(obs.ttft_quantile_s),
             )
         )
+        service, in_flight = self._capacity.view().service_s, _usable(obs.in_flight)
+        if self._capacity.onset and service and in_flight is not None:
+            self._forecaster.growth.note_demand((in_flight + (_usable(obs.queued) or 0.0)) / service)
 
     def _latency_tight(self, obs: Observation) -> bool:
         """The measured TTFT percentile has used more than half of the margin the law plans
