@@ -241,12 +241,10 @@ class MeridianPolicy:
             rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness
         )
         if view.slots is None and view.safe_mean_concurrency:
-            # ...but never more than keeps the offered load per replica within the probe
-            # bound of a level already seen queue-free: a small guess must not add queueing
-            # headroom to a fleet that has shown it needs none (and, like the concurrency cap,
-            # the bound sits a probe step above what was seen, or a fleet sized at the level
-            # seen would never show a higher one, and never shrink)
-            seen = max(at_least, math.ceil(rate * service / (view.safe_mean_concurrency * self.settings.probe_growth)))
+            # ...but never more than keeps the offered load per replica at a level already
+            # seen queue-free: a small guess must not add queueing headroom to a fleet
+            # that has shown it needs none
+            seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
         prefill_n = (self._prefill_replicas(fc.rate_rps, max(limits.max_replicas, floor))
