@@ -219,6 +219,13 @@ class CapacityEstimator:
             peakedness=self.peakedness,
         )
 
+    def service_at_rate(self, rate_per_replica: float) -> float | None:
+        """Slot-holding time at this arrival rate per replica (the fitted line), None until
+        a calm sample has been seen."""
+        if self.service.weight <= 0:
+            return None
+        return max(self.service.predict(rate_per_replica), 1e-3)
+
     def ttft_spread(self) -> float:
         """How far a bad window's (1 %) queue-free TTFT percentile lies above the fitted line."""
         return self.s.window_z * self.first_token.residual_sd()

@@ -29,6 +29,7 @@ ratio B = pmf(c) / cdf(c) needs; both run in well under 100 microseconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 EXACT_UP_TO = 64  # servers; above this the normal approximation of the CDF is accurate
 
@@ -98,24 +99,35 @@ def replicas_for_wait(
     at_least: int,
     at_most: int,
     peakedness: float = 1.0,
+    service_at: Callable[[int], float] | None = None,
 ) -> tuple[int, float]:
     """Fewest replicas in [at_least, at_most] whose P(wait > budget) <= tail.
 
     Returns (replicas, predicted waiting-time quantile at that size). If even
     `at_most` does not meet the tail, returns `at_most` and its (too long) quantile.
     `slots` may be fractional (an estimate); servers are rounded down, which errs
-    on the side of more replicas.
+    on the side of more replicas. `service_at(n)`, when given, is the slot-holding
+    time at `n` replicas (decode slows as the batch fills, so a bigger fleet holds a
+    slot for less time); `service_s` is then its value at the smallest size, where it
+    is longest, and sets where the scan starts.
     """
     load = rate_rps * service_s
     if load <= 0.0:
         return at_least, 0.0
     per = max(slots, 1e-6)
+
+    def at(k: int) -> tuple[float, float]:
+        s = min(service_at(k), service_s) if service_at is not None else service_s
+        return s, rate_rps * s
+
     # below this many replicas the queue is unstable; start the scan there
-    n = max(at_least, int(load / per) + 1)
+    n = max(at_least, int(load / per) + 1) if service_at is None else at_least
     while n < at_most:
         servers = int(n * per)
-        if servers > load and wait_tail(servers, load, service_s, wait_budget_s, peakedness) <= tail:
+        s, a = at(n)
+        if servers > a and wait_tail(servers, a, s, wait_budget_s, peakedness) <= tail:
             break
         n += 1
     n = min(n, at_most)
-    return n, wait_quantile(int(n * per), load, service_s, tail, peakedness)
+    s, a = at(n)
+    return n, wait_quantile(int(n * per), a, s, tail, peakedness)
