@@ -25,6 +25,8 @@ online and targets what is left, `allowance - unfixable share`, never less than 
 """
 from __future__ import annotations
 
+import math
+
 
 class MissBudget:
     def __init__(self, allowed: float, prior_alpha: float, step: float, allowance: float | None = None):
@@ -39,14 +41,19 @@ class MissBudget:
         self.looks = 0
         self.misses = 0
         self.unfixable = 0
+        self.runs = 0  # runs of consecutive missed looks (of either kind)
+        self._last_missed = False
 
     def update(self, missed: bool, unfixable: bool = False) -> None:
         """`missed`: a miss capacity would have prevented; `unfixable`: one it would not."""
         self.looks += 1
         self.misses += int(missed)
         self.unfixable += int(unfixable)
+        spoilt = missed or unfixable
+        self.runs += int(spoilt and not self._last_missed)
+        self._last_missed = spoilt
         if self.allowance is not None:
-            self.allowed = max(self.floor, self.allowance - self.unfixable / self.looks)
+            self.allowed = max(self.floor, self.allowance - self.unfixable / self.looks - self.margin())
         alpha = self.alpha + self.step * (self.allowed - (1.0 if missed else 0.0))
         # Their Lemma 4.1 keeps alpha in [-step, 1 + step] because at alpha <= 0 the
         # interval is infinite and nothing misses. Here the top quantile is the largest
@@ -54,6 +61,17 @@ class MissBudget:
         # which quantile to plan for, so alpha keeps the lemma's bounds instead of winding
         # up for hours of maximal headroom.
         self.alpha = min(1.0 + self.step, max(-self.step, alpha))
+
+    def margin(self) -> float:
+        """How far the share of missed looks of a run this long may fall above its long-run
+        value by chance: a one-sided 95 % bound (z = 1.645) on a share whose misses come in
+        runs of the mean length seen (the variance of a share of clustered events grows
+        with the cluster size). Targeting the allowance itself would leave a run at the
+        objective's edge half the time; the margin shrinks as the looks add up."""
+        if self.looks == 0:
+            return self.allowance or 0.0
+        cluster = (self.misses + self.unfixable) / self.runs if self.runs else 1.0
+        return 1.645 * math.sqrt((self.allowance or 0.0) * cluster / self.looks)
 
     @property
     def quantile(self) -> float:
