@@ -20,8 +20,12 @@ whose bursts outrun the headroom raises it after its first misses.
 How much of the allowance is the law's to spend: misses that more capacity could not
 have prevented (a miss with no queue and a light batch: the prompt mix) spend it too.
 Given the objective's whole `allowance`, the budget measures that share of its looks
-online and targets what is left, `allowance - unfixable share`, never less than the
-`allowed` it was built with (the law's prior: half the allowance, settings.py).
+online and targets what is left, `allowance - unfixable share`, less a sampling margin
+(`margin`: a one-sided 95 % bound on how far a run's share of missed looks can exceed its
+long-run value, wider for misses that come in runs), never less than the `allowed` it
+was built with (the law's prior: half the allowance, settings.py). Without the margin the
+law would aim at the objective's edge and land on either side of it by chance: measured
+on the ServeGen m-mid curve at 5 req/s, 0.9889-0.9892 on two of four seeds/day ranges.
 """
 from __future__ import annotations
 
