@@ -237,10 +237,10 @@ class MeridianPolicy:
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.
         slots = view.slots if view.slots is not None else cap
-        service_at = None
-        if view.service_s is not None and service == view.service_s:
-            def service_at(k: int) -> float:
-                return self._capacity.service_at_rate(rate / max(k, 1)) or service
+        # the slot-holding time at each size the scan tries (decode is faster in the
+        # emptier batches of a bigger fleet), when it comes from the fitted line
+        learnt = view.service_s is not None and service == view.service_s
+        service_at = (lambda k: self._capacity.service_at_rate(rate / max(k, 1)) or service) if learnt else None
         n, wait_q = replicas_for_wait(
             rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness,
             service_at,
