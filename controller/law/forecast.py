@@ -13,7 +13,9 @@ from the trailing-window rates it has seen:
   decision interval of metric lag;
 - surge headroom: the recent level (mean rate over the last horizon) times the quantile
   of how far the rate rose above that level within the next horizon in this service's
-  own history (`GrowthQuantile`);
+  own history (`GrowthQuantile`), never above the highest rate a remembered surge
+  reached -- or a clump seen at a queue's onset would take (`note_demand`): a ratio
+  learnt at a light level says nothing about rates the service has never shown;
 - burst: a rate that jumps above the recent level by more than three standard
   deviations of recent variation. A step in the true rate shows in a trailing-window
   rate as a ramp as long as the window, so -- when the caller confirms the jump is
