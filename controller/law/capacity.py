@@ -19,6 +19,7 @@ the observation stream and relearnt when it changes:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.law.online import ForgettingLine
@@ -72,9 +73,11 @@ class CapacityEstimator:
         self._last_queue: tuple[float, float] | None = None  # (time, queued) of the last look
         self._z_num = self._z_den = 0.0  # peakedness of the offered load (weighted mean)
         self.onset = False  # the latest look is the first to see a queue
+        self._view: CapacityView | None = None  # what `view` read since the last update
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
+        self._view = None
         ready_changed = self._last_ready is not None and x.ready != self._last_ready
         self._last_ready = x.ready
         queued = x.queued if x.queued is not None else 0.0
@@ -184,7 +187,13 @@ class CapacityEstimator:
     def view(self) -> CapacityView:
         """The planning figures. `concurrency_cap` is the per-replica mean in-flight the law
         plans up to while the slots are unknown: the probe bound. Known slots are a server
-        count for the queueing model instead."""
+        count for the queueing model instead. Read once per update (a decision reads it
+        several times)."""
+        if self._view is None:
+            self._view = self._read_view()
+        return self._view
+
+    def _read_view(self) -> CapacityView:
         service_mean = max(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
 
         def service_at_concurrency(c: float) -> float:
@@ -219,12 +228,15 @@ class CapacityEstimator:
             peakedness=self.peakedness,
         )
 
-    def service_at_rate(self, rate_per_replica: float) -> float | None:
-        """Slot-holding time at this arrival rate per replica (the fitted line), None until
-        a calm sample has been seen."""
+    def service_curve(self, rate: float) -> Callable[[int], float] | None:
+        """Slot-holding time at `n` replicas sharing `rate` (the fitted line at rate / n),
+        None until a calm sample has been seen. The line is read once: the queueing scan
+        calls this for every size it tries."""
         if self.service.weight <= 0:
             return None
-        return max(self.service.predict(rate_per_replica), 1e-3)
+        b = self.service.slope()
+        a = self.service.mean_y() - b * self.service.mean_x()
+        return lambda n: max(a + b * rate / max(n, 1), 1e-3)
 
     def ttft_spread(self) -> float:
         """How far a bad window's (1 %) queue-free TTFT percentile lies above the fitted line."""

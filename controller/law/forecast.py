@@ -65,7 +65,7 @@ class RateForecaster:
         while self._hist[0][0] < now - self._keep_s:
             self._hist.popleft()
         recent = [p for p in self._hist if p[0] >= now - horizon_s] if self._keep_s > horizon_s else list(self._hist)
-        peak = max(r for _, r in recent)
+        peak = max([r for _, r in recent])
         cap = latest * self.max_ratio
         reach = horizon_s + self.interval_s
         best, basis, burst = latest, "level", False
@@ -91,7 +91,7 @@ class RateForecaster:
             before = [r for _, r in recent[:-1]]
             k = len(before)
             mean = sum(before) / k
-            sd = math.sqrt(max(sum(r * r for r in before) / k - mean * mean, 0.0) * k / (k - 1))
+            sd = math.sqrt(max(sum([r * r for r in before]) / k - mean * mean, 0.0) * k / (k - 1))
             t_prev = recent[-2][0]
             rising = latest > before[-1]
             if rising and (latest > mean + 3.0 * sd + 1e-9 or self._burst_since is not None):
@@ -132,6 +132,7 @@ class GrowthQuantile:
         self._open: deque[list[float]] = deque()  # [time, level, highest rate, highest demand since]
         self._ratios = SlidingQuantile(keep, min_samples)
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
+        self._level: float | None = None
         self._tops: deque[tuple[int, float]] = deque()  # (sample number, top): decreasing, for the max
         self._count = 0
 
@@ -140,7 +141,7 @@ class GrowthQuantile:
         """Mean rate over the last horizon (None before the first sample). Summed afresh
         (a horizon is a few dozen samples): a running sum drifts to a tiny non-zero level
         after a silent horizon, and a surge measured from ~1e-15 req/s is ~1e15."""
-        return math.fsum(r for _, r in self._past) / len(self._past) if self._past else None
+        return self._level
 
     @property
     def highest(self) -> float:
@@ -156,6 +157,7 @@ class GrowthQuantile:
         self._past.append((time_s, rate))
         while self._past[0][0] <= time_s - horizon_s:
             self._past.popleft()
+        self._level = math.fsum([r for _, r in self._past]) / len(self._past)
         while self._open and self._open[0][0] < time_s - horizon_s:
             t0, base, top, peak = self._open.popleft()
             if base > 0:

@@ -240,7 +240,7 @@ class MeridianPolicy:
         # the slot-holding time at each size the scan tries (decode is faster in the
         # emptier batches of a bigger fleet), when it comes from the fitted line
         learnt = view.service_s is not None and service == view.service_s
-        service_at = (lambda k: self._capacity.service_at_rate(rate / max(k, 1)) or service) if learnt else None
+        service_at = self._capacity.service_curve(rate) if learnt else None
         n, wait_q = replicas_for_wait(
             rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness,
             service_at,
