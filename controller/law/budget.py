@@ -46,7 +46,7 @@ class MissBudget:
         self.misses = 0
         self.unfixable = 0
         self.runs = 0  # runs of consecutive missed looks (of either kind)
-        self._last_missed = False
+        self._last_spoilt = False
 
     def update(self, missed: bool, unfixable: bool = False) -> None:
         """`missed`: a miss capacity would have prevented; `unfixable`: one it would not."""
@@ -54,8 +54,8 @@ class MissBudget:
         self.misses += int(missed)
         self.unfixable += int(unfixable)
         spoilt = missed or unfixable
-        self.runs += int(spoilt and not self._last_missed)
-        self._last_missed = spoilt
+        self.runs += int(spoilt and not self._last_spoilt)
+        self._last_spoilt = spoilt
         if self.allowance is not None:
             self.allowed = max(self.floor, self.allowance - self.unfixable / self.looks - self.margin())
         alpha = self.alpha + self.step * (self.allowed - (1.0 if missed else 0.0))

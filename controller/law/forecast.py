@@ -128,13 +128,11 @@ class GrowthQuantile:
 
     def __init__(self, q: float, keep: int = 2000, min_samples: int = 40):
         self.q = q
-        self.keep = keep
         self._open: deque[list[float]] = deque()  # [time, level, highest rate, highest demand since]
         self._ratios = SlidingQuantile(keep, min_samples)
         self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
         self._level: float | None = None
-        self._tops: deque[tuple[int, float]] = deque()  # (sample number, top): decreasing, for the max
-        self._count = 0
+        self._tops = SlidingQuantile(keep, min_samples=1)  # the top of each ratio, for the highest
 
     @property
     def level(self) -> float | None:
@@ -146,7 +144,7 @@ class GrowthQuantile:
     @property
     def highest(self) -> float:
         """The highest rate any remembered surge reached: headroom never plans above it."""
-        return self._tops[0][1] if self._tops else 0.0
+        return self._tops.quantile(1.0) or 0.0
 
     def base(self, latest: float) -> float:
         """What a surge is measured from: the recent level, or the latest rate if higher."""
@@ -179,12 +177,7 @@ class GrowthQuantile:
 
     def _add(self, ratio: float, top: float) -> None:
         self._ratios.add(ratio)
-        self._count += 1
-        while self._tops and self._tops[-1][1] <= top:
-            self._tops.pop()
-        self._tops.append((self._count, top))
-        if self._tops[0][0] <= self._count - self.keep:
-            self._tops.popleft()
+        self._tops.add(top)
 
     def ratio(self) -> float:
         r = self._ratios.quantile(self.q)
