@@ -195,23 +195,16 @@ class CapacityEstimator:
 
     def _read_view(self) -> CapacityView:
         service_mean = max(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
-
-        def service_at_concurrency(c: float) -> float:
-            # the rate per replica that keeps `c` slots busy, then the service time there
-            return max(self.service.predict(c / service_mean), 1e-3)
-
-        caps: list[tuple[float, str]] = []
         if self.slots is not None:
-            caps.append((self.slots, "slots"))
+            cap, by = self.slots, "slots"
         elif self.safe_concurrency is not None and self.safe_concurrency > 0:
-            caps.append((self.safe_concurrency * self.s.probe_growth, "probe"))
-        if caps:
-            cap, by = min(caps)
+            cap, by = self.safe_concurrency * self.s.probe_growth, "probe"
         else:
             cap, by = None, "none"
         service = None
         if service_mean is not None:
-            service = service_at_concurrency(cap) if cap is not None else service_mean
+            # at the cap: the rate per replica that keeps `cap` slots busy, then the service time there
+            service = max(self.service.predict(cap / service_mean), 1e-3) if cap is not None else service_mean
         first = None
         if self.first_token.weight > 0:
             at = cap / service if cap is not None and service else self.first_token.mean_x()

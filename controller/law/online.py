@@ -80,11 +80,14 @@ class ForgettingLine:
         self._detector = ShiftDetector(shift, patience)  # relative residual surprises, as RelearningEwma
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
         self.relearned = 0
-        self._slope: float | None = None  # cached until the next sample
+        # (mean x, mean y, slope) and the residual sd, cached until the next sample: a
+        # decision reads the line several times between two samples
+        self._fit: tuple[float, float, float] | None = None
+        self._resid_sd: float | None = None
 
     def reset(self) -> None:
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
-        self._slope = None
+        self._fit = self._resid_sd = None
 
     @property
     def weight(self) -> float:
@@ -102,7 +105,7 @@ class ForgettingLine:
         return relearn
 
     def _add(self, x: float, y: float) -> None:
-        self._slope = None
+        self._fit = self._resid_sd = None
         f = self.forget
         self._w = self._w * f + 1.0
         self._wx = self._wx * f + x
@@ -124,9 +127,13 @@ class ForgettingLine:
         of freedom): a slope fitted to noise (a varying prompt mix, a start-up
         transient) must not be extrapolated to other loads.
         """
-        if self._slope is None:
-            self._slope = self._fit_slope()
-        return self._slope
+        return self._fitted()[2]
+
+    def _fitted(self) -> tuple[float, float, float]:
+        """(mean x, mean y, slope) of the samples so far."""
+        if self._fit is None:
+            self._fit = (self.mean_x(), self.mean_y(), self._fit_slope())
+        return self._fit
 
     def _fit_slope(self) -> float:
         dof = self._w - 2.0
@@ -147,18 +154,22 @@ class ForgettingLine:
 
     def residual_sd(self) -> float:
         """Weighted standard deviation of y around the fitted line."""
+        if self._resid_sd is None:
+            self._resid_sd = self._fit_residual_sd()
+        return self._resid_sd
+
+    def _fit_residual_sd(self) -> float:
         if self._w <= 2.0:
             return 0.0
-        mx, my = self.mean_x(), self.mean_y()
+        mx, my, b = self._fitted()
         var_y = max(self._wyy / self._w - my * my, 0.0)
         var_x = self._wxx / self._w - mx * mx
-        b = self.slope()
         cov = self._wxy / self._w - mx * my
         return math.sqrt(max(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
 
     def predict(self, x: float) -> float:
-        b = self.slope()
-        return self.mean_y() + b * (x - self.mean_x())
+        mx, my, b = self._fitted()
+        return my + b * (x - mx)
 
 
 class SlidingQuantile:
