@@ -73,8 +73,7 @@ def wait_tail(servers: int, load: float, service_s: float, wait_s: float, peaked
     if servers <= load:
         return 1.0
     z = max(peakedness, 1.0)
-    decay = (servers - load) * max(wait_s, 0.0) / (max(service_s, 1e-9) * z)
-    return erlang_c(int(servers / z), load / z) * math.exp(-decay)
+    return _tail_of(_waiting(servers, load, z), servers, load, service_s, wait_s, z)
 
 
 def wait_quantile(servers: int, load: float, service_s: float, tail: float, peakedness: float = 1.0) -> float:
@@ -84,10 +83,25 @@ def wait_quantile(servers: int, load: float, service_s: float, tail: float, peak
     if servers <= load:
         return math.inf
     z = max(peakedness, 1.0)
-    c = erlang_c(int(servers / z), load / z)
-    if c <= tail:
+    return _quantile_of(_waiting(servers, load, z), servers, load, service_s, tail, z)
+
+
+# The three steps of the two above, for a stable queue (0 < load < servers) and z >= 1,
+# apart so that a scan can reuse the waiting probability of one size for both.
+def _waiting(servers: int, load: float, z: float) -> float:
+    """P(wait > 0), Hayward-scaled: Erlang C of servers / z at load / z."""
+    return erlang_c(int(servers / z), load / z)
+
+
+def _tail_of(waiting: float, servers: int, load: float, service_s: float, wait_s: float, z: float) -> float:
+    decay = (servers - load) * max(wait_s, 0.0) / (max(service_s, 1e-9) * z)
+    return waiting * math.exp(-decay)
+
+
+def _quantile_of(waiting: float, servers: int, load: float, service_s: float, tail: float, z: float) -> float:
+    if waiting <= tail:
         return 0.0
-    return service_s * z * math.log(c / tail) / (servers - load)
+    return service_s * z * math.log(waiting / tail) / (servers - load)
 
 
 def replicas_for_wait(
@@ -122,11 +136,14 @@ def replicas_for_wait(
 
     # below this many replicas the queue is unstable; start the scan there
     n = max(at_least, int(load / per) + 1) if service_at is None else at_least
+    z = max(peakedness, 1.0)
     while n < at_most:
         servers = int(n * per)
         s, a = at(n)
-        if servers > a and wait_tail(servers, a, s, wait_budget_s, peakedness) <= tail:
-            break
+        if servers > a:
+            waiting = _waiting(servers, a, z)  # the size found: its quantile needs the same
+            if _tail_of(waiting, servers, a, s, wait_budget_s, z) <= tail:
+                return n, _quantile_of(waiting, servers, a, s, tail, z)
         n += 1
     n = min(n, at_most)
     s, a = at(n)
