@@ -85,12 +85,14 @@ class MixPlanner:
         self, obs: Observation, limits: Limits, needed: int, spot: int, fallback: int, floor: int, note: str
     ) -> Mix:
         budget = limits.budget_per_hour
+        if budget is None:
+            return Mix(needed + fallback, spot, fallback, False, note)
         p_od, p_spot = obs.price_on_demand_per_hour, obs.price_spot_per_hour if spot else None
 
         def cost(n: int, s: int, f: int) -> float:
             return hourly_cost(n - s + f, s, p_od, p_spot)
 
-        if budget is None or cost(needed, spot, fallback) <= budget:
+        if cost(needed, spot, fallback) <= budget:
             return Mix(needed + fallback, spot, fallback, False, note)
         share = spot / needed if needed else 0.0
         # the fallback is insurance: it goes first, then replicas, down to the floor

@@ -88,7 +88,7 @@ class MeridianPolicy:
         if not health.rate_ok:
             needed, why = current, f"{health.problem}: holding {current}"
         else:
-            sized = self._size(obs, cold_s + s.interval_s)
+            sized = self._size(obs, cold_s + s.interval_s, floor)
             predicted = sized.predicted_ttft_s
             rec = sized.replicas
             why = sized.why
@@ -107,9 +107,7 @@ class MeridianPolicy:
         if total > max(limits.max_replicas, floor):
             total = max(limits.max_replicas, needed)  # the fallback never breaks max_replicas
         self._base = needed
-        notes = [n for n in (mix.note,) if n]
-        action = self._action(obs.replicas, total)
-        reason = "; ".join([f"{action}: {why}"] + notes)
+        reason = f"{self._action(obs.replicas, total)}: {why}" + (f"; {mix.note}" if mix.note else "")
         return Decision(
             replicas=total,
             spot=min(spot, total),
@@ -130,20 +128,21 @@ class MeridianPolicy:
 
     def _learn(self, obs: Observation) -> None:
         rate = obs.arrival_rate_rps
+        in_flight, queued = _usable(obs.in_flight), _usable(obs.queued)
         self._forecaster.update(obs.time_s, rate)
         self._capacity.update(
             Sample(
                 time_s=obs.time_s,
                 ready=obs.ready_replicas,
                 rate_rps=rate,
-                in_flight=_usable(obs.in_flight),
-                queued=_usable(obs.queued),
+                in_flight=in_flight,
+                queued=queued,
                 ttft_q_s=_usable(obs.ttft_quantile_s),
             )
         )
-        service, in_flight = self._capacity.view().service_s, _usable(obs.in_flight)
+        service = self._capacity.view().service_s
         if self._capacity.onset and service and in_flight is not None:
-            self._forecaster.growth.note_demand((in_flight + (_usable(obs.queued) or 0.0)) / service)
+            self._forecaster.growth.note_demand((in_flight + (queued or 0.0)) / service)
 
     def _latency_tight(self, obs: Observation) -> bool:
         """The measured TTFT percentile has used more than half of the margin the law plans
@@ -201,16 +200,15 @@ class MeridianPolicy:
         first = self._capacity.view().first_token_s
         return first if first is not None and self._capacity.first_token.weight >= CapacityEstimator.CALM_SAMPLES else math.inf
 
-    def _size(self, obs: Observation, horizon_s: float) -> Sizing:
+    def _size(self, obs: Observation, horizon_s: float, floor: int) -> Sizing:
         limits = self.limits
-        floor = floor_replicas(limits)
-        queued_now = _usable(obs.queued) or 0.0
-        fc = self._forecaster.forecast(horizon_s, overloaded=queued_now >= 1.0)
+        queued = _usable(obs.queued) or 0.0
+        fc = self._forecaster.forecast(horizon_s, overloaded=queued >= 1.0)
         view = self._capacity.view()
         if fc is None or fc.rate_rps <= 0:
             return Sizing(floor, None, "no arrivals")
         service, cap = view.service_s, view.concurrency_cap
-        in_flight, queued = _usable(obs.in_flight), _usable(obs.queued) or 0.0
+        in_flight = _usable(obs.in_flight)
         if service is None and in_flight and obs.arrival_rate_rps > 0:
             # never seen a calm sample: in_flight / rate under-states the slot-holding time
             # while a queue builds, but the queue itself is sized for below, and counting

@@ -54,7 +54,8 @@ def floor_replicas(limits: Limits) -> int:
 
 
 def clamp(n: int, limits: Limits) -> int:
-    return max(floor_replicas(limits), min(n, max(limits.max_replicas, floor_replicas(limits))))
+    floor = floor_replicas(limits)
+    return max(floor, min(n, max(limits.max_replicas, floor)))
 
 
 def step_bound(n: int, previous: int, limits: Limits) -> int:
