@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from controller.law.safety import hourly_cost
 from controller.law.settings import LawSettings
@@ -27,8 +27,8 @@ from controller.law.spotwatch import SpotWatch
 from controller.law.types import Limits, Observation
 
 
-@dataclass(frozen=True)
-class Mix:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Mix(NamedTuple):
     replicas: int  # total = needed + fallback
     spot: int
     fallback: int  # on-demand replicas covering spot that is not ready

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from controller.law.online import SlidingQuantile
 
 
-@dataclass(frozen=True)
-class Forecast:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Forecast(NamedTuple):
     rate_rps: float
     latest_rps: float
     basis: str  # "level", "peak-hold", "trend" or "burst"

@@ -18,7 +18,7 @@ always gives the same decisions. Imports only the standard library and this pack
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from controller.law.budget import MissBudget
 from controller.law.capacity import CapacityEstimator, CapacityView, Sample
@@ -32,8 +32,8 @@ from controller.law.stabilise import Stabiliser
 from controller.law.types import Decision, Limits, Objective, Observation
 
 
-@dataclass(frozen=True)
-class Sizing:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Sizing(NamedTuple):
     replicas: int
     predicted_ttft_s: float | None
     why: str

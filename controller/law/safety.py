@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from controller.law.types import Limits, Observation
 
 
-@dataclass(frozen=True)
-class Health:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Health(NamedTuple):
     rate_ok: bool  # the arrival rate can be used
     full: bool  # every metric field the law learns from is usable
     problem: str  # why not, for the reason; "" when full

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Stabilised:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Stabilised(NamedTuple):
     replicas: int
     note: str  # "" when the recommendation passed unchanged
 
