@@ -229,7 +229,14 @@ class CapacityEstimator:
             return None
         b = self.service.slope()
         a = self.service.mean_y() - b * self.service.mean_x()
-        return lambda n: max(a + b * rate / max(n, 1), 1e-3)
+
+        def at(n: int) -> float:
+            # max(a + b * rate / max(n, 1), 1e-3), as conditionals: builtin max is a slow call
+            # in CPython 3.11, and this runs for every size the scan tries
+            s = a + b * rate / (1 if 1 > n else n)
+            return 1e-3 if 1e-3 > s else s
+
+        return at
 
     def ttft_spread(self) -> float:
         """How far a bad window's (1 %) queue-free TTFT percentile lies above the fitted line."""

@@ -26,7 +26,7 @@ from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
 from controller.law.forecast import Forecast, RateForecaster
 from controller.law.queueing import replicas_for_wait
-from controller.law.safety import assess, clamp, floor_replicas, step_bound
+from controller.law.safety import assess, floor_replicas, step_bound
 from controller.law.settings import LawSettings
 from controller.law.stabilise import Stabiliser
 from controller.law.types import Decision, Limits, Objective, Observation
@@ -70,15 +70,18 @@ class MeridianPolicy:
         self._mix = MixPlanner(s)
         allowance = 1.0 - objective.window_attainment
         self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
+        # the bounds of every size (safety.clamp), read once: the limits never change
+        self._floor = floor_replicas(limits)
+        self._most = max(limits.max_replicas, self._floor)
         self._base: int | None = None  # replicas needed for load, before spot fallback
         self._prefill_miss_s = -math.inf  # last look that missed with no queue at a busy batch
 
     # -- the decision -------------------------------------------------------------------
     def decide(self, obs: Observation) -> Decision:
         limits, s = self.limits, self.settings
-        floor = floor_replicas(limits)
+        floor = self._floor
         cold_s = self._cold_start(obs)
-        current = self._base if self._base is not None else clamp(obs.replicas, limits)
+        current = self._base if self._base is not None else self._clamp(obs.replicas)
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
             self._learn(obs)
@@ -97,14 +100,14 @@ class MeridianPolicy:
             elif rec < current and self._latency_tight(obs):
                 rec, why = current, (f"p{self.objective.percentile:g} TTFT {obs.ttft_quantile_s:.2f} s has used over "
                                      f"half the planning margin: no scale-down; {why}")
-            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
+            settled = self._stabiliser.apply(obs.time_s, current, self._clamp(rec))
             needed = settled.replicas
             if settled.note:
                 why = f"{why}; {settled.note}"
-        needed = clamp(step_bound(clamp(needed, limits), current, limits), limits)
+        needed = self._clamp(step_bound(self._clamp(needed), current, limits))
         mix = self._mix.plan(obs, needed, limits, cold_s, floor)
         total, spot = mix.replicas, mix.spot
-        if total > max(limits.max_replicas, floor):
+        if total > self._most:
             total = max(limits.max_replicas, needed)  # the fallback never breaks max_replicas
         self._base = needed
         reason = f"{self._action(obs.replicas, total)}: {why}" + (f"; {mix.note}" if mix.note else "")
@@ -116,6 +119,12 @@ class MeridianPolicy:
             metrics_available=health.rate_ok,
             predicted_ttft_s=predicted,
         )
+
+    def _clamp(self, n: int) -> int:
+        """safety.clamp with the bounds read once (conditionals, not min/max: in CPython 3.11
+        each builtin min/max call parses keyword arguments, several times the cost)."""
+        at_most = self._most if self._most < n else n
+        return at_most if at_most > self._floor else self._floor
 
     # -- steps ----------------------------------------------------------------------------
     def _cold_start(self, obs: Observation) -> float:
@@ -240,7 +249,7 @@ class MeridianPolicy:
         learnt = view.service_s is not None and service == view.service_s
         service_at = self._capacity.service_curve(rate) if learnt else None
         n, wait_q = replicas_for_wait(
-            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness,
+            rate, service, slots, budget, self._tail, at_least, self._most, view.peakedness,
             service_at,
         )
         if view.slots is None and view.safe_mean_concurrency:
@@ -250,7 +259,7 @@ class MeridianPolicy:
             seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
-        prefill_n = (self._prefill_replicas(fc.rate_rps, max(limits.max_replicas, floor))
+        prefill_n = (self._prefill_replicas(fc.rate_rps, self._most)
                      if obs.time_s - self._prefill_miss_s <= limits.scale_down_delay_s else 0)
         by_prefill = prefill_n > n
         n = max(n, prefill_n)

@@ -94,7 +94,9 @@ def _waiting(servers: int, load: float, z: float) -> float:
 
 
 def _tail_of(waiting: float, servers: int, load: float, service_s: float, wait_s: float, z: float) -> float:
-    decay = (servers - load) * max(wait_s, 0.0) / (max(service_s, 1e-9) * z)
+    # max(wait_s, 0.0) and max(service_s, 1e-9) as conditionals (a scan calls this for every
+    # size it tries; builtin max is a slow call in CPython 3.11)
+    decay = (servers - load) * (0.0 if 0.0 > wait_s else wait_s) / ((1e-9 if 1e-9 > service_s else service_s) * z)
     return waiting * math.exp(-decay)
 
 
@@ -131,7 +133,10 @@ def replicas_for_wait(
     per = max(slots, 1e-6)
 
     def at(k: int) -> tuple[float, float]:
-        s = min(service_at(k), service_s) if service_at is not None else service_s
+        if service_at is None:
+            return service_s, rate_rps * service_s
+        s = service_at(k)
+        s = service_s if service_s < s else s  # min(s, service_s); builtin min is slow in CPython 3.11
         return s, rate_rps * s
 
     # below this many replicas the queue is unstable; start the scan there
