@@ -21,6 +21,7 @@ import math
 from collections import deque
 from typing import NamedTuple
 
+from controller.law.minmax import max2, min2
 from controller.law.safety import hourly_cost
 from controller.law.settings import LawSettings
 from controller.law.spotwatch import SpotWatch
@@ -56,27 +57,27 @@ class MixPlanner:
 
     def plan(self, obs: Observation, needed: int, limits: Limits, cold_start_s: float, floor: int) -> Mix:
         use_spot = spot_usable(obs, limits)
-        spot = math.floor(needed * min(max(limits.spot_share, 0.0), 1.0)) if use_spot else 0
+        spot = math.floor(needed * min2(max2(limits.spot_share, 0.0), 1.0)) if use_spot else 0
         now = obs.time_s
         short = self.watch.update(now, spot, obs.ready_spot, cold_start_s)
         if short.cap is not None:
-            spot = min(spot, short.cap)
+            spot = min2(spot, short.cap)
         if spot > self._spot_target:
             self._growth.append((now, spot - self._spot_target))
         self._spot_target = spot
         while self._growth and self._growth[0][0] < now - cold_start_s:
             self._growth.popleft()
-        fresh = min(sum(n for _, n in self._growth), spot)
+        fresh = min2(sum(n for _, n in self._growth), spot)
         fallback = 0
         if use_spot:
-            not_ready = max(0, spot - obs.ready_spot)
+            not_ready = max2(0, spot - obs.ready_spot)
             # new on-demand only for spot that was lost or is late, not for spot just ordered
-            cover = max(0, not_ready - fresh)
+            cover = max2(0, not_ready - fresh)
             # make before break: on-demand already running beyond the base share stays
             # until the spot replacing it is ready (e.g. moving a warm fleet onto spot)
             running_od = (obs.ready_replicas - obs.ready_spot) + (obs.starting_replicas - obs.starting_spot)
-            keep = min(max(0, running_od - (needed - spot)), not_ready)
-            fallback = max(cover, keep)
+            keep = min2(max2(0, running_od - (needed - spot)), not_ready)
+            fallback = max2(cover, keep)
         note = "; ".join(n for n in (f"{fallback} on-demand covering spot not ready" if fallback else "",
                                      short.note) if n)
         return self._fit_budget(obs, limits, needed, spot, fallback, floor, note)

@@ -31,6 +31,7 @@ import math
 from collections import deque
 from typing import NamedTuple
 
+from controller.law.minmax import max2, min2
 from controller.law.online import SlidingQuantile
 
 
@@ -61,7 +62,7 @@ class RateForecaster:
         if not self._hist:
             return None
         now, latest = self._hist[-1]
-        self._keep_s = max(self._keep_s, horizon_s)
+        self._keep_s = max2(self._keep_s, horizon_s)
         while self._hist[0][0] < now - self._keep_s:
             self._hist.popleft()
         recent = [p for p in self._hist if p[0] >= now - horizon_s] if self._keep_s > horizon_s else list(self._hist)
@@ -75,15 +76,15 @@ class RateForecaster:
         base = self.growth.base(latest)
         # a ratio learnt at a light level, applied at a heavy one, must not plan for a rate
         # the service has never reached: the surges remembered bound it
-        surge = min(base * self.growth.ratio(), max(self.growth.highest, base))
+        surge = min2(base * self.growth.ratio(), max2(self.growth.highest, base))
         if surge > best:
-            best, basis = surge, f"x{surge / max(base, 1e-12):.2f} surge headroom"
+            best, basis = surge, f"x{surge / max2(base, 1e-12):.2f} surge headroom"
         trend = _sustained_slope(recent)
         if trend > 0:
             # a slope is extrapolated no further ahead than the history it was fitted on
             # reaches back (at start-up that history is a rate window still filling up)
             span = recent[-1][0] - recent[0][0]
-            guess = min(latest + trend * min(reach, span), cap)
+            guess = min2(latest + trend * min2(reach, span), cap)
             if guess > best:
                 best, basis = guess, "trend"
         window = 4.0 * self.interval_s
@@ -98,7 +99,7 @@ class RateForecaster:
                 left = window - (now - self._burst_since)
                 burst = True
                 if left > 0 and overloaded:
-                    jump = (latest - before[-1]) / max(now - t_prev, 1e-9)
+                    jump = (latest - before[-1]) / max2(now - t_prev, 1e-9)
                     # no `cap` here: the ramp's own geometry bounds it (a window that has
                     # seen a step for `elapsed` seconds shows elapsed/window of it)
                     guess = latest + jump * left
@@ -149,7 +150,7 @@ class GrowthQuantile:
     def base(self, latest: float) -> float:
         """What a surge is measured from: the recent level, or the latest rate if higher."""
         level = self.level
-        return latest if level is None else max(level, latest)
+        return latest if level is None else max2(level, latest)
 
     def update(self, time_s: float, rate: float, horizon_s: float) -> None:
         self._past_t.append(time_s)
@@ -161,7 +162,7 @@ class GrowthQuantile:
         while self._open and self._open[0][0] < time_s - horizon_s:
             t0, base, top, peak = self._open.popleft()
             if base > 0:
-                self._add(top / base, max(top, peak))
+                self._add(top / base, max2(top, peak))
         # an item's highest rate is that of every later one or more (it has seen all their
         # rates and its own; rates are finite, safety.py), so only the newest items up to
         # the first as high as `rate` rise
@@ -187,14 +188,14 @@ class GrowthQuantile:
 
     def ratio(self) -> float:
         r = self._ratios.quantile(self.q)
-        return 1.0 if r is None else max(1.0, r)
+        return 1.0 if r is None else max2(1.0, r)
 
 
 def _beyond_spread(x: float, before: list[float]) -> bool:
     """`x` lies more than three standard deviations above the mean of `before`."""
     k = len(before)
     mean = sum(before) / k
-    sd = math.sqrt(max(sum([r * r for r in before]) / k - mean * mean, 0.0) * k / (k - 1))
+    sd = math.sqrt(max2(sum([r * r for r in before]) / k - mean * mean, 0.0) * k / (k - 1))
     return x > mean + 3.0 * sd + 1e-9
 
 
@@ -207,7 +208,7 @@ def _sustained_slope(recent: list[tuple[float, float]]) -> float:
         slope = _slope(part)
         if slope <= 0:
             return 0.0
-        lowest = min(lowest, slope)
+        lowest = min2(lowest, slope)
     return lowest
 
 

@@ -25,6 +25,7 @@ from controller.law.capacity import CapacityEstimator, CapacityView, Sample
 from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
 from controller.law.forecast import Forecast, RateForecaster
+from controller.law.minmax import max2, min2
 from controller.law.queueing import replicas_for_wait
 from controller.law.safety import assess, floor_replicas, step_bound
 from controller.law.settings import LawSettings
@@ -72,7 +73,7 @@ class MeridianPolicy:
         self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
         # the bounds of every size (safety.clamp), read once: the limits never change
         self._floor = floor_replicas(limits)
-        self._most = max(limits.max_replicas, self._floor)
+        self._most = max2(limits.max_replicas, self._floor)
         self._base: int | None = None  # replicas needed for load, before spot fallback
         self._prefill_miss_s = -math.inf  # last look that missed with no queue at a busy batch
 
@@ -108,12 +109,12 @@ class MeridianPolicy:
         mix = self._mix.plan(obs, needed, limits, cold_s, floor)
         total, spot = mix.replicas, mix.spot
         if total > self._most:
-            total = max(limits.max_replicas, needed)  # the fallback never breaks max_replicas
+            total = max2(limits.max_replicas, needed)  # the fallback never breaks max_replicas
         self._base = needed
         reason = f"{self._action(obs.replicas, total)}: {why}" + (f"; {mix.note}" if mix.note else "")
         return Decision(
             replicas=total,
-            spot=min(spot, total),
+            spot=min2(spot, total),
             reason=reason,
             budget_limited=mix.budget_limited,
             metrics_available=health.rate_ok,
@@ -121,16 +122,14 @@ class MeridianPolicy:
         )
 
     def _clamp(self, n: int) -> int:
-        """safety.clamp with the bounds read once (conditionals, not min/max: in CPython 3.11
-        each builtin min/max call parses keyword arguments, several times the cost)."""
-        at_most = self._most if self._most < n else n
-        return at_most if at_most > self._floor else self._floor
+        """safety.clamp with the bounds read once."""
+        return max2(self._floor, min2(n, self._most))
 
     # -- steps ----------------------------------------------------------------------------
     def _cold_start(self, obs: Observation) -> float:
         """The planning cold start: the longest of the recent starts of either capacity type,
         the declared (or default) figure until one has been seen."""
-        spot_ready, spot_starting = max(obs.ready_spot, 0), max(obs.starting_spot, 0)
+        spot_ready, spot_starting = max2(obs.ready_spot, 0), max2(obs.starting_spot, 0)
         self._cold_od.update(obs.time_s, obs.ready_replicas - spot_ready, obs.starting_replicas - spot_starting)
         self._cold_spot.update(obs.time_s, spot_ready, spot_starting)
         return self._cold_od.estimate_s()
@@ -173,8 +172,8 @@ class MeridianPolicy:
             # half the room left above the no-load first token (the prompt mix's own prefill,
             # the queue-free TTFT line at zero load): a service whose long prompts alone come
             # near the objective must still be able to shrink while its load is light
-            floor = min(max(line.predict(0.0), 0.0), target)
-            edge = max(edge, floor + (target - floor) / 2.0)
+            floor = min2(max2(line.predict(0.0), 0.0), target)
+            edge = max2(edge, floor + (target - floor) / 2.0)
         return ttft > edge
 
     def _batch_busy(self, obs: Observation) -> bool:
@@ -239,7 +238,7 @@ class MeridianPolicy:
         concurrency = rate * service / cap
         if not math.isfinite(concurrency):
             return self._size_by_rate(obs, fc, view)
-        at_least = max(floor, math.ceil(concurrency))
+        at_least = max2(floor, math.ceil(concurrency))
         # Until a queue has shown the slot count, plan as if a replica had the probe bound's
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.
@@ -256,13 +255,13 @@ class MeridianPolicy:
             # ...but never more than keeps the offered load per replica at a level already
             # seen queue-free: a small guess must not add queueing headroom to a fleet
             # that has shown it needs none
-            seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
+            seen = max2(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
         prefill_n = (self._prefill_replicas(fc.rate_rps, self._most)
                      if obs.time_s - self._prefill_miss_s <= limits.scale_down_delay_s else 0)
         by_prefill = prefill_n > n
-        n = max(n, prefill_n)
+        n = max2(n, prefill_n)
         guard = self._saturation_guard(obs)
         if guard > n:
             n = guard
@@ -294,7 +293,7 @@ class MeridianPolicy:
         room = self.objective.ttft_s - self._capacity.ttft_spread() - line.predict(0.0)
         if room <= 0:
             return 0
-        return min(at_most, math.ceil(rate * b / room))
+        return min2(at_most, math.ceil(rate * b / room))
 
     def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
         """No in-flight data to model with: size on the best rate per replica seen healthy."""
@@ -314,7 +313,7 @@ class MeridianPolicy:
         if queued < 1.0 or view.slots is None:
             return queued
         serving = obs.ready_replicas * view.slots / service
-        return queued + max(0.0, rate - serving) * cold_s
+        return queued + max2(0.0, rate - serving) * cold_s
 
     def _saturation_guard(self, obs: Observation) -> int:
         """Closed-loop backstop: the objective is missed while requests queue, yet the model

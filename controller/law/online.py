@@ -7,6 +7,8 @@ import math
 from bisect import bisect_left, insort
 from collections import deque
 
+from controller.law.minmax import max2, min2
+
 
 class ShiftDetector:
     """Two-sided run test: `patience` relative surprises larger than `shift` in a row, on
@@ -19,7 +21,7 @@ class ShiftDetector:
         self._run = 0  # signed length of the current run of surprises
 
     def moved(self, observed: float, expected: float) -> bool:
-        rel = (observed - expected) / max(abs(expected), 1e-12)
+        rel = (observed - expected) / max2(abs(expected), 1e-12)
         if abs(rel) > self.shift:
             side = 1 if rel > 0 else -1
             self._run = self._run + side if self._run * side > 0 else side
@@ -141,12 +143,12 @@ class ForgettingLine:
             return 0.0
         mx = self.mean_x()
         var = self._wxx / self._w - mx * mx
-        if var <= (self.min_spread * max(abs(mx), 1e-9)) ** 2:
+        if var <= (self.min_spread * max2(abs(mx), 1e-9)) ** 2:
             return 0.0
         my = self.mean_y()
         cov = self._wxy / self._w - mx * my
         b = cov / var
-        resid = max(self._wyy / self._w - my * my - b * cov, 0.0)
+        resid = max2(self._wyy / self._w - my * my - b * cov, 0.0)
         se = math.sqrt(resid / (var * dof))
         # two-sided 95 % Student t critical value, approximated as 1.96 + 3/dof
         # (within 0.25 of the tabled value from 3 degrees of freedom up)
@@ -162,10 +164,10 @@ class ForgettingLine:
         if self._w <= 2.0:
             return 0.0
         mx, my, b = self._fitted()
-        var_y = max(self._wyy / self._w - my * my, 0.0)
+        var_y = max2(self._wyy / self._w - my * my, 0.0)
         var_x = self._wxx / self._w - mx * mx
         cov = self._wxy / self._w - mx * my
-        return math.sqrt(max(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
+        return math.sqrt(max2(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
 
     def predict(self, x: float) -> float:
         mx, my, b = self._fitted()
@@ -195,4 +197,4 @@ class SlidingQuantile:
         n = len(self._sorted)
         if n < self.min_samples:
             return None
-        return self._sorted[min(n - 1, max(0, int(q * n)))]
+        return self._sorted[min2(n - 1, max2(0, int(q * n)))]

@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from controller.law.minmax import max2, min2
+
 EXACT_UP_TO = 64  # servers; above this the normal approximation of the CDF is accurate
 
 
@@ -53,7 +55,7 @@ def erlang_b(servers: int, load: float) -> float:
     cdf = _normal_cdf((servers + 0.5 - load) / math.sqrt(load))
     if cdf <= 0.0:
         return 1.0
-    return min(1.0, math.exp(log_pmf) / cdf)
+    return min2(1.0, math.exp(log_pmf) / cdf)
 
 
 def erlang_c(servers: int, load: float) -> float:
@@ -72,7 +74,7 @@ def wait_tail(servers: int, load: float, service_s: float, wait_s: float, peaked
         return 0.0
     if servers <= load:
         return 1.0
-    z = max(peakedness, 1.0)
+    z = max2(peakedness, 1.0)
     return _tail_of(_waiting(servers, load, z), servers, load, service_s, wait_s, z)
 
 
@@ -82,7 +84,7 @@ def wait_quantile(servers: int, load: float, service_s: float, tail: float, peak
         return 0.0
     if servers <= load:
         return math.inf
-    z = max(peakedness, 1.0)
+    z = max2(peakedness, 1.0)
     return _quantile_of(_waiting(servers, load, z), servers, load, service_s, tail, z)
 
 
@@ -94,9 +96,7 @@ def _waiting(servers: int, load: float, z: float) -> float:
 
 
 def _tail_of(waiting: float, servers: int, load: float, service_s: float, wait_s: float, z: float) -> float:
-    # max(wait_s, 0.0) and max(service_s, 1e-9) as conditionals (a scan calls this for every
-    # size it tries; builtin max is a slow call in CPython 3.11)
-    decay = (servers - load) * (0.0 if 0.0 > wait_s else wait_s) / ((1e-9 if 1e-9 > service_s else service_s) * z)
+    decay = (servers - load) * max2(wait_s, 0.0) / (max2(service_s, 1e-9) * z)
     return waiting * math.exp(-decay)
 
 
@@ -130,18 +130,15 @@ def replicas_for_wait(
     load = rate_rps * service_s
     if load <= 0.0:
         return at_least, 0.0
-    per = max(slots, 1e-6)
+    per = max2(slots, 1e-6)
 
     def at(k: int) -> tuple[float, float]:
-        if service_at is None:
-            return service_s, rate_rps * service_s
-        s = service_at(k)
-        s = service_s if service_s < s else s  # min(s, service_s); builtin min is slow in CPython 3.11
+        s = min2(service_at(k), service_s) if service_at is not None else service_s
         return s, rate_rps * s
 
     # below this many replicas the queue is unstable; start the scan there
-    n = max(at_least, int(load / per) + 1) if service_at is None else at_least
-    z = max(peakedness, 1.0)
+    n = max2(at_least, int(load / per) + 1) if service_at is None else at_least
+    z = max2(peakedness, 1.0)
     while n < at_most:
         servers = int(n * per)
         s, a = at(n)
@@ -150,6 +147,6 @@ def replicas_for_wait(
             if _tail_of(waiting, servers, a, s, wait_budget_s, z) <= tail:
                 return n, _quantile_of(waiting, servers, a, s, tail, z)
         n += 1
-    n = min(n, at_most)
+    n = min2(n, at_most)
     s, a = at(n)
     return n, wait_quantile(int(n * per), a, s, tail, peakedness)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from controller.law.minmax import max2, min2
 from controller.law.types import Limits, Observation
 
 
@@ -50,12 +51,12 @@ def assess(obs: Observation, stale_after_s: float) -> Health:
 
 
 def floor_replicas(limits: Limits) -> int:
-    return max(limits.min_replicas, 1)
+    return max2(limits.min_replicas, 1)
 
 
 def clamp(n: int, limits: Limits) -> int:
     floor = floor_replicas(limits)
-    return max(floor, min(n, max(limits.max_replicas, floor)))
+    return max2(floor, min2(n, max2(limits.max_replicas, floor)))
 
 
 def step_bound(n: int, previous: int, limits: Limits) -> int:

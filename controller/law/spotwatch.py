@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from controller.law.minmax import min2
+
 
 # a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class SpotPlan(NamedTuple):
@@ -71,7 +73,7 @@ class SpotWatch:
         if self._probe_since is not None and now - self._probe_since >= wait_s:
             self._probe_since = None
             self._retry_at = now + self.backoff_s
-            self.backoff_s = min(self.backoff_max_s, 2 * self.backoff_s)
+            self.backoff_s = min2(self.backoff_max_s, 2 * self.backoff_s)
         if self._probe_since is None and now >= self._retry_at:
             self._probe_since = now
         if self._probe_since is not None:
@@ -85,7 +87,7 @@ class SpotWatch:
         self.cap = ready_spot
         self._stalled_since = None
         self._retry_at = now + self.backoff_s
-        self.backoff_s = min(self.backoff_max_s, 2 * self.backoff_s)
+        self.backoff_s = min2(self.backoff_max_s, 2 * self.backoff_s)
         return SpotPlan(self.cap, f"spot short: no spot became ready in {wait_s:.0f} s ({self.give_up:g} cold "
                         f"starts), planning {ready_spot} of {target} on spot and the rest on on-demand; "
                         f"retrying spot in {self._retry_at - now:.0f} s")
