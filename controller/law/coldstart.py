@@ -35,9 +35,10 @@ class ColdStartLearner:
         # a replica first seen starting now was ordered after the previous look: count
         # from then, so a sample never under-states the cold start
         started_at = self._last_time
-        became_ready = min2(max2(ready - ready0, 0), len(self._starters))
-        for _ in range(became_ready):
-            self._samples.append(time_s - self._starters.popleft())
+        if ready > ready0:
+            became_ready = min2(ready - ready0, len(self._starters))
+            for _ in range(became_ready):
+                self._samples.append(time_s - self._starters.popleft())
         # whatever is left of the change in `starting` is new starts or cancellations
         missing = max2(starting, 0) - len(self._starters)
         if missing > 0:

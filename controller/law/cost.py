@@ -67,9 +67,9 @@ class MixPlanner:
         self._spot_target = spot
         while self._growth and self._growth[0][0] < now - cold_start_s:
             self._growth.popleft()
-        fresh = min2(sum(n for _, n in self._growth), spot)
         fallback = 0
         if use_spot:
+            fresh = min2(sum(n for _, n in self._growth), spot)
             not_ready = max2(0, spot - obs.ready_spot)
             # new on-demand only for spot that was lost or is late, not for spot just ordered
             cover = max2(0, not_ready - fresh)
@@ -78,8 +78,8 @@ class MixPlanner:
             running_od = (obs.ready_replicas - obs.ready_spot) + (obs.starting_replicas - obs.starting_spot)
             keep = min2(max2(0, running_od - (needed - spot)), not_ready)
             fallback = max2(cover, keep)
-        note = "; ".join(n for n in (f"{fallback} on-demand covering spot not ready" if fallback else "",
-                                     short.note) if n)
+        cover_note = f"{fallback} on-demand covering spot not ready" if fallback else ""
+        note = f"{cover_note}; {short.note}" if cover_note and short.note else cover_note or short.note
         return self._fit_budget(obs, limits, needed, spot, fallback, floor, note)
 
     def _fit_budget(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple
 
 from controller.law.minmax import max2, min2
@@ -79,12 +80,12 @@ class RateForecaster:
         surge = min2(base * self.growth.ratio(), max2(self.growth.highest, base))
         if surge > best:
             best, basis = surge, f"x{surge / max2(base, 1e-12):.2f} surge headroom"
-        trend = _sustained_slope(recent)
+        # a slope is extrapolated no further ahead than the history it was fitted on
+        # reaches back (at start-up that history is a rate window still filling up)
+        ahead = min2(reach, recent[-1][0] - recent[0][0])
+        trend = _sustained_slope(recent, lambda slope: min2(latest + slope * ahead, cap) > best)
         if trend > 0:
-            # a slope is extrapolated no further ahead than the history it was fitted on
-            # reaches back (at start-up that history is a rate window still filling up)
-            span = recent[-1][0] - recent[0][0]
-            guess = min2(latest + trend * min2(reach, span), cap)
+            guess = min2(latest + trend * ahead, cap)
             if guess > best:
                 best, basis = guess, "trend"
         window = 4.0 * self.interval_s
@@ -199,14 +200,16 @@ def _beyond_spread(x: float, before: list[float]) -> bool:
     return x > mean + 3.0 * sd + 1e-9
 
 
-def _sustained_slope(recent: list[tuple[float, float]]) -> float:
+def _sustained_slope(recent: list[tuple[float, float]], wins: Callable[[float], bool]) -> float:
     """The smallest least-squares slope of the three thirds of `recent` when every third
-    rises, else 0.0: a third that does not rise settles it, so the rest are not fitted."""
+    rises and `wins` (the forecast it extrapolates to beats the best one so far), else 0.0.
+    The trend is at most any third's slope and a forecast grows with the slope, so a third
+    that does not rise, or does not win, settles it: the rest are not fitted."""
     third = len(recent) // 3
     lowest = math.inf
     for part in (recent[: third + 1], recent[third : 2 * third + 1], recent[2 * third :]):
         slope = _slope(part)
-        if slope <= 0:
+        if slope <= 0 or not wins(slope):
             return 0.0
         lowest = min2(lowest, slope)
     return lowest

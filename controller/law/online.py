@@ -134,18 +134,17 @@ class ForgettingLine:
     def _fitted(self) -> tuple[float, float, float]:
         """(mean x, mean y, slope) of the samples so far."""
         if self._fit is None:
-            self._fit = (self.mean_x(), self.mean_y(), self._fit_slope())
+            mx, my = self.mean_x(), self.mean_y()
+            self._fit = (mx, my, self._fit_slope(mx, my))
         return self._fit
 
-    def _fit_slope(self) -> float:
+    def _fit_slope(self, mx: float, my: float) -> float:
         dof = self._w - 2.0
         if dof < 3.0:
             return 0.0
-        mx = self.mean_x()
         var = self._wxx / self._w - mx * mx
         if var <= (self.min_spread * max2(abs(mx), 1e-9)) ** 2:
             return 0.0
-        my = self.mean_y()
         cov = self._wxy / self._w - mx * my
         b = cov / var
         resid = max2(self._wyy / self._w - my * my - b * cov, 0.0)

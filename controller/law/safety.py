@@ -37,11 +37,11 @@ def assess(obs: Observation, stale_after_s: float) -> Health:
         return Health(False, False, f"metrics stale (age {shown} > {stale_after_s:.0f} s)")
     if _bad(obs.arrival_rate_rps):
         return Health(False, False, f"arrival rate unusable ({obs.arrival_rate_rps!r})")
-    missing = [
-        name
-        for name, value in (("in_flight", obs.in_flight), ("queued", obs.queued))
-        if _bad(value)
-    ]
+    missing = []
+    if _bad(obs.in_flight):
+        missing.append("in_flight")
+    if _bad(obs.queued):
+        missing.append("queued")
     # TTFT is legitimately absent when nothing arrived in the window
     if obs.arrival_rate_rps > 0 and _bad(obs.ttft_quantile_s):
         missing.append("ttft_quantile")
