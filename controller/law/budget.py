@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 
+from controller.law.minmax import max2, min2
+
 
 class MissBudget:
     def __init__(self, allowed: float, prior_alpha: float, step: float, allowance: float | None = None):
@@ -57,14 +59,14 @@ class MissBudget:
         self.runs += int(spoilt and not self._last_spoilt)
         self._last_spoilt = spoilt
         if self.allowance is not None:
-            self.allowed = max(self.floor, self.allowance - self.unfixable / self.looks - self.margin())
+            self.allowed = max2(self.floor, self.allowance - self.unfixable / self.looks - self.margin())
         alpha = self.alpha + self.step * (self.allowed - (1.0 if missed else 0.0))
         # Their Lemma 4.1 keeps alpha in [-step, 1 + step] because at alpha <= 0 the
         # interval is infinite and nothing misses. Here the top quantile is the largest
         # surge seen, which a new record can still outrun: such a miss says nothing about
         # which quantile to plan for, so alpha keeps the lemma's bounds instead of winding
         # up for hours of maximal headroom.
-        self.alpha = min(1.0 + self.step, max(-self.step, alpha))
+        self.alpha = min2(1.0 + self.step, max2(-self.step, alpha))
 
     def margin(self) -> float:
         """How far the share of missed looks of a run this long may fall above its long-run
@@ -80,4 +82,4 @@ class MissBudget:
     @property
     def quantile(self) -> float:
         """The surge quantile to provision for (1.0 = the highest surge seen)."""
-        return min(1.0, max(0.0, 1.0 - self.alpha))
+        return min2(1.0, max2(0.0, 1.0 - self.alpha))

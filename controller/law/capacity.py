@@ -20,14 +20,15 @@ the observation stream and relearnt when it changes:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from controller.law.minmax import max2, min2
 from controller.law.online import ForgettingLine
 from controller.law.settings import LawSettings
 
 
-@dataclass(frozen=True)
-class Sample:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Sample(NamedTuple):
     """One healthy observation reduced to what the estimator needs."""
 
     time_s: float
@@ -38,8 +39,8 @@ class Sample:
     ttft_q_s: float | None
 
 
-@dataclass(frozen=True)
-class CapacityView:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class CapacityView(NamedTuple):
     service_s: float | None  # mean slot-holding time at the planning concurrency
     slots: float | None  # batch slots per replica, None until a queue has been seen
     safe_concurrency: float | None  # highest per-replica in-flight seen with no queue
@@ -116,15 +117,15 @@ class CapacityEstimator:
             # no request waited for a slot: the replicas held this many at once, so they have
             # at least this many slots (whatever the TTFT, which prefill may dominate)
             if per_replica is not None:
-                self.safe_concurrency = max(self.safe_concurrency or 0.0, per_replica)
+                self.safe_concurrency = max2(self.safe_concurrency or 0.0, per_replica)
                 if self.slots is not None:
-                    self.safe_concurrency = min(self.safe_concurrency, self.slots)
+                    self.safe_concurrency = min2(self.safe_concurrency, self.slots)
                 if self.service.weight > 0 and x.rate_rps > 0:
                     # the mean (offered) concurrency of this queue-free minute
                     mean_load = x.rate_rps * self.service.mean_y() / x.ready
-                    self.safe_mean_concurrency = max(self.safe_mean_concurrency or 0.0, min(mean_load, per_replica * 2))
+                    self.safe_mean_concurrency = max2(self.safe_mean_concurrency or 0.0, min2(mean_load, per_replica * 2))
             if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
-                self.safe_rate = max(self.safe_rate or 0.0, x.rate_rps / x.ready)
+                self.safe_rate = max2(self.safe_rate or 0.0, x.rate_rps / x.ready)
 
     def _learn_peakedness(self, x: Sample, queued: float) -> None:
         """In an infinite-server group (every request served at once) Poisson arrivals keep
@@ -135,7 +136,7 @@ class CapacityEstimator:
         error, on the safe side. Waiting requests count at a queue's onset: the bursts that
         outrun the slots are the ones the estimate must not miss, while a standing backlog
         (a queue seen look after look) is overload, which the sizing drains, not burstiness."""
-        load = x.rate_rps * max(self.service.predict(x.rate_rps / x.ready), 1e-3)
+        load = x.rate_rps * max2(self.service.predict(x.rate_rps / x.ready), 1e-3)
         if load >= 1.0:
             sample = (x.in_flight + queued - load) ** 2 / load
             f = self.s.forget
@@ -144,7 +145,7 @@ class CapacityEstimator:
 
     @property
     def peakedness(self) -> float:
-        return max(1.0, self._z_num / self._z_den) if self._z_den > 0 else 1.0
+        return max2(1.0, self._z_num / self._z_den) if self._z_den > 0 else 1.0
 
     def _learn_saturated_service(self, x: Sample, queue_growth_rps: float) -> None:
         """With every slot busy, the served rate is the arrival rate less the queue's growth,
@@ -194,28 +195,21 @@ class CapacityEstimator:
         return self._view
 
     def _read_view(self) -> CapacityView:
-        service_mean = max(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
-
-        def service_at_concurrency(c: float) -> float:
-            # the rate per replica that keeps `c` slots busy, then the service time there
-            return max(self.service.predict(c / service_mean), 1e-3)
-
-        caps: list[tuple[float, str]] = []
+        service_mean = max2(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
         if self.slots is not None:
-            caps.append((self.slots, "slots"))
+            cap, by = self.slots, "slots"
         elif self.safe_concurrency is not None and self.safe_concurrency > 0:
-            caps.append((self.safe_concurrency * self.s.probe_growth, "probe"))
-        if caps:
-            cap, by = min(caps)
+            cap, by = self.safe_concurrency * self.s.probe_growth, "probe"
         else:
             cap, by = None, "none"
         service = None
         if service_mean is not None:
-            service = service_at_concurrency(cap) if cap is not None else service_mean
+            # at the cap: the rate per replica that keeps `cap` slots busy, then the service time there
+            service = max2(self.service.predict(cap / service_mean), 1e-3) if cap is not None else service_mean
         first = None
         if self.first_token.weight > 0:
             at = cap / service if cap is not None and service else self.first_token.mean_x()
-            first = max(self.first_token.predict(at) + self.ttft_spread(), 0.0)
+            first = max2(self.first_token.predict(at) + self.ttft_spread(), 0.0)
         return CapacityView(
             service_s=service,
             slots=self.slots,
@@ -236,7 +230,8 @@ class CapacityEstimator:
             return None
         b = self.service.slope()
         a = self.service.mean_y() - b * self.service.mean_x()
-        return lambda n: max(a + b * rate / max(n, 1), 1e-3)
+
+        return lambda n: max2(a + b * rate / max2(n, 1), 1e-3)
 
     def ttft_spread(self) -> float:
         """How far a bad window's (1 %) queue-free TTFT percentile lies above the fitted line."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from controller.law.minmax import max2, min2
+
 
 class ColdStartLearner:
     KEEP = 16  # recent samples; the planning figure is their maximum (a high quantile)
@@ -25,7 +27,7 @@ class ColdStartLearner:
     def update(self, time_s: float, ready: int, starting: int) -> None:
         if self._last is None:
             # starters already present at the first look: age unknown, assume just started
-            self._starters.extend([time_s] * max(starting, 0))
+            self._starters.extend([time_s] * max2(starting, 0))
             self._last = (ready, starting)
             self._last_time = time_s
             return
@@ -33,11 +35,12 @@ class ColdStartLearner:
         # a replica first seen starting now was ordered after the previous look: count
         # from then, so a sample never under-states the cold start
         started_at = self._last_time
-        became_ready = min(max(ready - ready0, 0), len(self._starters))
-        for _ in range(became_ready):
-            self._samples.append(time_s - self._starters.popleft())
+        if ready > ready0:
+            became_ready = min2(ready - ready0, len(self._starters))
+            for _ in range(became_ready):
+                self._samples.append(time_s - self._starters.popleft())
         # whatever is left of the change in `starting` is new starts or cancellations
-        missing = max(starting, 0) - len(self._starters)
+        missing = max2(starting, 0) - len(self._starters)
         if missing > 0:
             self._starters.extend([started_at] * missing)
         for _ in range(-missing if missing < 0 else 0):

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from controller.law.minmax import max2, min2
 from controller.law.safety import hourly_cost
 from controller.law.settings import LawSettings
 from controller.law.spotwatch import SpotWatch
 from controller.law.types import Limits, Observation
 
 
-@dataclass(frozen=True)
-class Mix:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Mix(NamedTuple):
     replicas: int  # total = needed + fallback
     spot: int
     fallback: int  # on-demand replicas covering spot that is not ready
@@ -56,41 +57,43 @@ class MixPlanner:
 
     def plan(self, obs: Observation, needed: int, limits: Limits, cold_start_s: float, floor: int) -> Mix:
         use_spot = spot_usable(obs, limits)
-        spot = math.floor(needed * min(max(limits.spot_share, 0.0), 1.0)) if use_spot else 0
+        spot = math.floor(needed * min2(max2(limits.spot_share, 0.0), 1.0)) if use_spot else 0
         now = obs.time_s
         short = self.watch.update(now, spot, obs.ready_spot, cold_start_s)
         if short.cap is not None:
-            spot = min(spot, short.cap)
+            spot = min2(spot, short.cap)
         if spot > self._spot_target:
             self._growth.append((now, spot - self._spot_target))
         self._spot_target = spot
         while self._growth and self._growth[0][0] < now - cold_start_s:
             self._growth.popleft()
-        fresh = min(sum(n for _, n in self._growth), spot)
         fallback = 0
         if use_spot:
-            not_ready = max(0, spot - obs.ready_spot)
+            fresh = min2(sum(n for _, n in self._growth), spot)
+            not_ready = max2(0, spot - obs.ready_spot)
             # new on-demand only for spot that was lost or is late, not for spot just ordered
-            cover = max(0, not_ready - fresh)
+            cover = max2(0, not_ready - fresh)
             # make before break: on-demand already running beyond the base share stays
             # until the spot replacing it is ready (e.g. moving a warm fleet onto spot)
             running_od = (obs.ready_replicas - obs.ready_spot) + (obs.starting_replicas - obs.starting_spot)
-            keep = min(max(0, running_od - (needed - spot)), not_ready)
-            fallback = max(cover, keep)
-        note = "; ".join(n for n in (f"{fallback} on-demand covering spot not ready" if fallback else "",
-                                     short.note) if n)
+            keep = min2(max2(0, running_od - (needed - spot)), not_ready)
+            fallback = max2(cover, keep)
+        cover_note = f"{fallback} on-demand covering spot not ready" if fallback else ""
+        note = f"{cover_note}; {short.note}" if cover_note and short.note else cover_note or short.note
         return self._fit_budget(obs, limits, needed, spot, fallback, floor, note)
 
     def _fit_budget(
         self, obs: Observation, limits: Limits, needed: int, spot: int, fallback: int, floor: int, note: str
     ) -> Mix:
         budget = limits.budget_per_hour
+        if budget is None:
+            return Mix(needed + fallback, spot, fallback, False, note)
         p_od, p_spot = obs.price_on_demand_per_hour, obs.price_spot_per_hour if spot else None
 
         def cost(n: int, s: int, f: int) -> float:
             return hourly_cost(n - s + f, s, p_od, p_spot)
 
-        if budget is None or cost(needed, spot, fallback) <= budget:
+        if cost(needed, spot, fallback) <= budget:
             return Mix(needed + fallback, spot, fallback, False, note)
         share = spot / needed if needed else 0.0
         # the fallback is insurance: it goes first, then replicas, down to the floor

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import NamedTuple
 
+from controller.law.minmax import max2, min2
 from controller.law.online import SlidingQuantile
 
 
-@dataclass(frozen=True)
-class Forecast:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Forecast(NamedTuple):
     rate_rps: float
     latest_rps: float
     basis: str  # "level", "peak-hold", "trend" or "burst"
@@ -61,11 +63,12 @@ class RateForecaster:
         if not self._hist:
             return None
         now, latest = self._hist[-1]
-        self._keep_s = max(self._keep_s, horizon_s)
+        self._keep_s = max2(self._keep_s, horizon_s)
         while self._hist[0][0] < now - self._keep_s:
             self._hist.popleft()
         recent = [p for p in self._hist if p[0] >= now - horizon_s] if self._keep_s > horizon_s else list(self._hist)
-        peak = max([r for _, r in recent])
+        rates = [r for _, r in recent]
+        peak = max(rates)
         cap = latest * self.max_ratio
         reach = horizon_s + self.interval_s
         best, basis, burst = latest, "level", False
@@ -74,33 +77,30 @@ class RateForecaster:
         base = self.growth.base(latest)
         # a ratio learnt at a light level, applied at a heavy one, must not plan for a rate
         # the service has never reached: the surges remembered bound it
-        surge = min(base * self.growth.ratio(), max(self.growth.highest, base))
+        surge = min2(base * self.growth.ratio(), max2(self.growth.highest, base))
         if surge > best:
-            best, basis = surge, f"x{surge / max(base, 1e-12):.2f} surge headroom"
-        third = len(recent) // 3
-        trend = min(_slope(recent[: third + 1]), _slope(recent[third : 2 * third + 1]), _slope(recent[2 * third :]))
+            best, basis = surge, f"x{surge / max2(base, 1e-12):.2f} surge headroom"
+        # a slope is extrapolated no further ahead than the history it was fitted on
+        # reaches back (at start-up that history is a rate window still filling up)
+        ahead = min2(reach, recent[-1][0] - recent[0][0])
+        trend = _sustained_slope(recent, lambda slope: min2(latest + slope * ahead, cap) > best)
         if trend > 0:
-            # a slope is extrapolated no further ahead than the history it was fitted on
-            # reaches back (at start-up that history is a rate window still filling up)
-            span = recent[-1][0] - recent[0][0]
-            guess = min(latest + trend * min(reach, span), cap)
+            guess = min2(latest + trend * ahead, cap)
             if guess > best:
                 best, basis = guess, "trend"
         window = 4.0 * self.interval_s
         if len(recent) >= 4:
-            before = [r for _, r in recent[:-1]]
-            k = len(before)
-            mean = sum(before) / k
-            sd = math.sqrt(max(sum([r * r for r in before]) / k - mean * mean, 0.0) * k / (k - 1))
+            before = rates[:-1]
             t_prev = recent[-2][0]
             rising = latest > before[-1]
-            if rising and (latest > mean + 3.0 * sd + 1e-9 or self._burst_since is not None):
+            # (a burst already under way, or no rise at all, needs no test against the spread)
+            if rising and (self._burst_since is not None or _beyond_spread(latest, before)):
                 if self._burst_since is None:
                     self._burst_since = t_prev
                 left = window - (now - self._burst_since)
                 burst = True
                 if left > 0 and overloaded:
-                    jump = (latest - before[-1]) / max(now - t_prev, 1e-9)
+                    jump = (latest - before[-1]) / max2(now - t_prev, 1e-9)
                     # no `cap` here: the ramp's own geometry bounds it (a window that has
                     # seen a step for `elapsed` seconds shows elapsed/window of it)
                     guess = latest + jump * left
@@ -130,7 +130,9 @@ class GrowthQuantile:
         self.q = q
         self._open: deque[list[float]] = deque()  # [time, level, highest rate, highest demand since]
         self._ratios = SlidingQuantile(keep, min_samples)
-        self._past: deque[tuple[float, float]] = deque()  # rates of the last horizon
+        # times and rates of the last horizon, apart: the level sums the rates as they are
+        self._past_t: deque[float] = deque()
+        self._past_r: deque[float] = deque()
         self._level: float | None = None
         self._tops = SlidingQuantile(keep, min_samples=1)  # the top of each ratio, for the highest
 
@@ -149,20 +151,26 @@ class GrowthQuantile:
     def base(self, latest: float) -> float:
         """What a surge is measured from: the recent level, or the latest rate if higher."""
         level = self.level
-        return latest if level is None else max(level, latest)
+        return latest if level is None else max2(level, latest)
 
     def update(self, time_s: float, rate: float, horizon_s: float) -> None:
-        self._past.append((time_s, rate))
-        while self._past[0][0] <= time_s - horizon_s:
-            self._past.popleft()
-        self._level = math.fsum([r for _, r in self._past]) / len(self._past)
+        self._past_t.append(time_s)
+        self._past_r.append(rate)
+        while self._past_t[0] <= time_s - horizon_s:
+            self._past_t.popleft()
+            self._past_r.popleft()
+        self._level = math.fsum(self._past_r) / len(self._past_r)
         while self._open and self._open[0][0] < time_s - horizon_s:
             t0, base, top, peak = self._open.popleft()
             if base > 0:
-                self._add(top / base, max(top, peak))
-        for item in self._open:
-            if rate > item[2]:
-                item[2] = rate
+                self._add(top / base, max2(top, peak))
+        # an item's highest rate is that of every later one or more (it has seen all their
+        # rates and its own; rates are finite, safety.py), so only the newest items up to
+        # the first as high as `rate` rise
+        for item in reversed(self._open):
+            if not rate > item[2]:
+                break
+            item[2] = rate
         self._open.append([time_s, self.base(rate), rate, rate])
 
     def note_demand(self, demand: float) -> None:
@@ -181,7 +189,30 @@ class GrowthQuantile:
 
     def ratio(self) -> float:
         r = self._ratios.quantile(self.q)
-        return 1.0 if r is None else max(1.0, r)
+        return 1.0 if r is None else max2(1.0, r)
+
+
+def _beyond_spread(x: float, before: list[float]) -> bool:
+    """`x` lies more than three standard deviations above the mean of `before`."""
+    k = len(before)
+    mean = sum(before) / k
+    sd = math.sqrt(max2(sum([r * r for r in before]) / k - mean * mean, 0.0) * k / (k - 1))
+    return x > mean + 3.0 * sd + 1e-9
+
+
+def _sustained_slope(recent: list[tuple[float, float]], wins: Callable[[float], bool]) -> float:
+    """The smallest least-squares slope of the three thirds of `recent` when every third
+    rises and `wins` (the forecast it extrapolates to beats the best one so far), else 0.0.
+    The trend is at most any third's slope and a forecast grows with the slope, so a third
+    that does not rise, or does not win, settles it: the rest are not fitted."""
+    third = len(recent) // 3
+    lowest = math.inf
+    for part in (recent[: third + 1], recent[third : 2 * third + 1], recent[2 * third :]):
+        slope = _slope(part)
+        if slope <= 0 or not wins(slope):
+            return 0.0
+        lowest = min2(lowest, slope)
+    return lowest
 
 
 def _slope(points: list[tuple[float, float]]) -> float:

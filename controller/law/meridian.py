@@ -18,22 +18,23 @@ always gives the same decisions. Imports only the standard library and this pack
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from controller.law.budget import MissBudget
 from controller.law.capacity import CapacityEstimator, CapacityView, Sample
 from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
 from controller.law.forecast import Forecast, RateForecaster
+from controller.law.minmax import max2, min2
 from controller.law.queueing import replicas_for_wait
-from controller.law.safety import assess, clamp, floor_replicas, step_bound
+from controller.law.safety import assess, floor_replicas, step_bound
 from controller.law.settings import LawSettings
 from controller.law.stabilise import Stabiliser
 from controller.law.types import Decision, Limits, Objective, Observation
 
 
-@dataclass(frozen=True)
-class Sizing:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class Sizing(NamedTuple):
     replicas: int
     predicted_ttft_s: float | None
     why: str
@@ -70,15 +71,18 @@ class MeridianPolicy:
         self._mix = MixPlanner(s)
         allowance = 1.0 - objective.window_attainment
         self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
+        # the bounds of every size (safety.clamp), read once: the limits never change
+        self._floor = floor_replicas(limits)
+        self._most = max2(limits.max_replicas, self._floor)
         self._base: int | None = None  # replicas needed for load, before spot fallback
         self._prefill_miss_s = -math.inf  # last look that missed with no queue at a busy batch
 
     # -- the decision -------------------------------------------------------------------
     def decide(self, obs: Observation) -> Decision:
         limits, s = self.limits, self.settings
-        floor = floor_replicas(limits)
+        floor = self._floor
         cold_s = self._cold_start(obs)
-        current = self._base if self._base is not None else clamp(obs.replicas, limits)
+        current = self._base if self._base is not None else self._clamp(obs.replicas)
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
             self._learn(obs)
@@ -88,7 +92,7 @@ class MeridianPolicy:
         if not health.rate_ok:
             needed, why = current, f"{health.problem}: holding {current}"
         else:
-            sized = self._size(obs, cold_s + s.interval_s)
+            sized = self._size(obs, cold_s + s.interval_s, floor)
             predicted = sized.predicted_ttft_s
             rec = sized.replicas
             why = sized.why
@@ -97,53 +101,56 @@ class MeridianPolicy:
             elif rec < current and self._latency_tight(obs):
                 rec, why = current, (f"p{self.objective.percentile:g} TTFT {obs.ttft_quantile_s:.2f} s has used over "
                                      f"half the planning margin: no scale-down; {why}")
-            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, limits))
+            settled = self._stabiliser.apply(obs.time_s, current, self._clamp(rec))
             needed = settled.replicas
             if settled.note:
                 why = f"{why}; {settled.note}"
-        needed = clamp(step_bound(clamp(needed, limits), current, limits), limits)
+        needed = self._clamp(step_bound(self._clamp(needed), current, limits))
         mix = self._mix.plan(obs, needed, limits, cold_s, floor)
         total, spot = mix.replicas, mix.spot
-        if total > max(limits.max_replicas, floor):
-            total = max(limits.max_replicas, needed)  # the fallback never breaks max_replicas
+        if total > self._most:
+            total = max2(limits.max_replicas, needed)  # the fallback never breaks max_replicas
         self._base = needed
-        notes = [n for n in (mix.note,) if n]
-        action = self._action(obs.replicas, total)
-        reason = "; ".join([f"{action}: {why}"] + notes)
+        reason = f"{self._action(obs.replicas, total)}: {why}" + (f"; {mix.note}" if mix.note else "")
         return Decision(
             replicas=total,
-            spot=min(spot, total),
+            spot=min2(spot, total),
             reason=reason,
             budget_limited=mix.budget_limited,
             metrics_available=health.rate_ok,
             predicted_ttft_s=predicted,
         )
 
+    def _clamp(self, n: int) -> int:
+        """safety.clamp with the bounds read once."""
+        return max2(self._floor, min2(n, self._most))
+
     # -- steps ----------------------------------------------------------------------------
     def _cold_start(self, obs: Observation) -> float:
         """The planning cold start: the longest of the recent starts of either capacity type,
         the declared (or default) figure until one has been seen."""
-        spot_ready, spot_starting = max(obs.ready_spot, 0), max(obs.starting_spot, 0)
+        spot_ready, spot_starting = max2(obs.ready_spot, 0), max2(obs.starting_spot, 0)
         self._cold_od.update(obs.time_s, obs.ready_replicas - spot_ready, obs.starting_replicas - spot_starting)
         self._cold_spot.update(obs.time_s, spot_ready, spot_starting)
         return self._cold_od.estimate_s()
 
     def _learn(self, obs: Observation) -> None:
         rate = obs.arrival_rate_rps
+        in_flight, queued = _usable(obs.in_flight), _usable(obs.queued)
         self._forecaster.update(obs.time_s, rate)
         self._capacity.update(
             Sample(
                 time_s=obs.time_s,
                 ready=obs.ready_replicas,
                 rate_rps=rate,
-                in_flight=_usable(obs.in_flight),
-                queued=_usable(obs.queued),
+                in_flight=in_flight,
+                queued=queued,
                 ttft_q_s=_usable(obs.ttft_quantile_s),
             )
         )
-        service, in_flight = self._capacity.view().service_s, _usable(obs.in_flight)
+        service = self._capacity.view().service_s
         if self._capacity.onset and service and in_flight is not None:
-            self._forecaster.growth.note_demand((in_flight + (_usable(obs.queued) or 0.0)) / service)
+            self._forecaster.growth.note_demand((in_flight + (queued or 0.0)) / service)
 
     def _latency_tight(self, obs: Observation) -> bool:
         """The measured TTFT percentile has used more than half of the margin the law plans
@@ -165,8 +172,8 @@ class MeridianPolicy:
             # half the room left above the no-load first token (the prompt mix's own prefill,
             # the queue-free TTFT line at zero load): a service whose long prompts alone come
             # near the objective must still be able to shrink while its load is light
-            floor = min(max(line.predict(0.0), 0.0), target)
-            edge = max(edge, floor + (target - floor) / 2.0)
+            floor = min2(max2(line.predict(0.0), 0.0), target)
+            edge = max2(edge, floor + (target - floor) / 2.0)
         return ttft > edge
 
     def _batch_busy(self, obs: Observation) -> bool:
@@ -201,16 +208,15 @@ class MeridianPolicy:
         first = self._capacity.view().first_token_s
         return first if first is not None and self._capacity.first_token.weight >= CapacityEstimator.CALM_SAMPLES else math.inf
 
-    def _size(self, obs: Observation, horizon_s: float) -> Sizing:
+    def _size(self, obs: Observation, horizon_s: float, floor: int) -> Sizing:
         limits = self.limits
-        floor = floor_replicas(limits)
-        queued_now = _usable(obs.queued) or 0.0
-        fc = self._forecaster.forecast(horizon_s, overloaded=queued_now >= 1.0)
+        queued = _usable(obs.queued) or 0.0
+        fc = self._forecaster.forecast(horizon_s, overloaded=queued >= 1.0)
         view = self._capacity.view()
         if fc is None or fc.rate_rps <= 0:
             return Sizing(floor, None, "no arrivals")
         service, cap = view.service_s, view.concurrency_cap
-        in_flight, queued = _usable(obs.in_flight), _usable(obs.queued) or 0.0
+        in_flight = _usable(obs.in_flight)
         if service is None and in_flight and obs.arrival_rate_rps > 0:
             # never seen a calm sample: in_flight / rate under-states the slot-holding time
             # while a queue builds, but the queue itself is sized for below, and counting
@@ -232,7 +238,7 @@ class MeridianPolicy:
         concurrency = rate * service / cap
         if not math.isfinite(concurrency):
             return self._size_by_rate(obs, fc, view)
-        at_least = max(floor, math.ceil(concurrency))
+        at_least = max2(floor, math.ceil(concurrency))
         # Until a queue has shown the slot count, plan as if a replica had the probe bound's
         # worth of slots (a bounded guess above the busiest queue-free snapshot), under the
         # same queueing model, so the guess is never run at full occupancy.
@@ -242,20 +248,20 @@ class MeridianPolicy:
         learnt = view.service_s is not None and service == view.service_s
         service_at = self._capacity.service_curve(rate) if learnt else None
         n, wait_q = replicas_for_wait(
-            rate, service, slots, budget, self._tail, at_least, max(limits.max_replicas, floor), view.peakedness,
+            rate, service, slots, budget, self._tail, at_least, self._most, view.peakedness,
             service_at,
         )
         if view.slots is None and view.safe_mean_concurrency:
             # ...but never more than keeps the offered load per replica at a level already
             # seen queue-free: a small guess must not add queueing headroom to a fleet
             # that has shown it needs none
-            seen = max(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
+            seen = max2(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
             if seen < n:
                 n, wait_q = seen, 0.0
-        prefill_n = (self._prefill_replicas(fc.rate_rps, max(limits.max_replicas, floor))
+        prefill_n = (self._prefill_replicas(fc.rate_rps, self._most)
                      if obs.time_s - self._prefill_miss_s <= limits.scale_down_delay_s else 0)
         by_prefill = prefill_n > n
-        n = max(n, prefill_n)
+        n = max2(n, prefill_n)
         guard = self._saturation_guard(obs)
         if guard > n:
             n = guard
@@ -287,7 +293,7 @@ class MeridianPolicy:
         room = self.objective.ttft_s - self._capacity.ttft_spread() - line.predict(0.0)
         if room <= 0:
             return 0
-        return min(at_most, math.ceil(rate * b / room))
+        return min2(at_most, math.ceil(rate * b / room))
 
     def _size_by_rate(self, obs: Observation, fc: Forecast, view: CapacityView) -> Sizing:
         """No in-flight data to model with: size on the best rate per replica seen healthy."""
@@ -307,7 +313,7 @@ class MeridianPolicy:
         if queued < 1.0 or view.slots is None:
             return queued
         serving = obs.ready_replicas * view.slots / service
-        return queued + max(0.0, rate - serving) * cold_s
+        return queued + max2(0.0, rate - serving) * cold_s
 
     def _saturation_guard(self, obs: Observation) -> int:
         """Closed-loop backstop: the objective is missed while requests queue, yet the model

@@ -7,6 +7,8 @@ import math
 from bisect import bisect_left, insort
 from collections import deque
 
+from controller.law.minmax import max2, min2
+
 
 class ShiftDetector:
     """Two-sided run test: `patience` relative surprises larger than `shift` in a row, on
@@ -19,7 +21,7 @@ class ShiftDetector:
         self._run = 0  # signed length of the current run of surprises
 
     def moved(self, observed: float, expected: float) -> bool:
-        rel = (observed - expected) / max(abs(expected), 1e-12)
+        rel = (observed - expected) / max2(abs(expected), 1e-12)
         if abs(rel) > self.shift:
             side = 1 if rel > 0 else -1
             self._run = self._run + side if self._run * side > 0 else side
@@ -80,11 +82,14 @@ class ForgettingLine:
         self._detector = ShiftDetector(shift, patience)  # relative residual surprises, as RelearningEwma
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
         self.relearned = 0
-        self._slope: float | None = None  # cached until the next sample
+        # (mean x, mean y, slope) and the residual sd, cached until the next sample: a
+        # decision reads the line several times between two samples
+        self._fit: tuple[float, float, float] | None = None
+        self._resid_sd: float | None = None
 
     def reset(self) -> None:
         self._w = self._wx = self._wy = self._wxx = self._wxy = self._wyy = 0.0
-        self._slope = None
+        self._fit = self._resid_sd = None
 
     @property
     def weight(self) -> float:
@@ -102,7 +107,7 @@ class ForgettingLine:
         return relearn
 
     def _add(self, x: float, y: float) -> None:
-        self._slope = None
+        self._fit = self._resid_sd = None
         f = self.forget
         self._w = self._w * f + 1.0
         self._wx = self._wx * f + x
@@ -124,22 +129,25 @@ class ForgettingLine:
         of freedom): a slope fitted to noise (a varying prompt mix, a start-up
         transient) must not be extrapolated to other loads.
         """
-        if self._slope is None:
-            self._slope = self._fit_slope()
-        return self._slope
+        return self._fitted()[2]
 
-    def _fit_slope(self) -> float:
+    def _fitted(self) -> tuple[float, float, float]:
+        """(mean x, mean y, slope) of the samples so far."""
+        if self._fit is None:
+            mx, my = self.mean_x(), self.mean_y()
+            self._fit = (mx, my, self._fit_slope(mx, my))
+        return self._fit
+
+    def _fit_slope(self, mx: float, my: float) -> float:
         dof = self._w - 2.0
         if dof < 3.0:
             return 0.0
-        mx = self.mean_x()
         var = self._wxx / self._w - mx * mx
-        if var <= (self.min_spread * max(abs(mx), 1e-9)) ** 2:
+        if var <= (self.min_spread * max2(abs(mx), 1e-9)) ** 2:
             return 0.0
-        my = self.mean_y()
         cov = self._wxy / self._w - mx * my
         b = cov / var
-        resid = max(self._wyy / self._w - my * my - b * cov, 0.0)
+        resid = max2(self._wyy / self._w - my * my - b * cov, 0.0)
         se = math.sqrt(resid / (var * dof))
         # two-sided 95 % Student t critical value, approximated as 1.96 + 3/dof
         # (within 0.25 of the tabled value from 3 degrees of freedom up)
@@ -147,18 +155,22 @@ class ForgettingLine:
 
     def residual_sd(self) -> float:
         """Weighted standard deviation of y around the fitted line."""
+        if self._resid_sd is None:
+            self._resid_sd = self._fit_residual_sd()
+        return self._resid_sd
+
+    def _fit_residual_sd(self) -> float:
         if self._w <= 2.0:
             return 0.0
-        mx, my = self.mean_x(), self.mean_y()
-        var_y = max(self._wyy / self._w - my * my, 0.0)
+        mx, my, b = self._fitted()
+        var_y = max2(self._wyy / self._w - my * my, 0.0)
         var_x = self._wxx / self._w - mx * mx
-        b = self.slope()
         cov = self._wxy / self._w - mx * my
-        return math.sqrt(max(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
+        return math.sqrt(max2(var_y - (b * cov if var_x > 0 else 0.0), 0.0))
 
     def predict(self, x: float) -> float:
-        b = self.slope()
-        return self.mean_y() + b * (x - self.mean_x())
+        mx, my, b = self._fitted()
+        return my + b * (x - mx)
 
 
 class SlidingQuantile:
@@ -184,4 +196,4 @@ class SlidingQuantile:
         n = len(self._sorted)
         if n < self.min_samples:
             return None
-        return self._sorted[min(n - 1, max(0, int(q * n)))]
+        return self._sorted[min2(n - 1, max2(0, int(q * n)))]

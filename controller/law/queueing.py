@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from controller.law.minmax import max2, min2
+
 EXACT_UP_TO = 64  # servers; above this the normal approximation of the CDF is accurate
 
 
@@ -53,7 +55,7 @@ def erlang_b(servers: int, load: float) -> float:
     cdf = _normal_cdf((servers + 0.5 - load) / math.sqrt(load))
     if cdf <= 0.0:
         return 1.0
-    return min(1.0, math.exp(log_pmf) / cdf)
+    return min2(1.0, math.exp(log_pmf) / cdf)
 
 
 def erlang_c(servers: int, load: float) -> float:
@@ -72,9 +74,8 @@ def wait_tail(servers: int, load: float, service_s: float, wait_s: float, peaked
         return 0.0
     if servers <= load:
         return 1.0
-    z = max(peakedness, 1.0)
-    decay = (servers - load) * max(wait_s, 0.0) / (max(service_s, 1e-9) * z)
-    return erlang_c(int(servers / z), load / z) * math.exp(-decay)
+    z = max2(peakedness, 1.0)
+    return _tail_of(_waiting(servers, load, z), servers, load, service_s, wait_s, z)
 
 
 def wait_quantile(servers: int, load: float, service_s: float, tail: float, peakedness: float = 1.0) -> float:
@@ -83,11 +84,26 @@ def wait_quantile(servers: int, load: float, service_s: float, tail: float, peak
         return 0.0
     if servers <= load:
         return math.inf
-    z = max(peakedness, 1.0)
-    c = erlang_c(int(servers / z), load / z)
-    if c <= tail:
+    z = max2(peakedness, 1.0)
+    return _quantile_of(_waiting(servers, load, z), servers, load, service_s, tail, z)
+
+
+# The three steps of the two above, for a stable queue (0 < load < servers) and z >= 1,
+# apart so that a scan can reuse the waiting probability of one size for both.
+def _waiting(servers: int, load: float, z: float) -> float:
+    """P(wait > 0), Hayward-scaled: Erlang C of servers / z at load / z."""
+    return erlang_c(int(servers / z), load / z)
+
+
+def _tail_of(waiting: float, servers: int, load: float, service_s: float, wait_s: float, z: float) -> float:
+    decay = (servers - load) * max2(wait_s, 0.0) / (max2(service_s, 1e-9) * z)
+    return waiting * math.exp(-decay)
+
+
+def _quantile_of(waiting: float, servers: int, load: float, service_s: float, tail: float, z: float) -> float:
+    if waiting <= tail:
         return 0.0
-    return service_s * z * math.log(c / tail) / (servers - load)
+    return service_s * z * math.log(waiting / tail) / (servers - load)
 
 
 def replicas_for_wait(
@@ -114,20 +130,23 @@ def replicas_for_wait(
     load = rate_rps * service_s
     if load <= 0.0:
         return at_least, 0.0
-    per = max(slots, 1e-6)
+    per = max2(slots, 1e-6)
 
     def at(k: int) -> tuple[float, float]:
-        s = min(service_at(k), service_s) if service_at is not None else service_s
+        s = min2(service_at(k), service_s) if service_at is not None else service_s
         return s, rate_rps * s
 
     # below this many replicas the queue is unstable; start the scan there
-    n = max(at_least, int(load / per) + 1) if service_at is None else at_least
+    n = max2(at_least, int(load / per) + 1) if service_at is None else at_least
+    z = max2(peakedness, 1.0)
     while n < at_most:
         servers = int(n * per)
         s, a = at(n)
-        if servers > a and wait_tail(servers, a, s, wait_budget_s, peakedness) <= tail:
-            break
+        if servers > a:
+            waiting = _waiting(servers, a, z)  # the size found: its quantile needs the same
+            if _tail_of(waiting, servers, a, s, wait_budget_s, z) <= tail:
+                return n, _quantile_of(waiting, servers, a, s, tail, z)
         n += 1
-    n = min(n, at_most)
+    n = min2(n, at_most)
     s, a = at(n)
     return n, wait_quantile(int(n * per), a, s, tail, peakedness)

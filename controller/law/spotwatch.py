@@ -25,11 +25,13 @@ on-demand the load needs plus a standing cover for spot that never arrives. So:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from controller.law.minmax import min2
 
 
-@dataclass(frozen=True)
-class SpotPlan:
+# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
+class SpotPlan(NamedTuple):
     cap: int | None  # most spot replicas to plan (None: the full share)
     note: str  # for the decision's reason; "" when spot is not short
 
@@ -71,7 +73,7 @@ class SpotWatch:
         if self._probe_since is not None and now - self._probe_since >= wait_s:
             self._probe_since = None
             self._retry_at = now + self.backoff_s
-            self.backoff_s = min(self.backoff_max_s, 2 * self.backoff_s)
+            self.backoff_s = min2(self.backoff_max_s, 2 * self.backoff_s)
         if self._probe_since is None and now >= self._retry_at:
             self._probe_since = now
         if self._probe_since is not None:
@@ -85,7 +87,7 @@ class SpotWatch:
         self.cap = ready_spot
         self._stalled_since = None
         self._retry_at = now + self.backoff_s
-        self.backoff_s = min(self.backoff_max_s, 2 * self.backoff_s)
+        self.backoff_s = min2(self.backoff_max_s, 2 * self.backoff_s)
         return SpotPlan(self.cap, f"spot short: no spot became ready in {wait_s:.0f} s ({self.give_up:g} cold "
                         f"starts), planning {ready_spot} of {target} on spot and the rest on on-demand; "
                         f"retrying spot in {self._retry_at - now:.0f} s")
