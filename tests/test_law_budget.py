@@ -121,3 +121,36 @@ def test_the_margin_widens_for_misses_in_runs_and_narrows_with_looks():
     assert abs(clustered.margin() - 1.645 * (0.01 * 8 / 10_000) ** 0.5) < 1e-12
     assert clustered.allowed == max(0.005, 0.01 - clustered.margin())
 
+
+
+def _look(t: float, rate: float, ttft: float, in_flight: float, queued: float) -> Observation:
+    return Observation(time_s=t, ready_replicas=10, starting_replicas=0, arrival_rate_rps=rate,
+                       ttft_quantile_s=ttft, e2e_quantile_s=None, in_flight=in_flight, queued=queued,
+                       price_on_demand_per_hour=1.0)
+
+
+def _law_that_knows_its_slots_and_first_token() -> tuple[MeridianPolicy, float]:
+    law, t = MeridianPolicy(Objective(95.0, 1.0), Limits(max_replicas=100)), 0.0
+    for _ in range(4):  # a queue with 32 in flight per replica: the slot count
+        law.decide(_look(t, 40.0, 3.0, 320.0, 50.0))
+        t += 15.0
+    for i in range(40):  # calm: the first-token line
+        law.decide(_look(t, 20.0, 0.5 if i % 2 else 0.7, 150.0, 0.0))
+        t += 15.0
+    assert law._capacity.slots == 32.0 and law._prefill_bound() < 1.3
+    return law, t
+
+
+def test_a_near_silent_windows_long_prompts_are_not_counted_as_waiting():
+    # 0.2 req/s: the window's 12 arrivals and the 2 in flight fit the 320 free slots many times
+    # over, so its 1.3 s percentile (a long prompt or two) cannot be a queue, whatever the
+    # prefill line's bound says: allowance spent, not a reason for more headroom
+    sparse, t = _law_that_knows_its_slots_and_first_token()
+    before = sparse._budget.misses
+    sparse.decide(_look(t, 0.2, 1.3, 2.0, 0.0))
+    assert sparse._budget.misses == before and sparse._budget.unfixable == 1
+    # the same TTFT in a window whose arrivals could outnumber the slots: a clump may have
+    # queued and drained between two looks, so it counts against the headroom
+    busy, t = _law_that_knows_its_slots_and_first_token()
+    busy.decide(_look(t, 20.0, 1.3, 150.0, 0.0))
+    assert busy._budget.misses == before + 1 and busy._budget.unfixable == 0

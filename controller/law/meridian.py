@@ -195,12 +195,26 @@ class MeridianPolicy:
         missed = ttft > self.objective.ttft_s
         # a TTFT beyond what a bad window's prefill explains at the cap is waiting, whether or
         # not a look caught the queue (a clump's queue can build and drain between two looks)
-        queue = queue or ttft > self._prefill_bound()
+        # -- if the window could have queued at all: a near-silent window's percentile is its
+        # longest prompt or two, and no queue forms while its requests fit the free slots
+        queue = queue or (ttft > self._prefill_bound() and self._could_queue(obs))
         if missed and busy and not queue:
             self._prefill_miss_s = obs.time_s  # a miss with no queue at a busy batch: prefill
         load = queue or busy
         self._budget.update(missed and load, unfixable=missed and not load)
         self._forecaster.growth.q = self._budget.quantile
+
+    def _could_queue(self, obs: Observation) -> bool:
+        """Whether a request can have waited for a slot within the trailing window: the
+        requests in flight now plus every arrival of the window (rate x one rate window, four
+        intervals as in forecast.py) outnumber the ready replicas' slots. True while the slot
+        count is unknown."""
+        slots = self._capacity.slots
+        in_flight = _usable(obs.in_flight)
+        if slots is None or in_flight is None:
+            return True
+        window_s = 4.0 * self.settings.interval_s
+        return in_flight + obs.arrival_rate_rps * window_s >= obs.ready_replicas * slots
 
     def _prefill_bound(self) -> float:
         """The longest first token the prefill explains: a bad window's queue-free TTFT
