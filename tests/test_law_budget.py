@@ -154,3 +154,12 @@ def test_a_near_silent_windows_long_prompts_are_not_counted_as_waiting():
     busy, t = _law_that_knows_its_slots_and_first_token()
     busy.decide(_look(t, 20.0, 1.3, 150.0, 0.0))
     assert busy._budget.misses == before + 1 and busy._budget.unfixable == 0
+
+
+def test_a_near_silent_windows_long_prompts_do_not_hold_the_fleet():
+    # the same sparse window must not block a scale-down either ("TTFT has used over half the
+    # planning margin"): 12 arrivals on 320 free slots say nothing about the fleet's size
+    law, t = _law_that_knows_its_slots_and_first_token()
+    assert not law._latency_tight(_look(t, 0.2, 1.3, 2.0, 0.0))
+    # a light batch in a window that could have queued still holds it
+    assert law._latency_tight(_look(t, 20.0, 1.3, 150.0, 0.0))

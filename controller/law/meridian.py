@@ -159,7 +159,9 @@ class MeridianPolicy:
         the evidence is that the fleet is not oversized, so it does not shrink (a model that
         under-states the load otherwise walks the fleet down to the objective's edge, one
         replica per window). At a light batch with the prompt mix near the objective, the
-        fixed edge alone would hold a fleet that load does not limit for ever."""
+        fixed edge alone would hold a fleet that load does not limit for ever; and a light
+        batch in a window too sparse to have queued (`_could_queue`) says nothing about the
+        fleet's size at all -- its percentile is its longest prompt or two."""
         ttft = _usable(obs.ttft_quantile_s)
         if ttft is None:
             return False
@@ -167,6 +169,8 @@ class MeridianPolicy:
         edge = target * (1.0 - (1.0 - self.settings.ttft_headroom) / 2.0)
         if ttft > edge and self._batch_busy(obs):
             return True  # a busy batch: this TTFT is load, and it has used half the margin
+        if not self._could_queue(obs):
+            return False  # a light batch in a window too sparse to queue: its longest prompts
         line = self._capacity.first_token
         if line.weight >= CapacityEstimator.CALM_SAMPLES:
             # half the room left above the no-load first token (the prompt mix's own prefill,
