@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 from controller.law.minmax import max2, min2
 from controller.law.online import SlidingQuantile
+from controller.law.settings import rate_window_s
 
 
 # a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
@@ -88,7 +89,7 @@ class RateForecaster:
             guess = min2(latest + trend * ahead, cap)
             if guess > best:
                 best, basis = guess, "trend"
-        window = 4.0 * self.interval_s
+        window = rate_window_s(self.interval_s)
         if len(recent) >= 4:
             before = rates[:-1]
             t_prev = recent[-2][0]

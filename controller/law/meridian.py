@@ -27,8 +27,8 @@ from controller.law.cost import MixPlanner
 from controller.law.forecast import Forecast, RateForecaster
 from controller.law.minmax import max2, min2
 from controller.law.queueing import replicas_for_wait
-from controller.law.safety import assess, floor_replicas, step_bound
-from controller.law.settings import LawSettings
+from controller.law.safety import assess, clamp, size_bounds, step_bound
+from controller.law.settings import LawSettings, rate_window_s
 from controller.law.stabilise import Stabiliser
 from controller.law.types import Decision, Limits, Objective, Observation
 
@@ -71,18 +71,17 @@ class MeridianPolicy:
         self._mix = MixPlanner(s)
         allowance = 1.0 - objective.window_attainment
         self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
-        # the bounds of every size (safety.clamp), read once: the limits never change
-        self._floor = floor_replicas(limits)
-        self._most = max2(limits.max_replicas, self._floor)
+        # the bounds of every size, read once: the limits never change
+        self._floor, self._most = size_bounds(limits)
         self._base: int | None = None  # replicas needed for load, before spot fallback
         self._prefill_miss_s = -math.inf  # last look that missed with no queue at a busy batch
 
     # -- the decision -------------------------------------------------------------------
     def decide(self, obs: Observation) -> Decision:
         limits, s = self.limits, self.settings
-        floor = self._floor
+        floor, most = self._floor, self._most
         cold_s = self._cold_start(obs)
-        current = self._base if self._base is not None else self._clamp(obs.replicas)
+        current = self._base if self._base is not None else clamp(obs.replicas, floor, most)
         health = assess(obs, s.stale_after_s)
         if health.rate_ok:
             self._learn(obs)
@@ -101,14 +100,14 @@ class MeridianPolicy:
             elif rec < current and self._latency_tight(obs):
                 rec, why = current, (f"p{self.objective.percentile:g} TTFT {obs.ttft_quantile_s:.2f} s has used over "
                                      f"half the planning margin: no scale-down; {why}")
-            settled = self._stabiliser.apply(obs.time_s, current, self._clamp(rec))
+            settled = self._stabiliser.apply(obs.time_s, current, clamp(rec, floor, most))
             needed = settled.replicas
             if settled.note:
                 why = f"{why}; {settled.note}"
-        needed = self._clamp(step_bound(self._clamp(needed), current, limits))
+        needed = clamp(step_bound(clamp(needed, floor, most), current, limits), floor, most)
         mix = self._mix.plan(obs, needed, limits, cold_s, floor)
         total, spot = mix.replicas, mix.spot
-        if total > self._most:
+        if total > most:
             total = max2(limits.max_replicas, needed)  # the fallback never breaks max_replicas
         self._base = needed
         reason = f"{self._action(obs.replicas, total)}: {why}" + (f"; {mix.note}" if mix.note else "")
@@ -120,10 +119,6 @@ class MeridianPolicy:
             metrics_available=health.rate_ok,
             predicted_ttft_s=predicted,
         )
-
-    def _clamp(self, n: int) -> int:
-        """safety.clamp with the bounds read once."""
-        return max2(self._floor, min2(n, self._most))
 
     # -- steps ----------------------------------------------------------------------------
     def _cold_start(self, obs: Observation) -> float:
@@ -210,14 +205,14 @@ class MeridianPolicy:
 
     def _could_queue(self, obs: Observation) -> bool:
         """Whether a request can have waited for a slot within the trailing window: the
-        requests in flight now plus every arrival of the window (rate x one rate window, four
-        intervals as in forecast.py) outnumber the ready replicas' slots. True while the slot
+        requests in flight now plus every arrival of the window (rate x one rate window,
+        settings.rate_window_s) outnumber the ready replicas' slots. True while the slot
         count is unknown."""
         slots = self._capacity.slots
         in_flight = _usable(obs.in_flight)
         if slots is None or in_flight is None:
             return True
-        window_s = 4.0 * self.settings.interval_s
+        window_s = rate_window_s(self.settings.interval_s)
         return in_flight + obs.arrival_rate_rps * window_s >= obs.ready_replicas * slots
 
     def _prefill_bound(self) -> float:

@@ -54,9 +54,16 @@ def floor_replicas(limits: Limits) -> int:
     return max2(limits.min_replicas, 1)
 
 
-def clamp(n: int, limits: Limits) -> int:
+def size_bounds(limits: Limits) -> tuple[int, int]:
+    """(fewest, most) replicas any decision may ask for: min_replicas but at least one,
+    max_replicas but never below that floor."""
     floor = floor_replicas(limits)
-    return max2(floor, min2(n, max2(limits.max_replicas, floor)))
+    return floor, max2(limits.max_replicas, floor)
+
+
+def clamp(n: int, floor: int, most: int) -> int:
+    """`n` within `size_bounds`."""
+    return max2(floor, min2(n, most))
 
 
 def step_bound(n: int, previous: int, limits: Limits) -> int:

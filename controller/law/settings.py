@@ -72,3 +72,9 @@ class LawSettings:
     # (--initial-node-group-backoff-duration 5m, --max-node-group-backoff-duration 30m).
     spot_retry_initial_s: float = 300.0
     spot_retry_max_s: float = 1800.0
+
+
+def rate_window_s(interval_s: float) -> float:
+    """The trailing window of the arrival rate the law reads: one typical `rate(x[1m])`,
+    four decision intervals at the 15 s default."""
+    return 4.0 * interval_s
