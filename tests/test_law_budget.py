@@ -54,7 +54,7 @@ def test_law_counts_misses_capacity_could_fix_against_its_headroom():
         busy.decide(_obs(15.0 * i, 3.0, 0.0))  # no queue, but the batch as full as ever seen
         light.decide(_obs(15.0 * i, 1.2, 0.0, in_flight=30.0))  # a light batch: long prompts
     assert queued._budget.quantile > start and busy._budget.quantile > start
-    assert queued._forecaster.growth.q == queued._budget.quantile
+    assert queued._forecaster.growth.q == min(queued._budget.quantile, obj.window_attainment)
     assert light._budget.quantile <= start
 
 
@@ -66,6 +66,23 @@ def test_a_long_miss_streak_does_not_wind_the_budget_up():
     for _ in range(201):  # 1 / allowed calm looks bring it back below the top quantile
         budget.update(False)
     assert budget.quantile < 1.0
+
+
+def test_the_surge_headroom_never_plans_for_surges_rarer_than_the_objective_allows():
+    # one burst of misses drives the budget to its top quantile, where the forecast would
+    # plan for the largest surge ever seen; the law plans for the objective's quantile
+    obj = Objective(95.0, 1.0, window_attainment=0.99)
+    law = MeridianPolicy(obj, Limits(max_replicas=100))
+    growth = law._forecaster.growth
+    for k in range(400):  # a history of modest surges (x1.0-x1.4) and two rare giant ones
+        growth._add(20.0 if k in (100, 300) else 1.0 + 0.001 * k, 20.0)
+    for i in range(10):
+        law.decide(_obs(15.0 * i, 0.5, 0.0))
+    for i in range(10, 60):
+        law.decide(_obs(15.0 * i, 3.0, 40.0))  # slow first tokens while requests wait
+    assert law._budget.quantile == 1.0  # the budget itself still says: the top
+    assert growth.q == 0.99
+    assert growth.ratio() < 1.5  # the 99th percentile surge, not the x20 seen twice
 
 
 def test_no_allowance_only_ever_tightens_and_a_bad_target_is_refused():

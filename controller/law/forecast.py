@@ -178,8 +178,8 @@ class GrowthQuantile:
         """A clump the rate window dilutes: `demand` is the rate the requests present at a
         queue's onset would take (present / slot-holding time). It does not enter the
         ratios -- a clump is not a rise of the level -- but it raises the highest rate
-        remembered, so the headroom the miss budget asks for at its top quantile can hold
-        the largest clump seen, not only the largest diluted rate."""
+        remembered, which bounds the headroom, so the headroom can hold the largest clump
+        seen, not only the largest diluted rate."""
         for item in self._open:
             if demand > item[3]:
                 item[3] = demand
