@@ -54,7 +54,7 @@ def test_law_counts_misses_capacity_could_fix_against_its_headroom():
         busy.decide(_obs(15.0 * i, 3.0, 0.0))  # no queue, but the batch as full as ever seen
         light.decide(_obs(15.0 * i, 1.2, 0.0, in_flight=30.0))  # a light batch: long prompts
     assert queued._budget.quantile > start and busy._budget.quantile > start
-    assert queued._forecaster.growth.q == min(queued._budget.quantile, obj.window_attainment)
+    assert queued._forecaster.growth.q == queued._budget.quantile <= obj.window_attainment
     assert light._budget.quantile <= start
 
 
@@ -80,9 +80,22 @@ def test_the_surge_headroom_never_plans_for_surges_rarer_than_the_objective_allo
         law.decide(_obs(15.0 * i, 0.5, 0.0))
     for i in range(10, 60):
         law.decide(_obs(15.0 * i, 3.0, 40.0))  # slow first tokens while requests wait
-    assert law._budget.quantile == 1.0  # the budget itself still says: the top
-    assert growth.q == 0.99
+    assert law._budget.quantile == growth.q == 0.99
     assert growth.ratio() < 1.5  # the 99th percentile surge, not the x20 seen twice
+
+
+def test_a_miss_streak_at_a_top_below_one_does_not_wind_the_budget_past_it():
+    budget = MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005, top=0.99)
+    for _ in range(1000):
+        budget.update(True)
+    assert budget.quantile == 0.99
+    for _ in range(201):  # as at a top of 1: 1 / allowed calm looks bring it back below
+        budget.update(False)
+    assert budget.quantile < 0.99
+    import pytest
+
+    with pytest.raises(ValueError, match="top quantile"):
+        MissBudget(allowed=0.005, prior_alpha=0.1, step=0.005, top=0.0)
 
 
 def test_no_allowance_only_ever_tightens_and_a_bad_target_is_refused():

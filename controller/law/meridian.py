@@ -70,13 +70,10 @@ class MeridianPolicy:
         self._stabiliser = Stabiliser(limits.scale_down_delay_s, s.max_down_share, s.hysteresis_step, s.hysteresis_max)
         self._mix = MixPlanner(s)
         allowance = 1.0 - objective.window_attainment
-        self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance)
-        # The surge headroom plans for surges up to the objective's own quantile, never the
-        # rarer ones: the windows the objective lets miss (1 - attainment) are what those
-        # surges may cost. Without this ceiling one burst of misses drives the budget to
-        # the highest surge ever seen (x8-x25 on the ServeGen m-mid curve) and its slow way
-        # back down (allowed x step per calm look) holds that headroom for most of a day.
-        self._surge_top = objective.window_attainment
+        # the surge headroom plans for surges up to the objective's own quantile, never the
+        # rarer ones: the windows the objective lets miss are what those surges may cost
+        self._budget = MissBudget(allowance * s.budget_share, 1.0 - s.surge_quantile, s.budget_step, allowance,
+                                  top=objective.window_attainment)
         # the bounds of every size, read once: the limits never change
         self._floor, self._most = size_bounds(limits)
         self._base: int | None = None  # replicas needed for load, before spot fallback
@@ -207,7 +204,7 @@ class MeridianPolicy:
             self._prefill_miss_s = obs.time_s  # a miss with no queue at a busy batch: prefill
         load = queue or busy
         self._budget.update(missed and load, unfixable=missed and not load)
-        self._forecaster.growth.q = min2(self._budget.quantile, self._surge_top)
+        self._forecaster.growth.q = self._budget.quantile
 
     def _could_queue(self, obs: Observation) -> bool:
         """Whether a request can have waited for a slot within the trailing window: the
