@@ -69,8 +69,8 @@ def test_a_long_miss_streak_does_not_wind_the_budget_up():
 
 
 def test_the_surge_headroom_never_plans_for_surges_rarer_than_the_objective_allows():
-    # one burst of misses drives the budget to its top quantile, where the forecast would
-    # plan for the largest surge ever seen; the law plans for the objective's quantile
+    # one burst of misses drives the budget to its top: the objective's quantile, not 1.0,
+    # where the forecast would plan for the largest surge ever seen
     obj = Objective(95.0, 1.0, window_attainment=0.99)
     law = MeridianPolicy(obj, Limits(max_replicas=100))
     growth = law._forecaster.growth
