@@ -15,4 +15,8 @@ Imports only `regions`, the standard library and numpy. `MeridianPolicy`
 - `placement`  inside a jurisdiction: the cheapest region whose RTT + planned TTFT fits,
                failover order, hysteresis; residency verdicts passed in by the caller
 - `bench`      `python -m controller.law.bench`: decision speed (BENCH.md: the issue-5 bench table)
+
+The records built every decision (`Sample`, `CapacityView`, `Forecast`, `Sizing`, `Health`,
+`Mix`, `SpotPlan`, `Stabilised`) are NamedTuples: immutable like frozen dataclasses, at a
+fraction of their cost to build; two-number min/max go through `minmax`.
 """

@@ -27,7 +27,6 @@ from controller.law.online import ForgettingLine
 from controller.law.settings import LawSettings
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class Sample(NamedTuple):
     """One healthy observation reduced to what the estimator needs."""
 
@@ -39,7 +38,6 @@ class Sample(NamedTuple):
     ttft_q_s: float | None
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class CapacityView(NamedTuple):
     service_s: float | None  # mean slot-holding time at the planning concurrency
     slots: float | None  # batch slots per replica, None until a queue has been seen
@@ -230,7 +228,6 @@ class CapacityEstimator:
             return None
         b = self.service.slope()
         a = self.service.mean_y() - b * self.service.mean_x()
-
         return lambda n: max2(a + b * rate / max2(n, 1), 1e-3)
 
     def ttft_spread(self) -> float:

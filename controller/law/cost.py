@@ -28,7 +28,6 @@ from controller.law.spotwatch import SpotWatch
 from controller.law.types import Limits, Observation
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class Mix(NamedTuple):
     replicas: int  # total = needed + fallback
     spot: int

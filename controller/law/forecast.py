@@ -37,7 +37,6 @@ from controller.law.online import SlidingQuantile
 from controller.law.settings import rate_window_s
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class Forecast(NamedTuple):
     rate_rps: float
     latest_rps: float

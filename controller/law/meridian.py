@@ -33,7 +33,6 @@ from controller.law.stabilise import Stabiliser
 from controller.law.types import Decision, Limits, Objective, Observation
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class Sizing(NamedTuple):
     replicas: int
     predicted_ttft_s: float | None

@@ -19,7 +19,6 @@ from controller.law.minmax import max2, min2
 from controller.law.types import Limits, Observation
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class Health(NamedTuple):
     rate_ok: bool  # the arrival rate can be used
     full: bool  # every metric field the law learns from is usable
@@ -50,14 +49,10 @@ def assess(obs: Observation, stale_after_s: float) -> Health:
     return Health(True, True, "")
 
 
-def floor_replicas(limits: Limits) -> int:
-    return max2(limits.min_replicas, 1)
-
-
 def size_bounds(limits: Limits) -> tuple[int, int]:
     """(fewest, most) replicas any decision may ask for: min_replicas but at least one,
     max_replicas but never below that floor."""
-    floor = floor_replicas(limits)
+    floor = max2(limits.min_replicas, 1)
     return floor, max2(limits.max_replicas, floor)
 
 

@@ -30,7 +30,6 @@ from typing import NamedTuple
 from controller.law.minmax import min2
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class SpotPlan(NamedTuple):
     cap: int | None  # most spot replicas to plan (None: the full share)
     note: str  # for the decision's reason; "" when spot is not short

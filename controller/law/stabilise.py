@@ -19,7 +19,6 @@ from typing import NamedTuple
 from controller.law.minmax import max2, min2
 
 
-# a NamedTuple: immutable like a frozen dataclass, and built every decision at a fraction of its cost
 class Stabilised(NamedTuple):
     replicas: int
     note: str  # "" when the recommendation passed unchanged
