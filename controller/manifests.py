@@ -45,10 +45,20 @@ def _spec_schema() -> dict[str, Any]:
                 "type": "object",
                 "description": "The Deployment whose scale subresource this scaler sets.",
                 "required": ["name"],
+                "x-kubernetes-validations": [
+                    {"rule": "!has(self.spotName) || self.spotName != self.name",
+                     "message": "targetRef.spotName must name a second Deployment, not targetRef.name"}
+                ],
                 "properties": {
                     "apiVersion": {"type": "string", "enum": ["apps/v1"], "default": "apps/v1"},
                     "kind": {"type": "string", "enum": ["Deployment"], "default": "Deployment"},
                     "name": {"type": "string", "minLength": 1, "maxLength": 253},
+                    "spotName": {"type": "string", "minLength": 1, "maxLength": 253,
+                                 "description": "Optional second Deployment in the same namespace: the same "
+                                 "model server pinned to spot nodes (e.g. node affinity on "
+                                 "karpenter.sh/capacity-type: spot). When set, the policy's spot share is "
+                                 "scaled here and the rest on targetRef.name (then pin that one to "
+                                 "on-demand nodes); needs cost.spotShare > 0."},
                 },
             },
             "objective": {
@@ -150,6 +160,7 @@ def _status_schema() -> dict[str, Any]:
                     "reason": {"type": "string"},
                     "message": {"type": "string"},
                     "replicas": {"type": "integer"},
+                    "spotReplicas": {"type": "integer"},
                     "predictedTtftMs": num,
                 },
             },

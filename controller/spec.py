@@ -49,6 +49,7 @@ class ScalerSpec:
     objective: Objective
     limits: Limits
     metrics: MetricsSpec = field(default_factory=MetricsSpec)
+    spot_target: str | None = None  # a second Deployment pinned to spot nodes (targetRef.spotName)
 
     @property
     def key(self) -> str:
@@ -91,6 +92,7 @@ def _rule_problems(spec: dict[str, Any]) -> list[Problem]:
     if reps["min"] > reps["max"]:
         out.append(Problem("spec.replicas", f"min {reps['min']} exceeds max {reps['max']}",
                            "set replicas.min <= replicas.max", "bounds"))
+    out += _spot_target_problems(spec)
     m = spec["metrics"]
     queries = m.get("queries", {})
     if m["preset"] == "generic" and not m.get("histogram") and not (queries.get("ttft") or queries.get("e2e")):
@@ -98,6 +100,23 @@ def _rule_problems(spec: dict[str, Any]) -> list[Problem]:
                            "set metrics.histogram (e.g. http_request_duration_seconds) or queries.ttft/e2e",
                            "metrics"))
     return out
+
+
+def _spot_target_problems(spec: dict[str, Any]) -> list[Problem]:
+    spot_name = spec["targetRef"].get("spotName")
+    if spot_name is None:
+        return []
+    if spot_name == spec["targetRef"]["name"]:
+        return [Problem("spec.targetRef.spotName", f"names the same Deployment as targetRef.name ({spot_name})",
+                        "name the second Deployment, pinned to spot nodes, or remove spotName", "spot")]
+    # Refused rather than read as "keep the spot Deployment at 0": spotShare defaults to 0, so a
+    # forgotten spotShare would silently drain the spot Deployment and run everything on demand.
+    # To drain spot on purpose, remove spotName and scale the spot Deployment to 0 yourself.
+    if spec["cost"]["spotShare"] <= 0:
+        return [Problem("spec.cost.spotShare", f"is 0, so the policy never plans spot and targetRef.spotName "
+                        f"({spot_name}) would be held at 0 replicas",
+                        "set cost.spotShare above 0 (e.g. 0.5), or remove targetRef.spotName", "spot")]
+    return []
 
 
 def parse(obj: dict[str, Any]) -> ScalerSpec:
@@ -144,4 +163,5 @@ def parse(obj: dict[str, Any]) -> ScalerSpec:
     )
     return ScalerSpec(namespace=meta.get("namespace", "default"), name=meta.get("name", ""),
                       uid=meta.get("uid", ""), generation=int(meta.get("generation", 0) or 0),
-                      target=spec["targetRef"]["name"], objective=objective, limits=limits, metrics=metrics)
+                      target=spec["targetRef"]["name"], objective=objective, limits=limits, metrics=metrics,
+                      spot_target=spec["targetRef"].get("spotName"))

@@ -54,6 +54,25 @@ def test_generic_preset_needs_a_histogram():
     assert err.value.problems[0].path == "spec.metrics.histogram"
 
 
+def test_spot_deployment_is_optional_and_parsed():
+    assert parse(scaler()).spot_target is None
+    s = parse(scaler(targetRef={"name": "llama-vllm", "spotName": "llama-vllm-spot"}, cost={"spotShare": 0.5}))
+    assert s.target == "llama-vllm" and s.spot_target == "llama-vllm-spot"
+
+
+@pytest.mark.parametrize("target_ref, cost, path, fix", [
+    ({"name": "llama-vllm", "spotName": "llama-vllm"}, {"spotShare": 0.5}, "spec.targetRef.spotName",
+     "name the second Deployment"),
+    ({"name": "llama-vllm", "spotName": "llama-vllm-spot"}, {}, "spec.cost.spotShare", "set cost.spotShare above 0"),
+    ({"name": "llama-vllm", "spotName": ""}, {"spotShare": 0.5}, "spec.targetRef.spotName", "kubectl explain"),
+])
+def test_bad_spot_deployment_names_the_field_and_the_fix(target_ref, cost, path, fix):
+    with pytest.raises(InvalidSpec) as err:
+        parse(scaler(targetRef=target_ref, cost=cost))
+    [problem] = err.value.problems
+    assert problem.path == path and fix in problem.fix
+
+
 def test_missing_spec():
     with pytest.raises(InvalidSpec):
         parse({"metadata": {"name": "x", "namespace": "y"}})
