@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+import urllib3.exceptions
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -20,10 +21,21 @@ from controller import manifests, retry
 log = structlog.get_logger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"  # the client's default for scale is json-patch
+REMOTE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+
+
+def describe(err: BaseException) -> str:
+    status = getattr(err, "status", None)
+    reason = getattr(err, "reason", None)
+    return f"HTTP {status} {reason or ''}".strip() if status else f"{type(err).__name__}: {str(err)[:160]}"
 
 
 class TargetMissing(Exception):
-    """The InferenceScaler's Deployment does not exist."""
+    """A Deployment the InferenceScaler names does not exist."""
+
+    def __init__(self, namespace: str, name: str):
+        super().__init__(f"Deployment {namespace}/{name} not found")
+        self.name = name
 
 
 class ScalerGone(Exception):
@@ -131,7 +143,7 @@ class KubeAdapter:
             return self._call(what, fn, name, namespace)
         except ApiException as err:
             if err.status == 404:
-                raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
+                raise TargetMissing(namespace, name) from None
             raise
 
     def read_target(self, namespace: str, name: str) -> TargetState:
@@ -165,7 +177,7 @@ class KubeAdapter:
                 return int(scale.spec.replicas)
             except ApiException as err:
                 if err.status == 404:
-                    raise TargetMissing(f"Deployment {namespace}/{name} not found") from None
+                    raise TargetMissing(namespace, name) from None
                 if err.status != 409 or attempt == 2:
                     raise
                 log.info("scale conflict, re-reading", target=f"{namespace}/{name}")

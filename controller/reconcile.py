@@ -14,28 +14,19 @@ from typing import Any, Callable
 import structlog
 
 from controller import conditions as cond
+from controller import scale
 from controller.conditions import Condition
-import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
-
-from controller.kube import (KubeAdapter, NotLeader, ObjectRef, ScaleChanged, ScalerGone, TargetMissing, TargetState,
-                             now_rfc3339)
+from controller.kube import REMOTE_ERRORS, KubeAdapter, NotLeader, ObjectRef, ScalerGone, TargetMissing, now_rfc3339
 from controller.law.types import Decision, Limits, Objective, Observation, Policy
 from controller.prices import PriceBook, ReplicaPrices
 from controller.sources.base import LoadSample, MetricSource, MetricsUnavailable
 from controller.spec import InvalidSpec, ScalerSpec, parse
+from controller.targets import Step, Targets, describe_steps, split
 from controller.telemetry import Telemetry
 
 log = structlog.get_logger(__name__)
 
 PolicyFactory = Callable[[Objective, Limits], Policy]
-REMOTE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
-
-
-def describe(err: BaseException) -> str:
-    status = getattr(err, "status", None)
-    reason = getattr(err, "reason", None)
-    return f"HTTP {status} {reason or ''}".strip() if status else f"{type(err).__name__}: {str(err)[:160]}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +91,8 @@ class Reconciler:
             if not self.is_leader():  # lost the lease (or told to stop) mid-sync: no next object
                 log.warning("no longer leading (or stopping) mid-sync; stopping")
                 break
-            outcomes.append(self.sync_one(obj, shared.get(_target_of(obj))))
+            clash = next(((t[1], shared[t]) for t in _targets_of(obj) if t in shared), (None, None))
+            outcomes.append(self.sync_one(obj, clash[1], contested=clash[0]))
             self.heartbeat()
         seen = {(o["metadata"].get("namespace", ""), o["metadata"].get("name", "")) for o in items}
         for ns, name in self._known - seen:
@@ -112,12 +104,14 @@ class Reconciler:
         self._policies = {k: v for k, v in self._policies.items() if k in live}
         return outcomes
 
-    def sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None) -> Outcome:
-        """`rivals`: every scaler (this one included) that names the same Deployment, if several."""
+    def sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None, *,
+                 contested: str | None = None) -> Outcome:
+        """`rivals`: every scaler (this one included) that names the same Deployment, if several;
+        `contested`: that Deployment (default: the scaler's target)."""
         meta = obj.get("metadata") or {}
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         try:
-            return self._sync_one(obj, rivals)
+            return self._sync_one(obj, rivals, contested)
         except (NotLeader, ScalerGone) as err:
             log.info("sync skipped", scaler=key, why=type(err).__name__)
             return self._count(Outcome(key, "error", message=type(err).__name__))
@@ -130,7 +124,8 @@ class Reconciler:
         self.telemetry.decisions.labels(outcome.result).inc()
         return outcome
 
-    def _sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None) -> Outcome:
+    def _sync_one(self, obj: dict[str, Any], rivals: list[str] | None = None,
+                  contested: str | None = None) -> Outcome:
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace", "default"), meta.get("name", "")
         ref = ObjectRef(ns, name, meta.get("uid", ""))
@@ -144,7 +139,7 @@ class Reconciler:
             self._not_ready(ref, previous, generation, "InvalidSpec", message)
             return self._count(Outcome(ref_key(ref), "invalid_spec", message=message))
         if rivals:  # two scalers on one Deployment would undo each other's steps: neither acts
-            message = (f"InferenceScalers {', '.join(rivals)} all target Deployment {spec.target}; "
+            message = (f"InferenceScalers {', '.join(rivals)} all target Deployment {contested or spec.target}; "
                        "delete all but one")
             self._not_ready(ref, previous, generation, "AmbiguousTarget", message)
             return self._count(Outcome(spec.key, "invalid_spec", message=message))
@@ -157,33 +152,44 @@ class Reconciler:
             return self._count(Outcome(spec.key, "invalid_spec", message=message))
 
         try:
-            return self._observe_decide_act(spec, ref, previous, (obj.get("status") or {}).get("desiredReplicas"))
+            return self._observe_decide_act(spec, ref, previous, _previous_plan(obj))
         except TargetMissing as err:  # before the read, or deleted between read and patch
             self._policies.pop(spec.uid or spec.key, None)
+            field = "spotName" if spec.spot_target is not None and err.name == spec.spot_target else "name"
             self._not_ready(ref, previous, generation, "TargetNotFound",
-                            f"{err}; create it or fix spec.targetRef.name")
+                            f"{err}; create it or fix spec.targetRef.{field}")
             return self._count(Outcome(spec.key, "target_missing", message=str(err)))
 
     def _observe_decide_act(self, spec: ScalerSpec, ref: ObjectRef, previous: list[dict],
-                            previous_desired: int | None = None) -> Outcome:
-        target = self.kube.read_target(spec.namespace, spec.target)
-        prices = self._prices(spec.namespace, target)
+                            previous_plan: tuple[int | None, int | None] = (None, None)) -> Outcome:
+        targets = self._read_targets(spec)
+        prices = self._prices(spec.namespace, targets)
         sample, unavailable = self._sample(spec)
+        current = targets.replicas
         if unavailable is None:
-            obs = self._observation(spec, target, sample, prices)
+            obs = self._observation(targets, sample, prices)
             decision = self._decide(spec, obs)
             metrics_ok = decision.metrics_available
         else:
-            decision = Decision(replicas=target.replicas, reason=f"metrics unavailable ({unavailable.reason}): "
-                                f"{unavailable.message}; holding {target.replicas}", metrics_available=False)
+            decision = Decision(replicas=current, reason=f"metrics unavailable ({unavailable.reason}): "
+                                f"{unavailable.message}; holding {current}", metrics_available=False)
             metrics_ok = False
-        safe = make_safe(decision.replicas, target.replicas, spec.limits, metrics_ok)
-        return self._act(spec, ref, previous, target, sample, unavailable, decision, safe, prices, previous_desired)
+        safe = make_safe(decision.replicas, current, spec.limits, metrics_ok)
+        steps = split(targets, safe.replicas, decision.spot, metrics_ok)
+        return self._act(spec, ref, previous, targets, steps, sample, unavailable, decision, safe, prices,
+                         previous_plan)
 
     # -- pieces ----------------------------------------------------------------------------
-    def _prices(self, ns: str, target: TargetState) -> ReplicaPrices:
+    def _read_targets(self, spec: ScalerSpec) -> Targets:
+        on_demand = self.kube.read_target(spec.namespace, spec.target)
+        if spec.spot_target is None:
+            return Targets(on_demand)
+        return Targets(on_demand, self.kube.read_target(spec.namespace, spec.spot_target))
+
+    def _prices(self, ns: str, targets: Targets) -> ReplicaPrices:
         try:
-            return self.prices.for_replicas(self.kube.replica_node_labels(ns, target.selector))
+            labels = [node for t in targets.members for node in self.kube.replica_node_labels(ns, t.selector)]
+            return self.prices.for_replicas(labels)
         except Exception as err:  # noqa: BLE001 - price is advisory; fall back to the catalog
             log.warning("replica prices unavailable", error=str(err)[:200])
             self.telemetry.errors.labels("kubernetes").inc()
@@ -199,14 +205,13 @@ class Reconciler:
             self.telemetry.errors.labels("prometheus").inc()
             return None, MetricsUnavailable("QueryFailed", f"{type(err).__name__}: {str(err)[:160]}")
 
-    def _observation(self, spec: ScalerSpec, target: TargetState, s: LoadSample, p: ReplicaPrices) -> Observation:
-        ready_spot = min(p.spot_replicas, target.ready)
+    def _observation(self, targets: Targets, s: LoadSample, p: ReplicaPrices) -> Observation:
+        ready_spot, starting_spot = targets.spot_counts(p)
         return Observation(
-            time_s=self.clock(), ready_replicas=target.ready, starting_replicas=target.starting,
+            time_s=self.clock(), ready_replicas=targets.ready, starting_replicas=targets.starting,
             arrival_rate_rps=s.arrival_rate_rps, ttft_quantile_s=s.ttft_quantile_s, e2e_quantile_s=s.e2e_quantile_s,
             in_flight=s.in_flight, queued=s.queued, price_on_demand_per_hour=p.on_demand_per_hour,
-            price_spot_per_hour=p.spot_per_hour, ready_spot=ready_spot,
-            starting_spot=max(0, min(p.spot_replicas - ready_spot, target.starting)),
+            price_spot_per_hour=p.spot_per_hour, ready_spot=ready_spot, starting_spot=starting_spot,
             metrics_age_s=s.age_s, mean_prompt_tokens=s.mean_prompt_tokens, mean_output_tokens=s.mean_output_tokens)
 
     def _policy(self, spec: ScalerSpec) -> Policy:
@@ -229,17 +234,18 @@ class Reconciler:
             return Decision(replicas=obs.replicas, reason=f"policy error ({type(err).__name__}); holding",
                             metrics_available=False)
 
-    def _act(self, spec, ref, previous, target, sample, unavailable, decision, safe, prices,
-             previous_desired=None) -> Outcome:
-        current = target.replicas
+    def _act(self, spec, ref, previous, targets: Targets, steps: tuple[Step, ...], sample, unavailable, decision,
+             safe, prices, previous_plan=(None, None)) -> Outcome:
+        current = targets.replicas
         desired = safe.replicas
+        spot_plan = steps[1].desired if targets.spot is not None else None
         now = now_rfc3339()
         result = ("metrics_unavailable" if unavailable is not None else
                   "scale_up" if desired > current else "scale_down" if desired < current else "hold")
         message = decision.reason or "no reason given"
         if safe.limited_reason and desired != decision.replicas:
             message += f" (runtime: {safe.limited_reason}, {decision.replicas} → {desired})"
-        spot_note = self._spot_not_scheduled(spec, target, decision, prices)
+        spot_note = self._spot_not_scheduled(spec, targets, decision, prices)
         if spot_note:
             message += f" (warning: {spot_note})"
             if spec.key not in self._spot_warned:
@@ -247,35 +253,21 @@ class Reconciler:
                 self.kube.emit_event(ref, "Warning", "SpotNotScheduled", spot_note)
         else:
             self._spot_warned.discard(spec.key)
-        log.info("decision", scaler=spec.key, result=result, current=current, desired=desired,
+        log.info("decision", scaler=spec.key, result=result, current=current, desired=desired, spot=spot_plan,
                  reason=message, dry_run=self.dry_run)
 
-        replicas_now = current
+        fresh_plan = previous_plan != (desired, spot_plan)
+        applied = self._scale(spec, ref, steps, message, fresh_plan)
+        replicas_now = sum(applied.replicas.values())
         scale_error = None
-        if desired != current:
-            verb = "ScaledUp" if desired > current else "ScaledDown"
-            if self.dry_run:  # told once per new answer, not every sync (the size never changes)
-                if previous_desired != desired:
-                    self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {spec.target} "
-                                         f"from {current} to {desired}: {message}")
-            else:
-                try:
-                    replicas_now = self.kube.patch_scale(ref.namespace, spec.target, desired,
-                                                         target.resource_version, expected_current=current)
-                    self.kube.emit_event(ref, "Normal", verb,
-                                         f"scaled {spec.target} from {current} to {desired}: {message}")
-                except (*REMOTE_ERRORS, ScaleChanged) as err:  # 403, 409s, 5xx past the deadline: say so
-                    scale_error = describe(err)
-                    self.telemetry.errors.labels("kubernetes").inc()
-                    log.warning("scale failed", scaler=spec.key, error=scale_error)
-                    self.kube.emit_event(ref, "Warning", "FailedRescale", f"could not scale {spec.target} "
-                                         f"from {current} to {desired}: {scale_error}")
+        if applied.failed is not None:  # with two Deployments, say which one refused
+            scale_error = applied.problem if len(steps) == 1 else f"{applied.failed.target.name}: {applied.problem}"
 
         metrics_cond = (Condition("MetricsAvailable", True, "MetricsFresh", "all queries answered")
                         if unavailable is None else
                         Condition("MetricsAvailable", False, unavailable.reason, unavailable.message))
         updates = [
-            Condition("Ready", True, "Reconciled", f"target {spec.target} found"),
+            Condition("Ready", True, "Reconciled", f"target {' and '.join(t.name for t in targets.members)} found"),
             metrics_cond,
             Condition("ScalingActive", unavailable is None and scale_error is None,
                       "FailedRescale" if scale_error else
@@ -296,6 +288,7 @@ class Reconciler:
         if decision.budget_limited and cond.transitioned(previous, updates[4]):
             self.kube.emit_event(ref, "Warning", "BudgetLimited", message)
 
+        cost = targets.cost_per_hour(prices, applied.replicas)
         observed = {}
         if sample is not None:
             observed = {k: v for k, v in {
@@ -306,37 +299,66 @@ class Reconciler:
             "observedGeneration": spec.generation,
             "replicas": replicas_now,
             "desiredReplicas": desired,
-            "spotReplicas": min(decision.spot, desired),
-            "pricePerHour": round(prices.cost_per_hour(replicas_now), 4),
+            # two Deployments: the spot replicas set now; one: the policy's plan (not enforceable)
+            "spotReplicas": (min(decision.spot, desired) if targets.spot is None
+                             else applied.replicas[targets.spot.name]),
+            "pricePerHour": round(cost, 4),
             "observed": observed or None,
             "lastDecision": {k: v for k, v in {
                 "time": now, "reason": _reason(result, safe), "message": message[:1024], "replicas": desired,
-                "predictedTtftMs": _ms(decision.predicted_ttft_s)}.items() if v is not None},
+                "spotReplicas": spot_plan, "predictedTtftMs": _ms(decision.predicted_ttft_s)}.items()
+                if v is not None},
             "conditions": cond.merge(previous, updates, generation=spec.generation, now=now),
         }
         self.kube.patch_status(ref.namespace, ref.name, status)
-        self._gauges(spec, replicas_now, desired, sample, decision, prices)
+        self._gauges(spec, replicas_now, desired, sample, decision, cost)
         return self._count(Outcome(spec.key, "error" if scale_error else result, current, desired,
                                    scale_error or message))
 
+    def _scale(self, spec: ScalerSpec, ref: ObjectRef, steps: tuple[Step, ...], message: str,
+               fresh_plan: bool) -> scale.Applied:
+        """Patch what changes (all or nothing) and say so in an Event; a dry run only tells."""
+        unchanged = scale.Applied({s.target.name: s.target.replicas for s in steps})
+        moves = describe_steps(steps)
+        if not moves:
+            return unchanged
+        if self.dry_run:  # told once per new answer, not every sync (the size never changes)
+            if fresh_plan:
+                self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {moves}: {message}")
+            return unchanged
+        applied = scale.apply(self.kube, ref.namespace, steps)
+        if applied.failed is None:
+            before, after = sum(unchanged.replicas.values()), sum(applied.replicas.values())
+            verb = "ScaledUp" if after > before else "ScaledDown" if after < before else "Rebalanced"
+            self.kube.emit_event(ref, "Normal", verb, f"scaled {moves}: {message}")
+        else:  # 403, 409s, 5xx past the deadline: say so
+            self.telemetry.errors.labels("kubernetes").inc()
+            log.warning("scale failed", scaler=spec.key, error=applied.problem)
+            self.kube.emit_event(ref, "Warning", "FailedRescale",
+                                 f"could not scale {applied.failed}: {applied.problem}")
+        return applied
+
     @staticmethod
-    def _spot_not_scheduled(spec: ScalerSpec, target: TargetState, decision: Decision,
+    def _spot_not_scheduled(spec: ScalerSpec, targets: Targets, decision: Decision,
                             prices: ReplicaPrices) -> str | None:
         """The law plans a spot share and covers spot that is not ready with extra on-demand
-        replicas. This runtime scales one Deployment and cannot place pods on a capacity type:
-        if none of its pods ever lands on a spot node, that cover is permanent extra cost."""
-        if decision.spot <= 0 or target.ready <= 0 or not prices.known or prices.spot_replicas > 0:
+        replicas. With one Deployment this runtime cannot place pods on a capacity type: if
+        none of its pods ever lands on a spot node, that cover is permanent extra cost. (With a
+        spot Deployment, `targetRef.spotName`, the split is enforced and this does not apply.)"""
+        target = targets.on_demand
+        if (targets.spot is not None or decision.spot <= 0 or target.ready <= 0 or not prices.known
+                or prices.spot_replicas > 0):
             return None
         return (f"the policy plans {decision.spot} of {decision.replicas} replicas on spot (cost.spotShare "
                 f"{spec.limits.spot_share:g}) but no replica of {spec.target} runs on a spot node, so it adds "
                 "on-demand replicas to cover the missing spot; allow spot nodes in the Deployment's node "
                 "affinity or set cost.spotShare: 0")
 
-    def _gauges(self, spec, replicas_now, desired, sample, decision, prices) -> None:
+    def _gauges(self, spec, replicas_now, desired, sample, decision, cost) -> None:
         t = self.telemetry
         t.current.labels(spec.namespace, spec.name).set(replicas_now)
         t.desired.labels(spec.namespace, spec.name).set(desired)
-        t.cost.labels(spec.namespace, spec.name).set(prices.cost_per_hour(replicas_now))
+        t.cost.labels(spec.namespace, spec.name).set(cost)
         if decision.predicted_ttft_s is not None:
             t.predicted_ttft.labels(spec.namespace, spec.name).set(decision.predicted_ttft_s)
         if sample is not None and sample.ttft_quantile_s is not None:
@@ -355,21 +377,31 @@ class Reconciler:
         })
 
 
-def _target_of(obj: dict[str, Any]) -> tuple[str, str] | None:
+def _targets_of(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    """(namespace, Deployment) the scaler names: its target, then its spot Deployment if any."""
     spec = obj.get("spec")
     ref = spec.get("targetRef") if isinstance(spec, dict) else None
-    name = ref.get("name") if isinstance(ref, dict) else None
-    return ((obj.get("metadata") or {}).get("namespace", ""), name) if isinstance(name, str) and name else None
+    if not isinstance(ref, dict):
+        return []
+    ns = (obj.get("metadata") or {}).get("namespace", "")
+    names = [ref.get("name"), ref.get("spotName")]
+    return [(ns, n) for n in dict.fromkeys(names) if isinstance(n, str) and n]
 
 
 def _shared_targets(items: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
-    """Deployments named by more than one scaler → those scalers' names (sorted)."""
+    """Deployments named by more than one scaler (as target or spot Deployment) → those
+    scalers' names (sorted)."""
     by_target: dict[tuple[str, str], list[str]] = {}
     for obj in items:
-        target = _target_of(obj)
-        if target is not None:
+        for target in _targets_of(obj):
             by_target.setdefault(target, []).append(str((obj.get("metadata") or {}).get("name", "")))
     return {t: sorted(names) for t, names in by_target.items() if len(names) > 1}
+
+
+def _previous_plan(obj: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(total, spot) this scaler last decided, from its status: a dry run tells each new plan once."""
+    status = obj.get("status") or {}
+    return status.get("desiredReplicas"), (status.get("lastDecision") or {}).get("spotReplicas")
 
 
 def ref_key(ref: ObjectRef) -> str:
