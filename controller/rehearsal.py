@@ -18,6 +18,15 @@ second, one request in SPEED is exported (quantiles and gauges are unaffected).
 
 What the twin is: `sim.fleet` (cold starts, batch slots, prefill/decode speed, per-second
 billing). Its per-step TTFT is the twin's own live approximation (see `sim.observe`).
+
+Spot (`spot_share` > 0): a second Deployment, TARGET-spot, is the scaler's
+`targetRef.spotName`, and the twin runs spot capacity ("spot-mix"): its on-demand replicas
+follow the target's spec.replicas and its spot replicas the spot Deployment's, and each
+Deployment's status carries its own capacity type's ready and starting replicas. Both start as
+on an adopting cluster: every replica on demand, the spot Deployment at 0. Random spot
+interruptions are off; `reclaim_at_min` sends `reclaim_share` of the ready spot replicas the
+two-minute interruption notice (`sim.scenario.SpotReclaim`): they serve until it ends, their
+replacements start at once, and the law covers the spot not ready with on-demand.
 """
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ from controller.vllm_metrics import VllmMetrics
 from regions.errors import InputError, Problem
 
 NS, TARGET, SCALER = "rehearsal", "twin-vllm", "twin"
+SPOT_TARGET = f"{TARGET}-spot"
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,83 @@ class RehearsalConfig:
     scrape_interval_s: float = 5.0  # twin seconds
     window_s: float = 60.0  # twin seconds of rate()/quantile window
     seed: int = 0
+    spot_share: float = 0.0  # > 0: split over TARGET and SPOT_TARGET (targetRef.spotName)
+    reclaim_at_min: float | None = None  # twin minute of a spot reclaim (needs spot_share > 0)
+    reclaim_share: float = 0.5  # of the ready spot replicas, how many the reclaim interrupts
+
+
+def spot_problems(spot_share: float, reclaim_at_min: float | None, reclaim_share: float,
+                  minutes: float, notice_s: float) -> list[Problem]:
+    """What is wrong with the spot settings (flag names as `meridian controller rehearse` has them)."""
+    out = []
+    if not 0 <= spot_share <= 1:
+        out.append(Problem("--spot-share", f"{spot_share:g} is outside (0, 1]",
+                           "the share of replicas on the spot Deployment, e.g. 0.5"))
+    if reclaim_at_min is None:
+        return out
+    if spot_share <= 0:
+        out.append(Problem("--reclaim-at", "a reclaim needs spot replicas", "add --spot-share, e.g. 0.5"))
+    last = minutes - notice_s / 60.0  # the reclaimed replicas must stop within the run
+    if reclaim_at_min < 0:
+        out.append(Problem("--reclaim-at", f"minute {reclaim_at_min:g} is before the run", "a twin minute >= 0"))
+    elif reclaim_at_min >= last:
+        out.append(Problem("--reclaim-at", f"minute {reclaim_at_min:g} is not before minute {last:g}: the reclaimed "
+                           f"replicas stop {notice_s:g} s after the notice, which must fall within the "
+                           f"{minutes:g} minutes played",
+                           f"reclaim earlier, or play longer (--minutes {reclaim_at_min + notice_s / 60.0 + 1:g})"))
+    if not 0 < reclaim_share <= 1:
+        out.append(Problem("--reclaim-share", f"{reclaim_share:g} is outside (0, 1]",
+                           "the share of ready spot replicas interrupted, e.g. 0.5"))
+    return out
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One twin step as the bridge saw it: the twin's replicas by capacity type, and the
+    Deployments' spec.replicas the controller had set (spot: 0 without a spot Deployment)."""
+
+    time_s: float
+    ready_od: int
+    start_od: int
+    ready_spot: int
+    start_spot: int
+    noticed_spot: int  # ready spot replicas under interruption notice
+    spec_od: int
+    spec_spot: int
+
+    @property
+    def spec_total(self) -> int:
+        return self.spec_od + self.spec_spot
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """What a spot reclaim did, from the bridge's samples."""
+
+    notice_s: float  # twin time of the notice
+    reclaimed: int  # spot replicas that got it
+    stopped_s: float | None  # when they stopped serving (None: not within the run)
+    od_before: int  # the target's spec.replicas when they stopped
+    od_peak: int  # its highest spec.replicas within COVER_WINDOW_S after
+    od_rose_s: float | None  # when it first rose above od_before (None: not within COVER_WINDOW_S)
+
+    def text(self) -> str:
+        if self.reclaimed == 0:
+            return f"spot reclaim at {_clock(self.notice_s)}: no ready spot replica to interrupt"
+        head = f"spot reclaim at {_clock(self.notice_s)}: {self.reclaimed} spot replicas got the notice"
+        if self.stopped_s is None:
+            return head + "; they still served at the end"
+        rose = (f"rose from {self.od_before} to {self.od_peak} at {_clock(self.od_rose_s)}"
+                if self.od_rose_s is not None else f"stayed at {self.od_before}")
+        return (f"{head} and stopped at {_clock(self.stopped_s)}; on-demand spec.replicas {rose} "
+                f"(within {COVER_WINDOW_S:g} s)")
+
+
+COVER_WINDOW_S = 60.0  # twin seconds after the reclaimed spot stops in which on-demand cover is looked for
+
+
+def _clock(twin_s: float) -> str:
+    return f"{int(twin_s // 60)}:{int(twin_s % 60):02d}"
 
 
 @dataclass
@@ -70,6 +157,9 @@ class MinuteRow:
     desired_end: int
     ttft_pq_s: float | None
     attainment: float | None
+    od_mean: float | None = None  # spot mode: on-demand replicas (ready + starting)
+    spot_mean: float | None = None  # spot mode: spot replicas (ready + starting)
+    spot_ready_mean: float | None = None
 
 
 @dataclass
@@ -85,18 +175,28 @@ class RehearsalResult:
     rows: list[MinuteRow] = field(default_factory=list)
     controller_exit: int | None = None
     controller_log: str = ""
+    samples: list[Sample] = field(default_factory=list)  # every twin step
+    spot_patches: int = 0  # of scale_patches, on the spot Deployment
+    reclaim: Reclaim | None = None
 
     def table(self, objective: Objective) -> str:
         pct = f"p{objective.percentile:g}"
-        lines = [f"{'min':>4} {'req/s':>7} {'replicas':>9} {'ready':>6} {'desired':>8} {pct + ' TTFT':>10} {'met':>6}"]
+        spot = any(r.od_mean is not None for r in self.rows)
+        split = f" {'on-dem':>7} {'spot':>5} {'spot rdy':>8}" if spot else ""
+        lines = [f"{'min':>4} {'req/s':>7} {'replicas':>9} {'ready':>6}{split} {'desired':>8} {pct + ' TTFT':>10} "
+                 f"{'met':>6}"]
         for r in self.rows:
             t = f"{r.ttft_pq_s:.2f}s" if r.ttft_pq_s is not None else "-"
             a = f"{r.attainment:.0%}" if r.attainment is not None else "-"
-            lines.append(f"{r.minute:>4} {r.arrival_rps:>7.2f} {r.replicas_mean:>9.1f} {r.ready_mean:>6.1f} "
+            split = f" {r.od_mean:>7.1f} {r.spot_mean:>5.1f} {r.spot_ready_mean:>8.1f}" if spot else ""
+            lines.append(f"{r.minute:>4} {r.arrival_rps:>7.2f} {r.replicas_mean:>9.1f} {r.ready_mean:>6.1f}{split} "
                          f"{r.desired_end:>8} {t:>10} {a:>6}")
+        if self.reclaim is not None:
+            lines.append(self.reclaim.text())
+        spot_note = f" ({self.spot_patches} on the spot Deployment)" if spot else ""
         lines.append(f"{self.requests:,.0f} requests; {self.attainment:.1%} met TTFT <= {objective.ttft_s:g}s; "
                      f"{pct} TTFT {self.ttft_pq_s:.2f}s; replicas {self.replicas_min}..{self.replicas_max}; "
-                     f"{self.scale_patches} scale patches and {self.status_writes} status writes by the "
+                     f"{self.scale_patches} scale patches{spot_note} and {self.status_writes} status writes by the "
                      f"controller; twin cost ${self.cost_usd:.2f}")
         return "\n".join(lines)
 
@@ -119,19 +219,27 @@ class TwinBridge:
         self.exported_to = 0  # steps already exported
         self.carry = 0.0
         self.level = 0.0  # position in the prompt-length quantile levels (see _export)
-        self.desired_log: list[tuple[float, int]] = []
+        self.samples: list[Sample] = []
 
     def decide(self, obs: Observation) -> Decision:
+        """Each Deployment's status from its own capacity type (one Deployment: the whole
+        fleet); the Decision from their spec.replicas: the sum, of which the spot one's on spot."""
         r = self.fleet.regions[0]
         s = int(round(obs.time_s / self.dt))
         self._export(r, s)
-        ready = r.ready_od + r.ready_spot
-        self.api.set_deployment_status(NS, TARGET, replicas=r.total, ready=ready)
+        split = self.cfg.spot_share > 0
+        if split:
+            self.api.set_deployment_status(NS, TARGET, replicas=r.ready_od + r.start_od, ready=r.ready_od)
+            self.api.set_deployment_status(NS, SPOT_TARGET, replicas=r.ready_spot + r.start_spot, ready=r.ready_spot)
+        else:
+            self.api.set_deployment_status(NS, TARGET, replicas=r.total, ready=r.ready_od + r.ready_spot)
         self._pace(obs.time_s)
-        dep = self.api.get("Deployment", NS, TARGET)
-        want = int(dep["spec"]["replicas"])
-        self.desired_log.append((obs.time_s, want))
-        return Decision(replicas=want, reason="set by meridian controller run via the scale subresource")
+        od = int(self.api.get("Deployment", NS, TARGET)["spec"]["replicas"])
+        spot = int(self.api.get("Deployment", NS, SPOT_TARGET)["spec"]["replicas"]) if split else 0
+        self.samples.append(Sample(obs.time_s, r.ready_od, r.start_od, r.ready_spot, r.start_spot, len(r.doomed),
+                                   od, spot))
+        return Decision(replicas=od + spot, spot=spot,
+                        reason="set by meridian controller run via the scale subresource")
 
     def _pace(self, twin_s: float) -> None:
         now = time.monotonic()
@@ -208,29 +316,43 @@ def scaler_object(cfg: RehearsalConfig, cold_start_s: float) -> dict:
         objective["ttftMs"] = int(round(cfg.objective.ttft_s * 1000))
     if cfg.objective.e2e_s is not None:
         objective["e2eMs"] = int(round(cfg.objective.e2e_s * 1000))
+    spec = {"targetRef": {"name": TARGET}, "objective": objective,
+            "replicas": {"min": cfg.min_replicas, "max": cfg.max_replicas},
+            "metrics": {"preset": "vllm", "window": _window_text(cfg), "staleAfterSeconds": 15},
+            "coldStartSeconds": cold_start_s}
+    if cfg.spot_share > 0:
+        spec["targetRef"]["spotName"] = SPOT_TARGET
+        spec["cost"] = {"spotShare": cfg.spot_share}
     return {"apiVersion": "meridian.dev/v1alpha1", "kind": "InferenceScaler",
-            "metadata": {"name": SCALER, "namespace": NS},
-            "spec": {"targetRef": {"name": TARGET}, "objective": objective,
-                     "replicas": {"min": cfg.min_replicas, "max": cfg.max_replicas},
-                     "metrics": {"preset": "vllm", "window": _window_text(cfg), "staleAfterSeconds": 15},
-                     "coldStartSeconds": cold_start_s}}
+            "metadata": {"name": SCALER, "namespace": NS}, "spec": spec}
 
 
 def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
     from sim.fleet import Fleet, FleetConfig
-    from sim.profiles import DEFAULT_INSTANCE, get_profile
+    from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
+    from sim.scenario import Scenario, SpotReclaim
 
     if cfg.speed <= 0 or cfg.minutes <= 0:
         raise InputError("bad rehearsal settings", [Problem("--speed/--minutes", "must be positive", "e.g. 10")])
+    notice_s = spot_model().notice_s
+    problems = spot_problems(cfg.spot_share, cfg.reclaim_at_min, cfg.reclaim_share, cfg.minutes, notice_s)
+    if problems:
+        raise InputError("bad rehearsal spot settings", problems)
     instance = cfg.instance_type or DEFAULT_INSTANCE
     profile = get_profile(instance)
     arrivals = _load(cfg)
     initial = _initial(arrivals, profile, cfg)
     limits = Limits(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas,
-                    cold_start_s=profile.cold_start_median_s)
+                    cold_start_s=profile.cold_start_median_s, spot_share=cfg.spot_share)
+    split = cfg.spot_share > 0
+    reclaim = (SpotReclaim(FleetConfig.regions[0], cfg.reclaim_share, cfg.reclaim_at_min * 60.0, notice_s),) \
+        if cfg.reclaim_at_min is not None else ()
+    # random interruptions off: the only spot loss is the scheduled reclaim
     fleet_cfg = FleetConfig(instance_type=instance, step_s=1.0, scrape_s=cfg.scrape_interval_s,
                             rate_window_s=cfg.window_s, objective=cfg.objective, limits=limits,
-                            initial_replicas=initial, seed=cfg.seed)
+                            initial_replicas=initial, seed=cfg.seed,
+                            capacity="spot-mix" if split else "on-demand", scenario=Scenario(reclaim),
+                            spot_interruptions_per_hour=0.0 if split else None)
     exporter = VllmMetrics(model_name="twin")
     api = ApiStandIn(auto_ready=False)
     prom = proc = None
@@ -240,6 +362,8 @@ def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
         exporter.serve()
         api.start()
         api.add_deployment(NS, TARGET, replicas=initial, ready=initial, labels={"app": TARGET})
+        if split:  # as on a cluster adopting spot: the whole fleet on demand, the spot Deployment empty
+            api.add_deployment(NS, SPOT_TARGET, replicas=0, ready=0, labels={"app": SPOT_TARGET})
         api.add_scaler(scaler_object(cfg, profile.cold_start_median_s))
         prom = PrometheusProcess([exporter.url], namespace=NS,
                                  scrape_interval_s=max(0.2, _wall(cfg.scrape_interval_s, cfg.speed))).start()
@@ -296,18 +420,25 @@ def _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text) -> Rehea
     ready = np.asarray(tl.ready)
     total = ready + np.asarray(tl.starting)
     minute_of = (arrivals.time_s // 60).astype(int)
+    samples = bridge.samples
     for m in range(int(math.ceil(arrivals.duration_s / 60.0))):
         sel = minute_of == m
         in_min = (times >= m * 60) & (times < (m + 1) * 60)
-        desired = [d for t, d in bridge.desired_log if t < (m + 1) * 60]
+        desired = [x.spec_total for x in samples if x.time_s < (m + 1) * 60]
         served = sel & np.isfinite(ttft)
-        rows.append(MinuteRow(
+        row = MinuteRow(
             minute=m, arrival_rps=float(w[sel].sum()) / 60.0,
             replicas_mean=float(total[in_min].mean()) if in_min.any() else float("nan"),
             ready_mean=float(ready[in_min].mean()) if in_min.any() else float("nan"),
             desired_end=desired[-1] if desired else int(total[0]),
             ttft_pq_s=_wq(ttft[served], w[served], q) if served.any() else None,
-            attainment=float(w[sel & ok].sum() / w[sel].sum()) if w[sel].sum() > 0 else None))
+            attainment=float(w[sel & ok].sum() / w[sel].sum()) if w[sel].sum() > 0 else None)
+        steps = [x for x in samples if m * 60 <= x.time_s < (m + 1) * 60]
+        if cfg.spot_share > 0 and steps:
+            row.od_mean = float(np.mean([x.ready_od + x.start_od for x in steps]))
+            row.spot_mean = float(np.mean([x.ready_spot + x.start_spot for x in steps]))
+            row.spot_ready_mean = float(np.mean([x.ready_spot for x in steps]))
+        rows.append(row)
     served = np.isfinite(ttft)
     patches = [r for r in api.requests_matching("PATCH", r"/deployments/.*/scale$") if r.status == 200]
     writes = [r for r in api.requests_matching("PATCH", r"/status$") if r.status == 200]
@@ -316,7 +447,22 @@ def _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text) -> Rehea
         ttft_pq_s=_wq(ttft[served], w[served], q) if served.any() else float("inf"),
         cost_usd=result.cost_usd, scale_patches=len(patches), status_writes=len(writes),
         replicas_min=int(total.min()), replicas_max=int(total.max()), rows=rows,
-        controller_exit=exit_code, controller_log=log_text)
+        controller_exit=exit_code, controller_log=log_text, samples=samples,
+        spot_patches=sum(1 for r in patches if f"/deployments/{SPOT_TARGET}/" in r.path),
+        reclaim=_reclaim(samples, cfg.reclaim_at_min * 60.0) if cfg.reclaim_at_min is not None else None)
+
+
+def _reclaim(samples: list[Sample], notice_s: float) -> Reclaim:
+    after = [x for x in samples if x.time_s >= notice_s]
+    reclaimed = max((x.noticed_spot for x in after), default=0)
+    # they stop when the count under notice falls (the twin drops them from its ready spot)
+    stop = next((b for a, b in zip(after, after[1:]) if b.noticed_spot < a.noticed_spot), None)
+    if stop is None:
+        return Reclaim(notice_s, reclaimed, None, 0, 0, None)
+    before = next(x for x in reversed(samples) if x.time_s < stop.time_s).spec_od
+    window = [x for x in samples if stop.time_s <= x.time_s <= stop.time_s + COVER_WINDOW_S]
+    rose = next((x.time_s for x in window if x.spec_od > before), None)
+    return Reclaim(notice_s, reclaimed, stop.time_s, before, max(x.spec_od for x in window), rose)
 
 
 def _wq(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -68,6 +68,14 @@ def test_manifests_rejects_bad_flags_and_writes_nothing(capsys, tmp_path, argv, 
     (["--minutes", "inf"], "--minutes"),
     (["--speed", "nan"], "--speed"),
     (["--min-replicas", "5", "--max-replicas", "2"], "--min-replicas"),
+    (["--spot-share", "0"], "--spot-share"),
+    (["--spot-share", "1.5"], "--spot-share"),
+    (["--spot-share", "nan"], "--spot-share"),
+    (["--reclaim-at", "3"], "--reclaim-at"),  # no spot to reclaim
+    (["--spot-share", "0.5", "--reclaim-at", "9"], "--reclaim-at"),  # the notice would outlast the run
+    (["--spot-share", "0.5", "--reclaim-at", "-1"], "--reclaim-at"),
+    (["--spot-share", "0.5", "--reclaim-at", "2", "--reclaim-share", "0"], "--reclaim-share"),
+    (["--reclaim-share", "0.3"], "--reclaim-share"),
 ])
 def test_rehearse_rejects_bad_flags(capsys, argv, flag):
     assert main(["controller", "rehearse", *argv]) == 2

@@ -269,6 +269,16 @@ def _register_rehearse(csub) -> None:
     r.add_argument("--initial-replicas", type=int, help="default: enough for the first minute at 70%% of slots")
     r.add_argument("--policy", default="meridian", help="meridian (default) or a bench baseline (needs --knob)")
     r.add_argument("--knob", type=float, help="the baseline's knob")
+    sp = r.add_argument_group("spot (the split over two Deployments, `targetRef.spotName`)")
+    sp.add_argument("--spot-share", type=float, metavar="SHARE",
+                    help="run the split: a second Deployment, <target>-spot, on the twin's spot capacity, and "
+                    "cost.spotShare SHARE (0 < SHARE <= 1); the fleet starts on demand, as when spotName is "
+                    "first set; random spot interruptions are off")
+    sp.add_argument("--reclaim-at", type=float, metavar="MINUTE",
+                    help="at this twin minute, interrupt --reclaim-share of the ready spot replicas with the "
+                    "two-minute notice (needs --spot-share; must leave the notice's two minutes in the run)")
+    sp.add_argument("--reclaim-share", type=float, metavar="SHARE",
+                    help="share of the ready spot replicas the reclaim interrupts (default 0.5)")
     r.set_defaults(func=run_rehearse)
 
 
@@ -276,10 +286,23 @@ def run_rehearse(args) -> int:
     import shutil
 
     from controller.law.types import Objective
-    from controller.rehearsal import RehearsalConfig, run
+    from controller.rehearsal import RehearsalConfig, run, spot_problems
+    from sim.profiles import spot_model
 
     problems = _finite_problems(args, {"--minutes": "minutes", "--speed": "speed", "--rate-scale": "rate_scale",
-                                       "--ttft-ms": "ttft_ms", "--start": "start", "--knob": "knob"})
+                                       "--ttft-ms": "ttft_ms", "--start": "start", "--knob": "knob",
+                                       "--spot-share": "spot_share", "--reclaim-at": "reclaim_at",
+                                       "--reclaim-share": "reclaim_share"})
+    if problems:  # the range checks below would only repeat them
+        raise InputError("bad flags for `meridian controller rehearse`", problems)
+    if args.spot_share is not None and args.spot_share <= 0:
+        problems.append(Problem("--spot-share", f"{args.spot_share:g} is outside (0, 1]",
+                                "e.g. 0.5, or omit it to rehearse one Deployment"))
+    if args.reclaim_share is not None and args.reclaim_at is None:
+        problems.append(Problem("--reclaim-share", "means nothing without --reclaim-at", "add --reclaim-at MINUTE"))
+    reclaim_share = 0.5 if args.reclaim_share is None else args.reclaim_share
+    problems += spot_problems(args.spot_share or 0.0, args.reclaim_at, reclaim_share, args.minutes,
+                              spot_model().notice_s)
     for flag, value in (("--minutes", args.minutes), ("--speed", args.speed), ("--rate-scale", args.rate_scale),
                         ("--ttft-ms", args.ttft_ms)):
         if not value > 0:
@@ -300,9 +323,14 @@ def run_rehearse(args) -> int:
                           rate_scale=args.rate_scale,
                           objective=Objective(percentile=args.percentile, ttft_s=args.ttft_ms / 1000.0),
                           min_replicas=args.min_replicas, max_replicas=args.max_replicas,
-                          initial_replicas=args.initial_replicas, policy=args.policy, knob=args.knob)
+                          initial_replicas=args.initial_replicas, policy=args.policy, knob=args.knob,
+                          spot_share=args.spot_share or 0.0, reclaim_at_min=args.reclaim_at,
+                          reclaim_share=reclaim_share)
+    spot = f", spot share {cfg.spot_share:g}" if cfg.spot_share else ""
+    if cfg.reclaim_at_min is not None:
+        spot += f", {cfg.reclaim_share:.0%} of spot reclaimed at minute {cfg.reclaim_at_min:g}"
     print(f"rehearsal: {args.minutes:g} twin minutes at {args.speed:g}x (~{args.minutes * 60 / args.speed:.0f} s), "
-          f"policy {args.policy}", file=sys.stderr, flush=True)
+          f"policy {args.policy}{spot}", file=sys.stderr, flush=True)
     last = [-1]
 
     def progress(share: float) -> None:
