@@ -35,6 +35,11 @@ class MetricsSpec:
     def query(self, name: str) -> str | None:
         return dict(self.queries).get(name)
 
+    @property
+    def window_s(self) -> float:
+        """`window` in seconds (the CRD allows `<n>s`, `<n>m`, `<n>h`)."""
+        return float(self.window[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.window[-1]]
+
 
 QUERY_FIELDS = ("ttft", "e2e", "arrivalRate", "inFlight", "queued")
 

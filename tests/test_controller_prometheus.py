@@ -72,6 +72,9 @@ def prom():
     Gauge("tgi_queue_size", "queue", registry=reg).set(4)
     Gauge("tgi_batch_current_size", "batch", registry=reg).set(6)
     gen = Histogram("http_request_duration_seconds", "latency", buckets=buckets, registry=reg)
+    # a fleet of pods: "old" scraped from the start and idle after one request; a test adds "new"
+    fleet = Histogram("fleet_request_duration_seconds", "latency", ["pod"], buckets=buckets, registry=reg)
+    fleet.labels("old").observe(0.2)
     server = ThreadingHTTPServer(("127.0.0.1", 0), MetricsHandler.factory(reg))
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     traffic = Traffic(vllm, tgi_e2e, tgi_count, gen, tgi_queue, tgi_fwd)
@@ -89,7 +92,7 @@ def prom():
             pass
         time.sleep(0.5)
     time.sleep(5)  # let the window fill with the steady mix
-    p.traffic = traffic
+    p.traffic, p.fleet = traffic, fleet
     yield p
     traffic.stop.set()
     p.stop()
@@ -238,10 +241,56 @@ def test_garbage_and_slow_prometheus_are_unavailable(mode, reason):
 
 
 def test_zero_traffic_latency_is_none_not_unavailable(prom):
-    """An idle server: histograms exist but nothing arrives, so latency is NaN = 'no traffic'."""
+    """An idle server: histograms exist but nothing arrives, so latency is NaN = 'no traffic'
+    (and its counter, long-lived but flat, covers the window: no traffic is not warm-up)."""
     s = PrometheusSource(prom.url).sample(parse_spec(metrics={"labels": {"model_name": "idle"}}))
     assert s.arrival_rate_rps == 0.0
     assert s.ttft_quantile_s is None and s.e2e_quantile_s is None and s.in_flight == 0.0
+
+
+@pytest.mark.parametrize("metrics", [{}, {"preset": "tgi", "labels": {}},
+                                     {"preset": "generic", "histogram": "http_request_duration_seconds", "labels": {}}],
+                         ids=["vllm", "tgi", "generic"])
+def test_series_younger_than_the_window_are_warming_up(prom, metrics):
+    """The fixture's series are seconds old: a 10 m window is nearly empty, and rate() over it
+    would under-read ~50x. Each preset's arrival counter is checked."""
+    spec = parse_spec(metrics={"window": "10m", **metrics}, objective={"e2eMs": 900, "percentile": 95})
+    with pytest.raises(MetricsUnavailable) as err:
+        PrometheusSource(prom.url).sample(spec)
+    assert err.value.reason == "WarmingUp"
+    assert "of the 10m window" in err.value.message and "holding until the window is full" in err.value.message
+
+
+def test_an_explicit_arrival_query_skips_the_warm_up_check(prom):
+    """queries.arrivalRate names no counter whose coverage could be measured: no check."""
+    arrival = 'sum(rate(vllm:request_success_total{model_name="meridian/rehearsal"}[10m]))'
+    spec = parse_spec(metrics={"window": "10m", "queries": {"arrivalRate": arrival}})
+    assert PrometheusSource(prom.url).sample(spec).arrival_rate_rps > 0
+
+
+def test_one_young_pod_in_an_old_fleet_is_not_warm_up_and_a_young_one_warms_up(prom):
+    """A counter series appears mid-window ("new"): alone it is WarmingUp until it covers the
+    window; next to the long-lived, idle "old" series the oldest counts and nothing holds."""
+    fleet = {"preset": "generic", "histogram": "fleet_request_duration_seconds"}
+    src = PrometheusSource(prom.url)
+    prom.fleet.labels("new").observe(0.2)
+    appeared = time.time()
+    new = parse_spec(metrics={**fleet, "labels": {"pod": "new"}}, objective={"e2eMs": 900})
+    deadline = time.monotonic() + 5
+    warm = None
+    while warm is None:  # until Prometheus has scraped "new" twice (rate() needs two samples)
+        try:
+            src.sample(new)
+            pytest.fail("a series younger than the window was acted on")
+        except MetricsUnavailable as err:
+            assert err.reason in ("NoData", "WarmingUp") and time.monotonic() < deadline, err
+            warm = err if err.reason == "WarmingUp" else None
+        time.sleep(0.1)
+    assert "s of the 4s window" in warm.message
+    both = parse_spec(metrics={**fleet, "labels": {}}, objective={"e2eMs": 900})
+    assert src.sample(both).arrival_rate_rps is not None  # "old" covers the window: no hold
+    time.sleep(max(0.0, appeared + 4.5 - time.time()))  # "new" now covers the 4 s window
+    assert src.sample(new).arrival_rate_rps == 0.0  # one request at the start, none since
 
 
 def test_dashboard_queries_parse_in_prometheus(prom):

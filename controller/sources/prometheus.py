@@ -5,6 +5,11 @@ unavailable (the runtime then holds the size), except a latency quantile that is
 because nothing arrived in the window: that is "no traffic", reported as `None`.
 Staleness is measured from `timestamp()` of a raw gauge, so a Prometheus that still
 answers but has stopped scraping the workload is caught too.
+
+Warm-up: `rate()` divides the increase by the whole window, so over counter series younger
+than the window (new Deployment, restarted Prometheus with empty storage, renamed metric) it
+under-reads by up to window/age. While the arrival counter's series cover less than
+`WARM_SHARE` of the window the sample is unavailable (`WarmingUp`) and the runtime holds.
 """
 from __future__ import annotations
 
@@ -21,6 +26,16 @@ from controller import retry
 from controller.sources import promql
 from controller.sources.base import LoadSample, MetricsUnavailable
 from controller.spec import ScalerSpec
+
+
+# rate() extrapolates the increase to the window start when its first sample is within 1.1
+# average scrape intervals of it, else only half an interval: it is exact once the series
+# cover the window minus ~one scrape interval, and under-reads by about the uncovered share
+# beyond that. Requiring 90 % of the window bounds the under-read at 10 % whatever the scrape
+# interval, and is exact for scrape intervals of a tenth of the window or more (15-30 s
+# against the 2 m default). It is above 1 - 1/COVERAGE_STEPS (95 %), the least a long-lived
+# series can read, so an old series — idle or busy — never trips it.
+WARM_SHARE = 0.9
 
 
 class PrometheusSource:
@@ -106,7 +121,9 @@ class PrometheusSource:
             if age > spec.metrics.stale_after_s:
                 raise MetricsUnavailable("Stale", f"newest sample is {age:.0f}s old "
                                          f"(staleAfterSeconds {spec.metrics.stale_after_s:.0f})")
-        arrival = _finite(ask(qs.arrival_rate), "arrival rate")
+        arrival = _finite(ask(qs.arrival_rate), "arrival rate")  # series absent: NoData, as before
+        if qs.coverage:
+            _check_warm(self._coverage(ask, qs.coverage), spec)
         in_flight = _finite(ask(qs.in_flight), "in-flight requests")
         queued = _finite(ask(qs.queued), "queued requests")
         no_traffic = arrival is not None and arrival == 0.0
@@ -122,6 +139,17 @@ class PrometheusSource:
             mean_prompt_tokens=self._optional(url, qs.mean_prompt_tokens, started),
             mean_output_tokens=self._optional(url, qs.mean_output_tokens, started),
         )
+
+    @staticmethod
+    def _coverage(ask: Callable[[str], float | None], q: str) -> float:
+        """Seconds of the window covered. The arrival query has answered, so the series exist: no
+        answer here means they are younger than one subquery step (no step since they began)."""
+        try:
+            return _finite(ask(q), "window coverage")
+        except MetricsUnavailable as err:
+            if err.reason != "NoData":
+                raise
+            return 0.0
 
     def _optional(self, url: str, q: str | None, started: float) -> float | None:
         """Nice-to-have figures (token counts): never make a sample unavailable."""
@@ -153,6 +181,14 @@ def _one_value(doc: dict, query: str) -> float:
         return float(result[0]["value"][1])
     except (KeyError, IndexError, TypeError, ValueError):
         raise MetricsUnavailable("BadResponse", f"malformed sample for {query}") from None
+
+
+def _check_warm(covered_s: float, spec: ScalerSpec) -> None:
+    window_s = spec.metrics.window_s
+    if covered_s < WARM_SHARE * window_s:
+        raise MetricsUnavailable("WarmingUp", f"the arrival counter's series cover {covered_s:.1f}s of the "
+                                 f"{spec.metrics.window} window ({covered_s / window_s:.0%}), so rate() would "
+                                 f"under-read; holding until the window is full ({WARM_SHARE:.0%})")
 
 
 def _finite(value: float | None, what: str) -> float | None:

@@ -11,6 +11,10 @@ Metric names are the serving engines' own:
 - generic: one latency histogram `<name>_bucket`; it measures TTFT when the objective sets
   ttftMs, else end-to-end latency; arrival rate is `rate(<name>_count)`.
 Explicit `queries` override the preset's query for that field.
+
+`coverage` says how many seconds of the window the arrival counter's series cover, so that
+a `rate()` over series younger than the window (it divides by the whole window) is not acted
+on; see `coverage()`. An explicit `queries.arrivalRate` names no counter: no coverage check.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class QuerySet:
     queued: str | None
     mean_prompt_tokens: str | None = None
     mean_output_tokens: str | None = None
+    coverage: str | None = None  # seconds of the window the arrival counter's series cover
 
 
 def _escape(value: str) -> str:
@@ -49,6 +54,26 @@ def _ratio(metric: str, sel: str, window: str) -> str:
     return f"sum(rate({metric}_sum{sel}[{window}])) / sum(rate({metric}_count{sel}[{window}]))"
 
 
+# Subquery steps per window. Without an explicit resolution a subquery steps at the global
+# evaluation_interval (1 m by default) and aligned to it: measured on Prometheus 2.42 with a
+# 15 s interval, a 20 s window read as covered 5.5 s by a long-lived series. With window/20
+# the answer is within one step (5 % of the window) of the truth.
+COVERAGE_STEPS = 20
+
+
+def coverage(counter: str, sel: str, spec: ScalerSpec) -> str:
+    """Seconds from the oldest sample of any of `counter`'s series in the window to now.
+
+    Each subquery step's `timestamp()` is its series' latest raw sample (looking back up to
+    Prometheus's lookback delta, 5 m), so a series older than the window answers at least
+    window - one step, idle or not, and a series that started mid-window answers its age
+    (within one step). `min` over series: the oldest counts, since one young pod in an old
+    fleet under-reads only its own share of the sum."""
+    window = spec.metrics.window
+    step_ms = max(1, round(spec.metrics.window_s * 1000 / COVERAGE_STEPS))
+    return f"time() - min(min_over_time(timestamp({counter}{sel})[{window}:{step_ms}ms]))"
+
+
 def build(spec: ScalerSpec) -> QuerySet:
     m, q, w = spec.metrics, spec.objective.percentile / 100.0, spec.metrics.window
     sel = matchers(spec)
@@ -62,6 +87,7 @@ def build(spec: ScalerSpec) -> QuerySet:
             queued=f"sum(vllm:num_requests_waiting{sel})",
             mean_prompt_tokens=_ratio("vllm:request_prompt_tokens", sel, w),
             mean_output_tokens=_ratio("vllm:request_generation_tokens", sel, w),
+            coverage=coverage("vllm:request_success_total", sel, spec),
         )
     elif m.preset == "tgi":
         prefill = matchers(spec, 'method="prefill"')
@@ -73,6 +99,7 @@ def build(spec: ScalerSpec) -> QuerySet:
             arrival_rate=f"sum(rate(tgi_request_count{sel}[{w}]))",
             in_flight=f"sum(tgi_batch_current_size{sel})",
             queued=f"sum(tgi_queue_size{sel})",
+            coverage=coverage("tgi_request_count", sel, spec),
         )
     else:  # generic
         h = m.histogram
@@ -85,9 +112,12 @@ def build(spec: ScalerSpec) -> QuerySet:
             arrival_rate=f"sum(rate({h}_count{sel}[{w}]))" if h else None,
             in_flight=None,
             queued=None,
+            coverage=coverage(f"{h}_count", sel, spec) if h else None,
         )
     override = {
         "ttft": m.query("ttft"), "e2e": m.query("e2e"), "arrival_rate": m.query("arrivalRate"),
         "in_flight": m.query("inFlight"), "queued": m.query("queued"),
     }
+    if override["arrival_rate"]:  # an explicit arrival query: which counter it reads is unknown
+        qs = QuerySet(**{**qs.__dict__, "coverage": None})
     return QuerySet(**{**qs.__dict__, **{k: v for k, v in override.items() if v}})
