@@ -1,4 +1,5 @@
-"""The meridian law in the digital twin (`sim.fleet`): step load, spot reclaim, metrics blackout.
+"""The meridian law in the digital twin (`sim.fleet`): step load, spot reclaim, metrics blackout,
+a token-mix change.
 
 Arrivals are synthetic Poisson traces with fixed token counts on the default GPU profile
 (g5.2xlarge: 32 batch slots, lognormal cold start with a 200 s median), so each
@@ -7,6 +8,7 @@ figure below follows from the profile and not from a recorded trace.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -22,17 +24,19 @@ PROMPT, OUTPUT = 500.0, 150.0
 REGION = "us-east-1"
 
 
-def arrivals(rate_at, duration: float, seed: int = 0) -> Arrivals:
-    """Poisson arrivals whose rate follows `rate_at(t)`, second by second."""
+def arrivals(rate_at, duration: float, seed: int = 0, output_at=lambda t: OUTPUT) -> Arrivals:
+    """Poisson arrivals whose rate follows `rate_at(t)`, second by second, each generating
+    `output_at(t)` tokens."""
     rng = np.random.default_rng(seed)
-    times = []
+    times, outputs = [], []
     for second in range(int(duration)):
         k = rng.poisson(rate_at(second))
         times.append(second + np.sort(rng.random(k)))
+        outputs.append(np.full(k, float(output_at(second))))
     t = np.concatenate(times)
     n = len(t)
     return Arrivals(name="synthetic", time_s=t, weight=np.ones(n), prompt_tokens=np.full(n, PROMPT),
-                    output_tokens=np.full(n, OUTPUT), duration_s=duration)
+                    output_tokens=np.concatenate(outputs), duration_s=duration)
 
 
 class Recorder:
@@ -48,17 +52,18 @@ class Recorder:
         return d
 
 
-def replicas_needed(rate: float) -> float:
+def replicas_needed(rate: float, output: float = OUTPUT) -> float:
     """Replicas whose slots hold `rate` at a full batch (the slowest service time)."""
     profile = get_profile()
-    return rate * profile.service_s(PROMPT, OUTPUT, 1.0) / profile.batch_slots
+    return rate * profile.service_s(PROMPT, output, 1.0) / profile.batch_slots
 
 
-def run(rate_at, duration, limits, initial, scenario=Scenario(), capacity="on-demand", seed=0):
+def run(rate_at, duration, limits, initial, scenario=Scenario(), capacity="on-demand", seed=0,
+        output_at=lambda t: OUTPUT):
     law = Recorder(MeridianPolicy(OBJ, limits))
     cfg = FleetConfig(objective=OBJ, limits=limits, initial_replicas=initial, capacity=capacity,
                       scenario=scenario, spot_interruptions_per_hour=0.0, seed=seed)
-    result = simulate(arrivals(rate_at, duration, seed), cfg, lambda code: law)
+    result = simulate(arrivals(rate_at, duration, seed, output_at), cfg, lambda code: law)
     return law, result.timelines[REGION]
 
 
@@ -115,3 +120,45 @@ def test_steady_load_in_the_twin_settles_near_the_queueing_size():
     # estimate moves stays within 1.7x
     assert sum(late) / len(late) <= 1.6 * need
     assert max(late) <= 1.7 * need
+
+
+def test_a_token_mix_change_is_relearnt_both_ways():
+    # The answers triple in length for 40 minutes, then return to normal: each request holds
+    # its batch slot about three times as long, so the same 30 req/s needs about three times
+    # the replicas, and afterwards a third again. Nothing tells the law: it has to see it in
+    # in-flight / rate (Little's law) and in the queue the longer answers build.
+    rate, short, long_, longer_from, shorter_from, end = 30.0, OUTPUT, 3 * OUTPUT, 2400.0, 4800.0, 7200.0
+    law, _ = run(lambda t: rate, end, Limits(max_replicas=200), initial=8,
+                 output_at=lambda t: long_ if longer_from <= t < shorter_from else short)
+    need_short, need_long = replicas_needed(rate, short), replicas_needed(rate, long_)
+    assert need_long > 2.5 * need_short  # the change is one a stale estimate cannot absorb
+
+    def sizes(start, stop):
+        return [d.replicas for o, d in law.log if start <= o.time_s < stop]
+
+    def service_in_reasons(start, stop):
+        found = [re.search(r"service ([0-9.]+) s", d.reason) for o, d in law.log if start <= o.time_s < stop]
+        return [float(m.group(1)) for m in found if m]
+
+    # up: enough capacity ordered and ready within a cold start (the profile's p95) plus the
+    # few looks the estimate needs to move; then it settles near the new need
+    ready_by = longer_from + get_profile().cold_start_p95_s + 10 * law.interval_s
+    ready = [o.ready_replicas for o, d in law.log if ready_by <= o.time_s < ready_by + law.interval_s]
+    assert ready and ready[0] >= need_long, f"{ready} ready at {ready_by:.0f} s, {need_long:.1f} needed"
+    settled_long = sizes(longer_from + 1500, shorter_from)
+    assert min(settled_long) >= math.floor(need_long)
+    assert sum(settled_long) / len(settled_long) <= 1.6 * need_long
+    # the slot-holding time the law plans with is the long mix's (within 25 %), not a blend
+    long_service = get_profile().service_s(PROMPT, long_, 1.0)
+    assert all(abs(s / long_service - 1) <= 0.25 for s in service_in_reasons(longer_from + 1500, shorter_from))
+
+    # down: the long mix's fleet is not kept once the answers are short again
+    settled_short = sizes(shorter_from + 1500, end)
+    assert min(settled_short) >= math.floor(need_short)
+    assert max(settled_short) <= 1.6 * need_short, f"held {max(settled_short)} for {need_short:.1f} needed"
+    short_service = get_profile().service_s(PROMPT, short, 1.0)
+    assert all(abs(s / short_service - 1) <= 0.25 for s in service_in_reasons(shorter_from + 1500, end))
+    # and the objective holds once each change has been absorbed
+    absorbed = [o.ttft_quantile_s for o, d in law.log
+                if ready_by + 300 <= o.time_s < shorter_from or o.time_s >= shorter_from + 300]
+    assert max(t for t in absorbed if t is not None) <= OBJ.ttft_s
