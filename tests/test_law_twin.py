@@ -1,7 +1,8 @@
 """The meridian law in the digital twin (`sim.fleet`): step load, spot reclaim, metrics blackout,
 a token-mix change.
 
-Arrivals are synthetic Poisson traces with fixed token counts on the default GPU profile
+Arrivals are synthetic Poisson traces with fixed token counts (one test changes the answer
+length mid-run) on the default GPU profile
 (g5.2xlarge: 32 batch slots, lognormal cold start with a 200 s median), so each
 figure below follows from the profile and not from a recorded trace.
 """
