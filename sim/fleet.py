@@ -8,6 +8,8 @@ sends each jurisdiction's requests to the closest healthy region that residency 
 (`regions.residency.check`, personal data, use `serve`); with none healthy, to the closest
 allowed region that is up; with none up, the requests fail. Nothing is served outside
 what residency allows. Replicas removed by scale-down stop billing at once (drain ignored).
+A `scenario.ModelSwap` changes a region's profile (slots, speeds, cold start, price) mid-run;
+requests are served at the profile of the step that admitted them.
 
 Geography (`FleetConfig.placement`, default "off": none, today's figures unchanged). "closest":
 every request's TTFT and E2E as its client sees them include one round trip from its
@@ -39,7 +41,7 @@ from regions.jurisdictions import load_jurisdictions
 from regions.residency import DataClass, Use, check
 from sim import geo
 from sim.observe import ScrapeSample, build_observation
-from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
+from sim.profiles import DEFAULT_INSTANCE, GpuProfile, get_profile, spot_model
 from sim.queue import SlotQueue, admission_times
 from sim.scenario import Scenario
 from sim.traces.arrivals import Arrivals
@@ -110,6 +112,8 @@ class _Region:
                 fix="choose an instance type the region offers (`meridian regions --json`)")])
         self.code, self.idx, self.region = code, idx, region
         self.price_od, self.price_spot = offer.on_demand_usd_per_hour, offer.spot_usd_per_hour
+        self.profile = profile
+        self.profiles = [(0, profile)]  # (first step, profile) per model swap, in time order
         self.mult_od = self.mult_spot = 1.0
         self.queue = SlotQueue(profile, cfg.step_s, max_service_s)
         self.policy = policy
@@ -156,17 +160,25 @@ class Fleet:
         self.dt = cfg.step_s
         self.rng = random.Random(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
-        self._pool, self._pool_i = np.zeros(0, dtype=np.int64), 0
+        self._z, self._pool_i = np.zeros(0), 0  # standard normals, turned into cold starts per profile
+        self._pools: dict[tuple[float, float], np.ndarray] = {}
         spot = spot_model()
         hazard = cfg.spot_interruptions_per_hour if cfg.spot_interruptions_per_hour is not None \
             else spot.interruptions_per_hour
         self.spot_p_step = hazard * self.dt / 3600.0
         self.notice_steps = max(1, round(spot.notice_s / self.dt))
         self.n_steps = int(math.ceil(arrivals.duration_s / self.dt)) + 1
-        max_service = self.profile.service_s(float(arrivals.prompt_tokens.max(initial=1)),
-                                             float(arrivals.output_tokens.max(initial=1)), 1.0)
-        self.regions = [_Region(code, i, self.profile, cfg, make_policy(code), max_service)
+        longest = float(arrivals.prompt_tokens.max(initial=1)), float(arrivals.output_tokens.max(initial=1))
+        swaps = self._swaps()
+        self.regions = [_Region(code, i, self.profile, cfg, make_policy(code),
+                                max(p.service_s(*longest, 1.0) for p in [self.profile, *swaps.get(code, ())]))
                         for i, code in enumerate(cfg.regions)]
+        for r in self.regions:
+            for p in swaps.get(r.code, ()):
+                if r.region.offer(p.instance_type) is None:
+                    raise InputError(f"{p.instance_type} not offered in {r.code}", [Problem(
+                        "ModelSwap.profile", f"{r.code} does not offer {p.instance_type}",
+                        fix="swap to an instance type the region offers (`meridian regions --json`)")])
         if cfg.placement not in geo.MODES:
             raise ValueError(f"FleetConfig.placement must be one of {', '.join(geo.MODES)}, got {cfg.placement!r}")
         self.candidates = self._residency_candidates()
@@ -227,6 +239,17 @@ class Fleet:
         if not surges:
             a.cache[key] = (self.step_of, self.weight, self.per_j)
 
+    def _swaps(self) -> dict[str, list[GpuProfile]]:
+        """Per region, the profiles its model swaps bring (checked before anything runs)."""
+        out: dict[str, list] = {}
+        for _, verb, args in self.cfg.scenario.schedule().actions:
+            if verb == "swap":
+                if args[0] not in self.cfg.regions:
+                    raise InputError("bad ModelSwap event", [Problem(
+                        "region", f"{args[0]} is not one of {', '.join(self.cfg.regions)}", fix="use a fleet region")])
+                out.setdefault(args[0], []).append(args[1])
+        return out
+
     def _actions_by_step(self) -> dict[int, list]:
         out: dict[int, list] = {}
         for t, verb, args in self.cfg.scenario.schedule().actions:
@@ -239,10 +262,10 @@ class Fleet:
         """Start `n` replicas; each draws its own cold start, bucketed by the step it is ready."""
         k = 1 if spot else 0
         if n > 16:  # big launches: bucket with numpy
-            readies, counts = np.unique(self._cold_steps(n) + s, return_counts=True)
+            readies, counts = np.unique(self._cold_steps(n, r.profile) + s, return_counts=True)
             pairs = zip(readies.tolist(), counts.tolist())
         else:
-            pairs = ((s + x, 1) for x in self._cold_steps(n).tolist())
+            pairs = ((s + x, 1) for x in self._cold_steps(n, r.profile).tolist())
         for ready, c in pairs:
             bucket = r.starting.get(ready)
             if bucket is None:
@@ -255,19 +278,21 @@ class Fleet:
         else:
             r.start_od += n
 
-    def _cold_steps(self, n: int) -> np.ndarray:
-        """Cold starts in steps (>= 1), from a pre-drawn pool of lognormal durations."""
-        if self._pool_i + n > len(self._pool):
-            self._pool = self._draw_pool(max(n, 65536))
-            self._pool_i = 0
-        out = self._pool[self._pool_i:self._pool_i + n]
+    def _cold_steps(self, n: int, p: GpuProfile) -> np.ndarray:
+        """Cold starts in steps (>= 1) of profile `p`, from a pre-drawn pool of lognormal
+        durations (one pool of normals, scaled once per profile: every profile draws the same
+        sequence, so a model swap does not shift later draws)."""
+        if self._pool_i + n > len(self._z):
+            self._z = self.np_rng.standard_normal(max(n, 65536))
+            self._pools, self._pool_i = {}, 0
+        key = (p.cold_start_median_s, p.cold_start_sigma)
+        pool = self._pools.get(key)
+        if pool is None:
+            cold = p.cold_start_median_s * np.exp(p.cold_start_sigma * self._z)
+            self._pools[key] = pool = np.maximum(1, np.rint(cold / self.dt)).astype(np.int64)
+        out = pool[self._pool_i:self._pool_i + n]
         self._pool_i += n
         return out
-
-    def _draw_pool(self, n: int) -> np.ndarray:
-        p = self.profile
-        cold = p.cold_start_median_s * np.exp(p.cold_start_sigma * self.np_rng.standard_normal(n))
-        return np.maximum(1, np.rint(cold / self.dt)).astype(np.int64)
 
     def _remove(self, r: _Region, spot: bool, n: int) -> None:
         """Scale down: cancel the latest-ready starting replicas first, then ready ones."""
@@ -503,7 +528,7 @@ class Fleet:
                     tl.arrival_rps.append(sum(r.arr[lo:s + 1]) / ((s + 1 - lo) * dt))
                 if s % r.decide_every == 0 and s > 0 and not r.down:
                     obs = build_observation(r, s, r.last_scrape, self.blackout, window_steps, pct,
-                                            self.profile, spot_mix, r.latency_fields)
+                                            r.profile, spot_mix, r.latency_fields)
                     self._apply(r, s, r.policy.decide(obs))
                     r.decision_total += 1
             if progress is not None and s % report_every == 0:
@@ -552,6 +577,17 @@ class Fleet:
                 if not args[2]:
                     r.mult_od = args[1]
                 self._recount(r)
+            elif verb == "swap":
+                self._swap(r, s, args[1])
+
+    def _swap(self, r: _Region, s: int, profile: GpuProfile) -> None:
+        """`scenario.ModelSwap`: the region serves with `profile` from step `s` on."""
+        offer = r.region.offer(profile.instance_type)
+        r.price_od, r.price_spot = offer.on_demand_usd_per_hour, offer.spot_usd_per_hour
+        r.profile = profile
+        r.profiles.append((s, profile))
+        r.queue.set_profile(profile)
+        self._recount(r)
 
     def _future_for(self, r: _Region):
         """What the oracle may see: this region's arrivals under normal routing, per step."""
@@ -569,7 +605,7 @@ class Fleet:
         return Future(step_s=self.dt, count=cnt, prompt_sum=ps, output_sum=os_, profile=self.profile)
 
     def _latencies(self, route_rec, upto: int):
-        a, dt, prof = self.a, self.dt, self.profile
+        a, dt = self.a, self.dt
         homes = a.homes()
         n_rows = len(a.time_s)
         row_region = np.full(n_rows, -2, dtype=np.int32)
@@ -590,11 +626,12 @@ class Fleet:
             s_ok = np.where(ok, adm_s, 0)
             occ = np.asarray(q.occupancy[:upto])[s_ok]
             wait = np.where(same, 0.0, np.maximum(0.0, adm_t - a.time_s[rows]))
-            first = wait + prof.prefill_s(a.prompt_tokens[rows], occ) + np.asarray(r.lat[:upto])[s_ok]
+            prefill, tpot = _served_at(r.profiles, a.prompt_tokens[rows], occ, s_ok)
+            first = wait + prefill + np.asarray(r.lat[:upto])[s_ok]
             if self.rtt is not None:  # the client's view: one round trip to the serving region
                 first = first + self.rtt[homes[rows], r.idx]
             ttft[rows] = np.where(ok, first, np.inf)
-            e2e[rows] = np.where(ok, first + a.output_tokens[rows] * prof.tpot_s(occ), np.inf)
+            e2e[rows] = np.where(ok, first + a.output_tokens[rows] * tpot, np.inf)
             served[rows] = np.where(ok, r.idx, -1)
         return ttft, e2e, served, row_region
 
@@ -618,6 +655,18 @@ class Fleet:
             failed_requests=failed, timelines={r.code: r.timeline for r in self.regions},
             decisions=sum(r.decision_total for r in self.regions),
             region_cost_usd={r.code: r.cost for r in self.regions}, placements=list(self.placement_log))
+
+
+def _served_at(profiles: list, prompts: np.ndarray, occ: np.ndarray, steps: np.ndarray):
+    """Prefill time and time per output token of each request, at the profile the region
+    served with in the step that admitted it (`profiles`: (first step, profile), in order)."""
+    prof = profiles[0][1]
+    prefill, tpot = prof.prefill_s(prompts, occ), prof.tpot_s(occ)
+    for start, prof in profiles[1:]:
+        later = steps >= start
+        prefill = np.where(later, prof.prefill_s(prompts, occ), prefill)
+        tpot = np.where(later, prof.tpot_s(occ), tpot)
+    return prefill, tpot
 
 
 SKETCH_LEVELS = 16  # prompt-length quantiles kept per step for the live TTFT gauge

@@ -29,11 +29,7 @@ class SlotQueue:
 
     def __init__(self, profile: GpuProfile, step_s: float, max_service_s: float):
         self.dt = step_s
-        self.slots_per_replica = profile.batch_slots
-        self.pre_tps = profile.prefill_tokens_per_s
-        self.pre_slow = profile.prefill_slowdown_full_batch
-        self.dec1 = profile.decode_tokens_per_s_batch1
-        self.dec_slow = profile.decode_slowdown_per_sequence * (profile.batch_slots - 1)
+        self.set_profile(profile)
         self.ring_n = int(max_service_s / step_s) + 4
         self.ring = [0.0] * self.ring_n
         self.queue: deque = deque()  # [arrival_step, count, mean_prompt, mean_output]
@@ -45,6 +41,15 @@ class SlotQueue:
         self.wait_sum: list[float] = []  # sum over admitted of (steps waited), for the live TTFT gauge
         self.dropped: list[float] = []
         self._drop = 0.0
+
+    def set_profile(self, profile: GpuProfile) -> None:
+        """Serve with `profile` from the next step (a model swap): requests already in a slot
+        keep their release times; `max_service_s` must cover the slowest profile used."""
+        self.slots_per_replica = profile.batch_slots
+        self.pre_tps = profile.prefill_tokens_per_s
+        self.pre_slow = profile.prefill_slowdown_full_batch
+        self.dec1 = profile.decode_tokens_per_s_batch1
+        self.dec_slow = profile.decode_slowdown_per_sequence * (profile.batch_slots - 1)
 
     def push(self, step: int, count: float, prompt_sum: float, output_sum: float) -> None:
         if count > EPS:

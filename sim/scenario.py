@@ -7,9 +7,11 @@ needs a new action verb.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from regions.errors import InputError, Problem
+from regions.errors import InputError, Problem, closest
+from sim.profiles import GpuProfile, load_profiles
 
 
 @dataclass
@@ -130,6 +132,48 @@ class TrafficSurge:
     def schedule(self, sched: Schedule) -> None:
         _window("TrafficSurge", self.start_s, self.end_s)
         sched.at(self.start_s, "surge", self.jurisdiction, self.multiplier, self.end_s)
+
+
+@dataclass(frozen=True)
+class ModelSwap:
+    """A different model or instance type takes over `region` at `at_s`: a rolling deployment
+    compressed into one step, region-wide (the fleet counts a region's replicas, it keeps no
+    list of them, so they cannot differ one by one). From `at_s` every replica has `profile`'s
+    batch slots, prefill and decode speed, replicas launched later draw its cold start, and the
+    region bills at the catalog price of `profile.instance_type` (refused at fleet setup where
+    the region does not offer it). The replica count does not change. Requests already in a
+    slot finish at the old speed (the old pods drain them); while they hold more slots than the
+    new batch size leaves, nothing new is admitted. `profile` is an instance type of
+    `sim/data/gpu_profiles.json` or a `GpuProfile` (e.g. `dataclasses.replace` of one: another
+    model on the same instance). The oracle baseline still plans with the fleet's first
+    profile, and the live TTFT gauge reads the one window that spans the swap at the new
+    prefill speed (the scores use each request's own)."""
+
+    region: str
+    at_s: float
+    profile: str | GpuProfile
+
+    def gpu_profile(self) -> GpuProfile:
+        if isinstance(self.profile, GpuProfile):
+            p = self.profile
+            if p.batch_slots >= 1 and p.prefill_tokens_per_s > 0 and p.decode_tokens_per_s_batch1 > 0:
+                return p
+            raise InputError("bad ModelSwap event", [Problem(
+                "profile", f"{p.instance_type}: batch_slots {p.batch_slots}, prefill {p.prefill_tokens_per_s} tok/s, "
+                f"decode {p.decode_tokens_per_s_batch1} tok/s", fix="at least one slot and positive speeds")])
+        profiles = load_profiles()
+        if self.profile not in profiles:
+            near = closest(self.profile, profiles)
+            raise InputError("bad ModelSwap event", [Problem(
+                "profile", f"{self.profile!r} has no profile in sim/data/gpu_profiles.json",
+                fix=f"did you mean {near[0]}?" if near else f"use one of {', '.join(sorted(profiles))}")])
+        return profiles[self.profile]
+
+    def schedule(self, sched: Schedule) -> None:
+        if not (math.isfinite(self.at_s) and self.at_s >= 0):
+            raise InputError("bad ModelSwap event", [Problem(
+                "at_s", f"{self.at_s} is not a time in the run", fix="seconds from the start, >= 0")])
+        sched.at(self.at_s, "swap", self.region, self.gpu_profile())
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
-"""Fleet model: residency-respecting routing under outages, metrics blackout, spot reclaim."""
+"""Fleet model: residency-respecting routing under outages, metrics blackout, spot reclaim,
+model swaps."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -166,3 +169,82 @@ def test_a_shorter_notice_after_a_longer_one_still_ends_on_time():
     tl = simulate(trace, cfg, lambda code: policy).timelines["us-east-1"]
     ready = dict(zip(tl.time_s, tl.ready))
     assert ready[945.0] == 4 and ready[975.0] == 2
+
+
+class Steps:
+    """Asks for `before` replicas, then `after` from `at_s` on."""
+
+    name, interval_s = "steps", 15.0
+
+    def __init__(self, before: int, after: int, at_s: float):
+        self.before, self.after, self.at_s, self.seen = before, after, at_s, []
+
+    def decide(self, obs: Observation) -> Decision:
+        self.seen.append(obs)
+        return Decision(self.after if obs.time_s >= self.at_s else self.before)
+
+
+def test_a_model_swap_changes_the_slots_and_the_cold_start():
+    # 2 replicas, 10 req/s of 500 + 100 tokens (~45 in flight). At 900 s the region swaps to a
+    # model with 16 slots, 1.5x slower decode and a fixed 30 s cold start; at 1200 s a third
+    # replica is asked for.
+    from sim.profiles import get_profile
+    from sim.scenario import ModelSwap
+    g5 = get_profile()
+    smaller = dataclasses.replace(g5, batch_slots=16, decode_tokens_per_s_batch1=g5.decode_tokens_per_s_batch1 / 1.5,
+                                  cold_start_median_s=30.0, cold_start_sigma=0.0)
+    trace = poisson_trace({0: 10.0}, 1800, ("us",))
+    policy = Steps(2, 3, 1200.0)
+    cfg = FleetConfig(initial_replicas=2, scenario=Scenario((ModelSwap("us-east-1", 900, smaller),)))
+    simulate(trace, cfg, lambda code: policy)
+    seen = {o.time_s: o for o in policy.seen}
+    # slots: 64 before, no queue; 32 after, a queue and never more than 32 in flight once the
+    # requests admitted before the swap (at the old speed) have left their slots
+    assert max(o.in_flight for t, o in seen.items() if 300 <= t < 900) > 32
+    assert all(o.queued == 0 for t, o in seen.items() if 300 <= t < 900)
+    assert all(o.in_flight <= 32 + 1e-6 and o.queued > 0 for t, o in seen.items() if 930 <= t < 1200)
+    # cold start: the third replica, asked for at 1200 s, is ready exactly 30 s later
+    assert (seen[1215.0].ready_replicas, seen[1245.0].ready_replicas) == (2, 3)
+
+
+def test_a_model_swap_to_another_instance_type_changes_speed_and_price():
+    # g6.xlarge (L4): the same 32 slots, half the decode speed of g5.2xlarge (A10G); 5 req/s
+    # keep 2 replicas free of a queue on either
+    from sim.scenario import ModelSwap
+    trace = poisson_trace({0: 5.0}, 1800, ("us",))
+    base = simulate(trace, FleetConfig(initial_replicas=2), lambda code: Fixed(2))
+    swap = Scenario((ModelSwap("us-east-1", 900, "g6.xlarge"),))
+    swapped = simulate(trace, FleetConfig(initial_replicas=2, scenario=swap), lambda code: Fixed(2))
+    early, late = trace.time_s < 880, trace.time_s >= 1200
+    assert np.array_equal(base.e2e_s[early], swapped.e2e_s[early])  # nothing changes before the swap
+    decode = (swapped.e2e_s - swapped.ttft_s) / (base.e2e_s - base.ttft_s)
+    assert np.median(decode[late]) >= 31.9 / 15.9  # half speed, and the slots stay busier longer
+    assert swapped.failed_requests == 0
+    # billed at the g6.xlarge catalog price from the swap on
+    cat = load_catalog()
+    hours = 2 * 900 / 3600
+    assert swapped.cost_usd == pytest.approx(hours * (cat.price("us-east-1", "g5.2xlarge", "on-demand")
+                                                      + cat.price("us-east-1", "g6.xlarge", "on-demand")), rel=0.01)
+
+
+@pytest.mark.parametrize("event, path", [
+    (dict(region="eu-west-1", at_s=600, profile="g6.xlarge"), "region"),  # not a fleet region
+    (dict(region="us-east-1", at_s=-1, profile="g6.xlarge"), "at_s"),
+    (dict(region="us-east-1", at_s=float("nan"), profile="g6.xlarge"), "at_s"),
+    (dict(region="us-east-1", at_s=600, profile="g6.xlarg"), "profile"),
+    (dict(region="us-east-1", at_s=600, profile="zero-slots"), "profile"),
+    (dict(region="us-east-1", at_s=600, profile="not-offered"), "ModelSwap.profile"),
+])
+def test_a_bad_model_swap_is_refused_before_the_run(event, path):
+    from regions.errors import InputError
+    from sim.profiles import get_profile
+    from sim.scenario import ModelSwap
+    made = {"zero-slots": dataclasses.replace(get_profile(), batch_slots=0),
+            "not-offered": dataclasses.replace(get_profile(), instance_type="x9.nothing")}
+    event = dict(event, profile=made.get(event["profile"], event["profile"]))
+    policy = Fixed(1)
+    with pytest.raises(InputError) as err:
+        simulate(poisson_trace({0: 1.0}, 900, ("us",)), FleetConfig(scenario=Scenario((ModelSwap(**event),))),
+                 lambda code: policy)
+    assert [p.path for p in err.value.problems] == [path]
+    assert not policy.seen
