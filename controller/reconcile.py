@@ -241,7 +241,8 @@ class Reconciler:
         spot_plan = steps[1].desired if targets.spot is not None else None
         now = now_rfc3339()
         result = ("metrics_unavailable" if unavailable is not None else
-                  "scale_up" if desired > current else "scale_down" if desired < current else "hold")
+                  "scale_up" if desired > current else "scale_down" if desired < current else
+                  "rebalance" if any(s.changes for s in steps) else "hold")  # same total, new split
         message = decision.reason or "no reason given"
         if safe.limited_reason and desired != decision.replicas:
             message += f" (runtime: {safe.limited_reason}, {decision.replicas} → {desired})"
@@ -409,7 +410,7 @@ def ref_key(ref: ObjectRef) -> str:
 
 
 def _reason(result: str, safe: SafeDecision) -> str:
-    base = {"scale_up": "ScaledUp", "scale_down": "ScaledDown", "hold": "Held",
+    base = {"scale_up": "ScaledUp", "scale_down": "ScaledDown", "rebalance": "Rebalanced", "hold": "Held",
             "metrics_unavailable": "MetricsUnavailable"}[result]
     if safe.limited_reason and result != "metrics_unavailable":
         return f"{base}/{safe.limited_reason}"

@@ -14,7 +14,7 @@ from typing import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-RESULTS = ("scale_up", "scale_down", "hold", "metrics_unavailable", "invalid_spec", "target_missing", "error")
+RESULTS = ("scale_up", "scale_down", "rebalance", "hold", "metrics_unavailable", "invalid_spec", "target_missing", "error")
 ERROR_KINDS = ("kubernetes", "prometheus", "policy", "lease", "spec", "internal")
 
 

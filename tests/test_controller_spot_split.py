@@ -80,8 +80,9 @@ def test_the_split_is_applied_to_both_deployments(api):
 
 def test_a_new_mix_at_the_same_size_moves_replicas_onto_spot(api):
     [out] = make(api, SplitPolicy(4, spot=2)).sync()
-    assert out.result == "hold" and (replicas(api, OD), replicas(api, SPOT)) == (2, 2)
+    assert out.result == "rebalance" and (replicas(api, OD), replicas(api, SPOT)) == (2, 2)
     assert f"scaled {OD} from 4 to 2 and {SPOT} from 0 to 2" in api.events("Rebalanced")[0]["message"]
+    assert status(api)["lastDecision"]["reason"] == "Rebalanced"  # not "Held": the split moved
 
 
 def test_spot_deployment_counts_reach_the_policy(api):
