@@ -90,6 +90,19 @@ ACTIONS: dict[str, Kind] = {k.name: k for k in [
              "jurisdiction": Param(str, "jurisdiction code, e.g. eu", required=("sim",)),
              "factor": Param(NUM, "arrival-rate multiplier", required=("sim",), minimum=0.0),
          }),
+    Kind("model_rollout", "roll another model or instance type out across a region at once (sim: "
+         "every replica takes the new profile's batch slots and speeds, later launches its cold start, "
+         "the region its price); it stays: the drill's rollback does not revert it (a revert would be "
+         "a second model_rollout back to the old profile)", {
+             "region": Param(str, "AWS region code", required=("sim",)),
+             "instance_type": Param(str, "the new profile, an instance type of sim/data/gpu_profiles.json "
+                                    "(default: the region's current one)"),
+             "batch_slots": Param(int, "batch slots per replica of the new model (e.g. fewer: a bigger "
+                                  "model leaves less memory for the KV cache)", minimum=1),
+             "decode_speed_factor": Param(NUM, "decode speed relative to the profile (0.5: twice as slow)",
+                                          minimum=0.01),
+             "prefill_speed_factor": Param(NUM, "prefill speed relative to the profile", minimum=0.01),
+         }),
 ]}
 
 _WINDOW = Param(NUM, "trailing window in seconds, whole minutes are scored (default 300)", minimum=60.0)

@@ -400,6 +400,8 @@ def _method(p: _Problems, raw: Any, target: str, duration: float, radius: BlastR
                   f"length ({duration:g} s)", "shorten it or raise duration_seconds")
         if target == "aws" and kind_name == "region_outage":
             _check_failover_switch(p, path, entry, params)
+        if kind_name == "model_rollout":
+            _check_rollout(p, path, entry, params)
         _check_radius(p, path, params, radius, topology)
         if not {"region", "jurisdiction", "namespace"} & set(kind.params):
             _check_everywhere(p, path, kind_name, radius, topology)
@@ -434,6 +436,35 @@ def _check_failover_switch(p: _Problems, path: str, entry: dict, params: dict) -
         elif not ep["url"].startswith(("https://", "http://")):
             p.add(f"{where}.url", f"'{ep['url']}' is not a URL", "e.g. https://host.route53-recovery-"
                   "cluster.us-west-2.amazonaws.com/v1")
+
+
+ROLLOUT_CHANGES = ("instance_type", "batch_slots", "decode_speed_factor", "prefill_speed_factor")
+
+
+def _check_rollout(p: _Problems, path: str, entry: dict, params: dict) -> None:
+    """model_rollout: a new model that differs from the current one, on a profile the twin has
+    and the region offers; and no duration (a rollout stays until a second one replaces it)."""
+    from sim.profiles import load_profiles
+
+    if "duration_seconds" in entry:
+        p.add(f"{path}.duration_seconds", "a rollout has no duration: the new model stays, and the "
+              "drill's rollback does not revert it", "drop it; to roll back, add a second model_rollout "
+              "(instance_type or the inverse changes) at a later start_seconds")
+    if not any(key in entry for key in ROLLOUT_CHANGES):
+        p.add(path, "model_rollout names no new model", f"give instance_type and/or changes to the current "
+              f"profile: {', '.join(ROLLOUT_CHANGES[1:])} (e.g. 'batch_slots: 16')")
+    instance = params.get("instance_type")
+    if instance is None:
+        return
+    profiles = load_profiles()
+    if instance not in profiles:
+        p.unknown(f"{path}.instance_type", instance, sorted(profiles), "instance type (no profile in "
+                  "sim/data/gpu_profiles.json)")
+        return
+    region = load_catalog().regions.get(params.get("region", ""))
+    if region is not None and not region.offers(instance):
+        p.add(f"{path}.instance_type", f"{region.code} does not offer {instance}",
+              "choose an instance type the region offers (`meridian regions --json`)")
 
 
 def _radius_regions(radius: BlastRadius, topology: Topology | None) -> set[str]:

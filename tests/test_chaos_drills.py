@@ -1,4 +1,4 @@
-"""The five shipped drills, run end to end on the twin against Pulumi.dev.yaml.
+"""The six shipped drills, run end to end on the twin against Pulumi.dev.yaml.
 
 Each drill runs through the CLI with the shared Azure LLM trace and the `meridian`
 control law when the twin's registry has it, else the Kubernetes HPA baseline (the law
@@ -93,6 +93,25 @@ def test_traffic_surge(tmp_path):
     code, j = drill("traffic-surge", tmp_path)
     m = _check_common(code, j)
     assert m["cost_delta_usd"] >= 0  # three times the EU traffic never costs less
+
+
+def test_model_rollout(tmp_path):
+    code, j = drill("model-rollout", tmp_path)
+    m = _check_common(code, j)
+    assert m["affected_jurisdictions"] == ["eu"] and m["rpo_seconds"] == 0.0
+    out = next(e for e in j["timeline"] if e["kind"] == "action")["output"]
+    assert out["twin_event"] == "ModelSwap" and out["share_of_requests_served_there_without_the_fault"] > 0
+    assert (out["profile_before"]["batch_slots"], out["profile_after"]["batch_slots"]) == (32, 16)
+    assert out["profile_after"]["decode_tokens_per_s_batch1"] == pytest.approx(
+        out["profile_before"]["decode_tokens_per_s_batch1"] / 1.5, rel=1e-3)
+    # measured, not echoed: the halved batch makes at least one EU minute miss, and the law's
+    # scale-out (one cold start) brings the SLO back within the drill's promise
+    promised = yaml.safe_load((DRILLS / "model-rollout.yaml").read_text())["expect"]["rto_seconds"]
+    assert m["rto_seconds"] is not None and 60 <= m["rto_seconds"] <= promised
+    assert m["detection_seconds"] is not None and m["cost_delta_usd"] > 0  # it scaled out, and paid for it
+    # the rollback leaves the new model in place and says so
+    assert [(r["name"], r["status"], r["output"]["reverted"]) for r in j["rollbacks"]] == \
+        [("bigger-model", "succeeded", False)]
 
 
 def test_a_drill_that_breaks_the_slo_deviates_and_exits_1(tmp_path):

@@ -17,13 +17,18 @@ TRACE = ROOT.parent / "shared" / "traces" / "azure_llm_2023" / "AzureLLMInferenc
 pytestmark = pytest.mark.skipif(not TRACE.is_file(), reason=f"shared trace missing: {TRACE}")
 
 
+def _prepared(drill: str, policy: str):
+    """A shipped drill and the sim target prepared for it (nothing injected yet)."""
+    v = load_experiment(ROOT / "chaos" / "drills" / f"{drill}.yaml")
+    target = SimTarget(trace=str(TRACE), policy=policy, say=lambda _m: None)
+    target.prepare(v.experiment, v.topology)
+    return v.experiment, target
+
+
 @pytest.fixture(scope="module")
 def outage():
     """eu-west-1 down from 300 s to 1500 s, on the twin with the HPA baseline."""
-    v = load_experiment(ROOT / "chaos" / "drills" / "eu-primary-outage.yaml")
-    target = SimTarget(trace=str(TRACE), policy="hpa", say=lambda _m: None)
-    target.prepare(v.experiment, v.topology)
-    return v.experiment, target
+    return _prepared("eu-primary-outage", "hpa")
 
 
 def _probe(experiment, kind, **params):
@@ -174,3 +179,70 @@ def test_places_the_workload_does_not_serve_are_refused_before_anything_runs(tmp
     err = capsys.readouterr().err
     assert "method[0].region: ap-northeast-1 serves no user of workload 'chat'" in err
     assert "expect.min_slo_attainment_during.jp: workload 'chat' has no users in jp" in err
+
+
+@pytest.fixture(scope="module")
+def rollout():
+    """eu-west-1 rolls out a model with half the slots and 1.5x slower decode at 300 s (law)."""
+    return _prepared("model-rollout", "meridian")
+
+
+def test_a_model_rollout_is_a_model_swap_that_the_fleet_scales_out_to_cover(rollout):
+    import numpy as np
+
+    from sim.profiles import get_profile
+    from sim.score import WINDOW_S
+
+    x, target = rollout
+    a = x.action("bigger-model")
+    target.advance(a.start_seconds)
+    target.inject(a)
+    old = get_profile()
+    event = target._event(target.faults[a.name])
+    assert event.region == "eu-west-1" and event.at_s == a.start_seconds + target.lead_in
+    assert event.profile == replace(old, batch_slots=16, decode_tokens_per_s_batch1=old.decode_tokens_per_s_batch1 * 0.6667)
+
+    # once a cold start (the new profile's p95) and two looks have passed, eu-west-1 runs more
+    # replicas than the same run without the rollout, to the drill's end: a fleet that kept its
+    # old size (a stale batch) would fail this
+    settled = a.start_seconds + event.profile.cold_start_p95_s + 2 * WINDOW_S + target.lead_in
+    drill_end = x.duration_seconds + target.lead_in
+    tl, base = target.result.timelines["eu-west-1"], target.baseline.timelines["eu-west-1"]
+    times = np.arange(settled, drill_end, 15.0)
+    ready = np.asarray(tl.ready)[np.searchsorted(tl.time_s, times, side="right") - 1]
+    without = np.asarray(base.ready)[np.searchsorted(base.time_s, times, side="right") - 1]
+    assert (ready > without).all(), list(zip(times - target.lead_in, ready, without))
+    # and the larger fleet covers the smaller batch: from the RTO on, every EU minute the run
+    # without the rollout met is met with it too
+    rto = target._rto()
+    assert rto is not None and 0 < rto <= x.expect.rto_seconds
+    (met, _), (met_without, _) = target._window_met("eu"), target._window_met("eu", baseline=True)
+    after = target._windows_between(target._first_fault() + rto, drill_end)
+    assert after.size > 20 and (met[after] | ~met_without[after]).all()
+
+    # the rollout stays: a revert changes nothing and re-simulates nothing
+    before = target.result
+    assert target.revert(a)["reverted"] is False
+    assert target.result is before and target.faults[a.name].end == x.duration_seconds
+
+
+def test_a_second_rollout_changes_the_profile_the_first_one_left(rollout):
+    """Changes apply to the region's current profile: after a rollout to g6.xlarge, a rollout of
+    16 slots keeps g6.xlarge's speeds (a rollout that names no instance type keeps the current one)."""
+    from chaos.model import Action
+    from chaos.targets.sim import _Fault
+    from sim.profiles import get_profile
+
+    _, target = rollout
+    saved = dict(target.faults)
+    first = _Fault(Action("to-l4", "model_rollout", {"region": "eu-west-1", "instance_type": "g6.xlarge"}, 600), 600, 2400)
+    second = _Fault(Action("smaller-batch", "model_rollout", {"region": "eu-west-1", "batch_slots": 16,
+                                                              "prefill_speed_factor": 0.5}, 900), 900, 2400)
+    try:
+        target.faults = {"smaller-batch": second, "to-l4": first}  # listed out of order on purpose
+        l4 = get_profile("g6.xlarge")
+        assert target._rollout_profiles(first) == (get_profile(), l4)
+        assert target._rollout_profiles(second) == (l4, replace(l4, batch_slots=16,
+                                                                prefill_tokens_per_s=l4.prefill_tokens_per_s * 0.5))
+    finally:
+        target.faults, target._dirty = saved, True

@@ -275,3 +275,54 @@ def test_a_real_target_rto_that_no_poll_could_observe_is_refused():
     assert "no poll of 700 s falls inside" in problems(doc)["poll_seconds"]
     doc["poll_seconds"] = 60
     assert parse_experiment(doc).experiment.poll_seconds == 60
+
+
+def _rollout(**fields) -> dict:
+    action = {"action": "model_rollout", "name": "big", "region": "eu-west-1", "start_seconds": 300, **fields}
+    return base(method=[action])
+
+
+def test_a_model_rollout_names_a_new_model_and_every_field_is_checked():
+    ok = parse_experiment(_rollout(batch_slots=16, decode_speed_factor=0.6667)).experiment
+    assert ok.method[0].params == {"region": "eu-west-1", "batch_slots": 16, "decode_speed_factor": 0.6667}
+    assert ok.rollbacks == ("big",)  # listed like any action; the sim target says it stays
+    parse_experiment(_rollout(instance_type="g6.xlarge"))
+    parse_experiment(_rollout(instance_type="g6.xlarge", batch_slots=24, prefill_speed_factor=1.2))
+
+    found = problems(_rollout(instance_type="g5.2xlarg", batch_slots=16.5, decode_speed_factor="slow",
+                              prefill_speed_factor=0, duration_seconds=600))
+    assert "unknown instance type (no profile in sim/data/gpu_profiles.json) 'g5.2xlarg'" in \
+        found["method[0].instance_type"] and "did you mean 'g5.2xlarge'?" in found["method[0].instance_type"]
+    assert "must be an integer, got 16.5" in found["method[0].batch_slots"]
+    assert "must be a number, got 'slow'" in found["method[0].decode_speed_factor"]
+    assert "must be at least 0.01, got 0" in found["method[0].prefill_speed_factor"]
+    assert "a rollout has no duration" in found["method[0].duration_seconds"] and \
+        "add a second model_rollout" in found["method[0].duration_seconds"]
+    assert len(found) == 5
+    assert "must be at least 1, got 0" in problems(_rollout(batch_slots=0))["method[0].batch_slots"]
+    assert "names no new model" in problems(_rollout())["method[0]"]
+    assert "is required for action model_rollout" in problems(base(method=[
+        {"action": "model_rollout", "batch_slots": 16, "start_seconds": 300}]))["method[0].region"]
+    assert "outside the blast radius" in problems(base(method=[
+        {"action": "model_rollout", "region": "us-east-1", "batch_slots": 16, "start_seconds": 300}]))["method[0].region"]
+
+
+def test_a_model_rollout_to_an_instance_type_the_region_does_not_offer_is_refused(monkeypatch):
+    from sim import profiles
+
+    real = profiles.load_profiles()
+    monkeypatch.setattr(profiles, "load_profiles", lambda: {**real, "p5.48xlarge": real["g5.2xlarge"]})
+    doc = base(blast_radius={"jurisdictions": ["jp"]}, method=[
+        {"action": "model_rollout", "region": "ap-northeast-3", "instance_type": "p5.48xlarge", "start_seconds": 300}])
+    assert "ap-northeast-3 does not offer p5.48xlarge" in problems(doc)["method[0].instance_type"]
+    doc["method"][0]["region"] = "ap-northeast-1"
+    parse_experiment(doc)
+
+
+@pytest.mark.parametrize("target", ["aws", "kube"])
+def test_real_targets_refuse_a_model_rollout(target):
+    doc = _rollout(batch_slots=16, topology=None, steady_state=[], blast_radius={
+        "regions": ["eu-west-1"], "namespaces": ["serving"]})
+    found = problems(doc, target=target)
+    assert f"target {target} cannot run action model_rollout" in found["method[0].action"]
+    assert "model_rollout" not in found["method[0].action"].split("|")[1]  # the fix lists what it can run

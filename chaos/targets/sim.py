@@ -33,7 +33,9 @@ and DNS delay (`regions.dr.REROUTE_S`) are failed here; it has no individual zon
 AZ outage loses one zone's share of the region's replicas) and kills replicas by
 fraction (pod_kill takes a fraction, not a count). Each fault's journal output says what
 share of the requests its region served without the fault, so a fault that touched no
-traffic is visible.
+traffic is visible. A model rollout is a `sim.scenario.ModelSwap`: region-wide in one step,
+with the requested slots and speeds applied to the region's current profile (or to
+`instance_type`'s); it stays, so its revert changes nothing (a revert is a second rollout).
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ from sim.score import WINDOW_S  # the bench's 1-minute scoring window: one defin
 # (one good minute amid misses is noise). Changing it changes every drill's RTO.
 RECOVERED_WINDOWS = 5
 INSTANT = ("spot_reclaim", "pod_kill", "az_outage")  # the twin replaces lost capacity itself
+STAYS = ("model_rollout",)  # the new model stays: a revert would be a second rollout
 
 
 def build(*, trace: str | None = None, policy: str = "meridian", say: Callable[[str], None] = print,
@@ -186,12 +189,16 @@ class SimTarget:
         if f.start != self.t:
             f.start, self._dirty = self.t, True
         out = {"twin_event": type(self._event(f)).__name__, "at_trace_s": self.t + self.lead_in}
-        if action.region and action.kind in ("region_outage", "az_outage", "pod_kill", "latency_injection"):
+        if action.region and action.kind in ("region_outage", "az_outage", "pod_kill", "latency_injection",
+                                             "model_rollout"):
             share = self._served_share(action.region)
             out["share_of_requests_served_there_without_the_fault"] = round(share, 4)
             if share == 0:
                 out["note"] = (f"without the fault the twin serves no request from {action.region} "
                                "(a standby): this fault touches no traffic")
+        if action.kind == "model_rollout":
+            out["profile_before"], out["profile_after"] = (
+                _profile_figures(p) for p in self._rollout_profiles(f))
         if action.kind == "spot_reclaim" and self.cfg.capacity != "spot-mix":
             out["note"] = f"policy {self.policy} runs on on-demand capacity only: no spot replica to reclaim"
         return out
@@ -200,6 +207,9 @@ class SimTarget:
         f = self.faults[action.name]
         if action.kind in INSTANT:
             return {"reverted": False, "reason": "the twin replaces lost capacity itself"}
+        if action.kind in STAYS:
+            return {"reverted": False, "reason": "a rollout stays: reverting it would be a second "
+                    "model_rollout back to the old profile"}
         if f.end != self.t:
             f.end, self._dirty = self.t, True
         return {"ended_at_trace_s": self.t + self.lead_in}
@@ -234,7 +244,27 @@ class SimTarget:
                                  spot_only=p.get("capacity", "spot") == "spot")
         if a.kind == "traffic_surge":
             return sc.TrafficSurge(p["factor"], start, end, p["jurisdiction"])
+        if a.kind == "model_rollout":
+            return sc.ModelSwap(p["region"], start, self._rollout_profiles(f)[1])
         raise ValueError(a.kind)
+
+    def _rollout_profiles(self, f: _Fault):
+        """A model_rollout's profile before and after: the region's current one (the workload's,
+        or an earlier rollout's there), and its instance type's (default: the current one) with
+        the requested slots and speeds."""
+        from sim.profiles import load_profiles
+
+        order = list(self.faults.values())
+        earlier = [g for g in order if g.action.kind == "model_rollout" and g.action.region == f.action.region
+                   and (g.start, order.index(g)) < (f.start, order.index(f))]
+        current = self._rollout_profiles(max(earlier, key=lambda g: (g.start, order.index(g))))[1] \
+            if earlier else self.work.profile
+        p = f.action.params
+        new = load_profiles()[p["instance_type"]] if "instance_type" in p else current
+        return current, replace(
+            new, batch_slots=p.get("batch_slots", new.batch_slots),
+            decode_tokens_per_s_batch1=new.decode_tokens_per_s_batch1 * p.get("decode_speed_factor", 1.0),
+            prefill_tokens_per_s=new.prefill_tokens_per_s * p.get("prefill_speed_factor", 1.0))
 
     @property
     def result(self):
@@ -458,6 +488,14 @@ class SimTarget:
 
     def close(self) -> None:
         pass
+
+
+def _profile_figures(profile) -> dict:
+    """What a rollout changes, for the journal."""
+    return {"instance_type": profile.instance_type, "batch_slots": profile.batch_slots,
+            "prefill_tokens_per_s": round(profile.prefill_tokens_per_s, 1),
+            "decode_tokens_per_s_batch1": round(profile.decode_tokens_per_s_batch1, 2),
+            "cold_start_p95_s": round(profile.cold_start_p95_s, 1)}
 
 
 def _personal_workload(topology: Topology):
