@@ -240,9 +240,9 @@ class Reconciler:
         desired = safe.replicas
         spot_plan = steps[1].desired if targets.spot is not None else None
         now = now_rfc3339()
-        result = ("metrics_unavailable" if unavailable is not None else
-                  "scale_up" if desired > current else "scale_down" if desired < current else
-                  "rebalance" if any(s.changes for s in steps) else "hold")  # same total, new split
+        move = ("scale_up" if desired > current else "scale_down" if desired < current else
+                "rebalance" if any(s.changes for s in steps) else "hold")  # rebalance: same total, new split
+        result = "metrics_unavailable" if unavailable is not None else move
         message = decision.reason or "no reason given"
         if safe.limited_reason and desired != decision.replicas:
             message += f" (runtime: {safe.limited_reason}, {decision.replicas} → {desired})"
@@ -258,7 +258,7 @@ class Reconciler:
                  reason=message, dry_run=self.dry_run)
 
         fresh_plan = previous_plan != (desired, spot_plan)
-        applied = self._scale(spec, ref, steps, message, fresh_plan)
+        applied = self._scale(spec, ref, steps, move, message, fresh_plan)
         replicas_now = sum(applied.replicas.values())
         scale_error = None
         if applied.failed is not None:  # with two Deployments, say which one refused
@@ -316,22 +316,20 @@ class Reconciler:
         return self._count(Outcome(spec.key, "error" if scale_error else result, current, desired,
                                    scale_error or message))
 
-    def _scale(self, spec: ScalerSpec, ref: ObjectRef, steps: tuple[Step, ...], message: str,
+    def _scale(self, spec: ScalerSpec, ref: ObjectRef, steps: tuple[Step, ...], move: str, message: str,
                fresh_plan: bool) -> scale.Applied:
         """Patch what changes (all or nothing) and say so in an Event; a dry run only tells."""
         unchanged = scale.Applied({s.target.name: s.target.replicas for s in steps})
-        moves = describe_steps(steps)
-        if not moves:
+        what = describe_steps(steps)
+        if not what:
             return unchanged
         if self.dry_run:  # told once per new answer, not every sync (the size never changes)
             if fresh_plan:
-                self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {moves}: {message}")
+                self.kube.emit_event(ref, "Normal", "WouldScale", f"dry run: would scale {what}: {message}")
             return unchanged
         applied = scale.apply(self.kube, ref.namespace, steps)
         if applied.failed is None:
-            before, after = sum(unchanged.replicas.values()), sum(applied.replicas.values())
-            verb = "ScaledUp" if after > before else "ScaledDown" if after < before else "Rebalanced"
-            self.kube.emit_event(ref, "Normal", verb, f"scaled {moves}: {message}")
+            self.kube.emit_event(ref, "Normal", VERBS[move], f"scaled {what}: {message}")
         else:  # 403, 409s, 5xx past the deadline: say so
             self.telemetry.errors.labels("kubernetes").inc()
             log.warning("scale failed", scaler=spec.key, error=applied.problem)
@@ -409,9 +407,13 @@ def ref_key(ref: ObjectRef) -> str:
     return f"{ref.namespace}/{ref.name}"
 
 
+# the condition reason, and the Event reason of a move, for each result
+VERBS = {"scale_up": "ScaledUp", "scale_down": "ScaledDown", "rebalance": "Rebalanced", "hold": "Held",
+         "metrics_unavailable": "MetricsUnavailable"}
+
+
 def _reason(result: str, safe: SafeDecision) -> str:
-    base = {"scale_up": "ScaledUp", "scale_down": "ScaledDown", "rebalance": "Rebalanced", "hold": "Held",
-            "metrics_unavailable": "MetricsUnavailable"}[result]
+    base = VERBS[result]
     if safe.limited_reason and result != "metrics_unavailable":
         return f"{base}/{safe.limited_reason}"
     return base

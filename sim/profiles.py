@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from regions.errors import InputError, Problem
+from regions.errors import InputError, Problem, closest
 
 DEFAULT_INSTANCE = "g5.2xlarge"
 
@@ -67,10 +67,12 @@ def spot_model() -> SpotModel:
     return SpotModel(raw["spot_interruptions_per_instance_hour"], raw["spot_notice_s"])
 
 
-def get_profile(instance_type: str = DEFAULT_INSTANCE) -> GpuProfile:
+def get_profile(instance_type: str = DEFAULT_INSTANCE, field: str = "--instance-type") -> GpuProfile:
+    """The profile of `instance_type`; an unknown one is an InputError on `field`."""
     profiles = load_profiles()
     if instance_type not in profiles:
+        near = closest(instance_type, profiles)
         raise InputError(f"no GPU profile for {instance_type}", [Problem(
-            "--instance-type", f"{instance_type} has no profile in sim/data/gpu_profiles.json",
-            fix=f"use one of {', '.join(sorted(profiles))}")])
+            field, f"{instance_type!r} has no profile in sim/data/gpu_profiles.json",
+            fix=f"did you mean {near[0]}?" if near else f"use one of {', '.join(sorted(profiles))}")])
     return profiles[instance_type]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from regions.errors import InputError, Problem, closest
-from sim.profiles import GpuProfile, load_profiles
+from regions.errors import InputError, Problem
+from sim.profiles import GpuProfile, get_profile
 
 
 @dataclass
@@ -161,13 +161,7 @@ class ModelSwap:
             raise InputError("bad ModelSwap event", [Problem(
                 "profile", f"{p.instance_type}: batch_slots {p.batch_slots}, prefill {p.prefill_tokens_per_s} tok/s, "
                 f"decode {p.decode_tokens_per_s_batch1} tok/s", fix="at least one slot and positive speeds")])
-        profiles = load_profiles()
-        if self.profile not in profiles:
-            near = closest(self.profile, profiles)
-            raise InputError("bad ModelSwap event", [Problem(
-                "profile", f"{self.profile!r} has no profile in sim/data/gpu_profiles.json",
-                fix=f"did you mean {near[0]}?" if near else f"use one of {', '.join(sorted(profiles))}")])
-        return profiles[self.profile]
+        return get_profile(self.profile, field="profile")
 
     def schedule(self, sched: Schedule) -> None:
         if not (math.isfinite(self.at_s) and self.at_s >= 0):

@@ -18,6 +18,7 @@ on; see `coverage()`. An explicit `queries.arrivalRate` names no counter: no cov
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from controller.spec import ScalerSpec
@@ -118,6 +119,7 @@ def build(spec: ScalerSpec) -> QuerySet:
         "ttft": m.query("ttft"), "e2e": m.query("e2e"), "arrival_rate": m.query("arrivalRate"),
         "in_flight": m.query("inFlight"), "queued": m.query("queued"),
     }
-    if override["arrival_rate"]:  # an explicit arrival query: which counter it reads is unknown
-        qs = QuerySet(**{**qs.__dict__, "coverage": None})
-    return QuerySet(**{**qs.__dict__, **{k: v for k, v in override.items() if v}})
+    changes = {k: v for k, v in override.items() if v}
+    if "arrival_rate" in changes:  # an explicit arrival query: which counter it reads is unknown
+        changes["coverage"] = None
+    return dataclasses.replace(qs, **changes)
