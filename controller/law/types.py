@@ -55,6 +55,10 @@ class Observation:
     metrics_age_s: float = 0.0  # age of the newest sample behind the metric fields
     mean_prompt_tokens: float | None = None
     mean_output_tokens: float | None = None
+    # what the replicas run: a fingerprint of the Deployment's pod template (model, image,
+    # instance type), None where unknown. A new one means what was learnt about one replica
+    # (its batch slots, service time, first token) describes another model.
+    revision: str | None = None
 
     @property
     def replicas(self) -> int:
