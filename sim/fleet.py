@@ -114,6 +114,7 @@ class _Region:
         self.price_od, self.price_spot = offer.on_demand_usd_per_hour, offer.spot_usd_per_hour
         self.profile = profile
         self.profiles = [(0, profile)]  # (first step, profile) per model swap, in time order
+        self.revision = profile.revision  # read once per swap, not once per observation
         self.mult_od = self.mult_spot = 1.0
         self.queue = SlotQueue(profile, cfg.step_s, max_service_s)
         self.policy = policy
@@ -586,6 +587,7 @@ class Fleet:
         r.price_od, r.price_spot = offer.on_demand_usd_per_hour, offer.spot_usd_per_hour
         r.profile = profile
         r.profiles.append((s, profile))
+        r.revision = profile.revision
         r.queue.set_profile(profile)
         self._recount(r)
 

@@ -35,7 +35,7 @@ def build_observation(region, s: int, scrape: ScrapeSample | None, blackout: boo
     common = dict(time_s=s * dt, ready_replicas=region.ready_od + region.ready_spot,
                   starting_replicas=region.start_od + region.start_spot,
                   price_on_demand_per_hour=price_od, price_spot_per_hour=price_spot,
-                  ready_spot=region.ready_spot, starting_spot=region.start_spot)
+                  ready_spot=region.ready_spot, starting_spot=region.start_spot, revision=region.revision)
     if scrape is None or blackout:
         age = (s - scrape.step) * dt if scrape is not None else s * dt
         return Observation(arrival_rate_rps=None, ttft_quantile_s=None, e2e_quantile_s=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -43,6 +44,12 @@ class GpuProfile:
     @property
     def cold_start_p95_s(self) -> float:
         return self.cold_start_median_s * math.exp(1.645 * self.cold_start_sigma)
+
+    @property
+    def revision(self) -> str:
+        """What a Deployment's pod-template hash is in a cluster: the same for the same model
+        on the same instance type, new for any change (`Observation.revision`)."""
+        return f"{self.instance_type}-{zlib.crc32(repr(self).encode()):08x}"
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,13 @@ class CapacityEstimator:
             if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
                 self.safe_rate = max2(self.safe_rate or 0.0, x.rate_rps / x.ready)
 
+    def for_new_model(self) -> CapacityEstimator:
+        """A fresh estimate for a new model on the same traffic: only the peakedness, a
+        property of the arrivals, carries over."""
+        fresh = CapacityEstimator(self.target, self.s)
+        fresh._z_num, fresh._z_den = self._z_num, self._z_den
+        return fresh
+
     def _learn_peakedness(self, x: Sample, queued: float) -> None:
         """In an infinite-server group (every request served at once) Poisson arrivals keep
         the number in service Poisson (variance = mean = offered load); burstier arrivals

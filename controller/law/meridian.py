@@ -58,6 +58,7 @@ class MeridianPolicy:
         s = self.settings
         self._tail = (1.0 - objective.percentile / 100.0) * s.tail_share
         self._capacity = CapacityEstimator(objective.ttft_s, s)
+        self._revision: str | None = None  # what the replicas ran at the last look that said
         prior = limits.cold_start_s if limits.cold_start_s else s.cold_start_prior_s
         # one learner per capacity type: spot that never becomes ready must not be paired
         # with an on-demand replica that does (the learner takes the oldest starter as the
@@ -131,7 +132,21 @@ class MeridianPolicy:
         self._cold_spot.update(obs.time_s, spot_ready, spot_starting)
         return self._cold_od.estimate_s()
 
+    def _follow_revision(self, revision: str | None) -> None:
+        """A new pod template is another model, image or instance type: what was learnt about
+        one replica (slots, service time, first token) no longer holds, so it is learnt again.
+        The traffic's burstiness is not the model's and is kept. Without this the law learns a
+        smaller batch from the queues it causes, but never a bigger one: a fleet sized for the
+        smaller batch never queues (tests/test_law_twin.py)."""
+        if revision is None:
+            return  # unknown: keep what was learnt (a source that cannot tell is not a rollout)
+        if self._revision is not None and revision != self._revision:
+            self._capacity = self._capacity.for_new_model()
+            self._prefill_miss_s = -math.inf
+        self._revision = revision
+
     def _learn(self, obs: Observation) -> None:
+        self._follow_revision(obs.revision)
         rate = obs.arrival_rate_rps
         in_flight, queued = _usable(obs.in_flight), _usable(obs.queued)
         self._forecaster.update(obs.time_s, rate)
