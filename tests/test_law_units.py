@@ -10,11 +10,12 @@ from controller.law.capacity import CapacityEstimator, Sample
 from controller.law.coldstart import ColdStartLearner
 from controller.law.cost import MixPlanner
 from controller.law.forecast import RateForecaster
+from controller.law.meridian import MeridianPolicy
 from controller.law.online import ForgettingLine, RelearningEwma
 from controller.law.queueing import erlang_b, erlang_c, replicas_for_wait, wait_quantile, wait_tail
 from controller.law.settings import LawSettings
 from controller.law.stabilise import Stabiliser
-from controller.law.types import Limits, Observation
+from controller.law.types import Limits, Objective, Observation
 
 
 def _exact_erlang_b(c: int, a: float) -> float:
@@ -100,6 +101,54 @@ def test_capacity_learns_slots_from_a_queue_and_service_from_littles_law():
     assert view.concurrency_cap == pytest.approx(40.0 * s.probe_growth)
     est.update(Sample(150.0, 4, 30.0, 192.0, 25.0, 2.0))  # every slot busy, 25 waiting
     assert est.view().slots == pytest.approx(48.0)
+
+
+def _learnt_slots() -> CapacityEstimator:
+    """4 replicas at 20 req/s, 8 s a request, then a queue showing 48 slots each."""
+    est = CapacityEstimator(1.0, LawSettings())
+    for i in range(10):
+        est.update(Sample(i * 15.0, 4, 20.0, 160.0 + (30.0 if i % 2 else -30.0), 0.0, 0.4))
+    est.update(Sample(150.0, 4, 30.0, 192.0, 25.0, 2.0))
+    return est
+
+
+def test_a_new_model_forgets_the_replica_but_not_the_traffic():
+    old = _learnt_slots()
+    new = old.for_new_model()
+    assert old.view().slots == pytest.approx(48.0)
+    view = new.view()
+    assert view.slots is None and view.service_s is None and view.first_token_s is None
+    assert view.safe_concurrency == pytest.approx(48.0)  # the probe starts at the old batch
+    assert view.limited_by == "probe"
+    assert view.peakedness == pytest.approx(old.view().peakedness) and view.peakedness > 1.0
+
+
+def _probe_after_new_model(levels: list[float], ttft: float = 0.4) -> float:
+    """The probe bound after one calm rate window (4 looks) per level of in-flight per replica."""
+    est = _learnt_slots().for_new_model()  # probe at 48
+    looks = [level for level in levels for _ in range(4)]
+    for i, per_replica in enumerate(looks):  # 10 replicas, no queue
+        est.update(Sample(200.0 + i * 15.0, 10, 30.0, 10 * per_replica, 0.0, ttft))
+    return est.view().safe_concurrency
+
+
+def test_after_a_new_model_the_probe_steps_up_a_window_at_a_time():
+    g = LawSettings().probe_growth
+    assert _probe_after_new_model([46.0]) == pytest.approx(48.0 * g)  # within a step of the bound
+    # each further step needs a window within a step of the new bound
+    assert _probe_after_new_model([46.0, 46.0]) == pytest.approx(48.0 * g)
+    assert _probe_after_new_model([46.0, 50.0, 55.0]) == pytest.approx(48.0 * g ** 3)
+    # replicas far below the bound: nothing is learnt about the level above it
+    assert _probe_after_new_model([20.0, 20.0]) == pytest.approx(48.0)
+    # the first token beyond the planning margin: this level costs latency, no step
+    assert _probe_after_new_model([46.0, 46.0], ttft=0.9) == pytest.approx(48.0)
+
+
+def test_the_probe_does_not_step_in_time_without_a_new_model():
+    est = CapacityEstimator(1.0, LawSettings())
+    for i in range(12):
+        est.update(Sample(i * 15.0, 10, 30.0, 10 * 46.0, 0.0, 0.4))
+    assert est.view().safe_concurrency == pytest.approx(46.0)
 
 
 def test_peakedness_counts_bursts_that_queue():
@@ -323,8 +372,6 @@ def test_spot_watch_keeps_waiting_while_spot_makes_progress():
 
 
 def test_cold_start_is_not_learnt_from_spot_that_never_becomes_ready():
-    from controller.law.meridian import MeridianPolicy
-    from controller.law.types import Objective
 
     law = MeridianPolicy(Objective(95.0, 1.0), Limits(max_replicas=100, spot_share=0.5, cold_start_s=120.0))
     # 4 spot replicas wait from t=0 and never start; on-demand ones take 120 s each
@@ -341,3 +388,21 @@ def test_cold_start_is_not_learnt_from_spot_that_never_becomes_ready():
     # the missing spot replicas have waited
     horizon = float(re.search(r"(\d+) s horizon", d.reason).group(1))
     assert horizon <= 120.0 + 15.0 + 15.0, d.reason
+
+
+def test_the_law_starts_its_replica_estimate_again_on_a_new_revision():
+    law = MeridianPolicy(Objective(95.0, 1.0), Limits(max_replicas=50))
+
+    def look(t: float, revision: str | None, queued: float = 0.0):
+        law.decide(_obs(time_s=t, ready_replicas=4, arrival_rate_rps=20.0, in_flight=128.0, queued=queued,
+                        revision=revision))
+
+    for i in range(6):
+        look(i * 15.0, "a", queued=10.0)  # every slot busy: 32 per replica
+    assert law._capacity.slots == pytest.approx(32.0)
+    look(90.0, None)  # a source that cannot tell: no new model
+    look(105.0, "a")
+    assert law._capacity.slots == pytest.approx(32.0)
+    look(120.0, "b")  # a rollout
+    assert law._capacity.slots is None
+    assert law._capacity.view().safe_concurrency == pytest.approx(32.0)

@@ -16,6 +16,10 @@ the observation stream and relearnt when it changes:
 - the highest per-replica concurrency observed to meet the objective: until the
   slots or the prefill slope are known, the law plans at most a bounded factor above
   it, so it finds the edge by small probes instead of one big one.
+
+A new revision (the Deployment's pod template: another model, image or instance type)
+starts all of it again but the peakedness (`for_new_model`); the probe then starts at the
+old batch and steps up in time, since a fleet sized for a smaller batch never queues.
 """
 from __future__ import annotations
 
@@ -73,6 +77,8 @@ class CapacityEstimator:
         self._z_num = self._z_den = 0.0  # peakedness of the offered load (weighted mean)
         self.onset = False  # the latest look is the first to see a queue
         self._view: CapacityView | None = None  # what `view` read since the last update
+        self._probe_looks, self._probe_peak = 0, 0.0  # calm looks at the probe level, their busiest
+        self._probe_steps = False  # step the probe up in time (after a new model: `for_new_model`)
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
@@ -86,6 +92,8 @@ class CapacityEstimator:
         onset = queue_now and self._since_queue > 0
         self.onset = onset
         self._since_queue = 0 if queue_now else self._since_queue + 1
+        if queue_now:
+            self._probe_looks, self._probe_peak = 0, 0.0
         previous, self._last_queue = self._last_queue, (x.time_s, queued) if x.queued is not None else None
         if x.ready <= 0:
             return
@@ -115,6 +123,7 @@ class CapacityEstimator:
             # no request waited for a slot: the replicas held this many at once, so they have
             # at least this many slots (whatever the TTFT, which prefill may dominate)
             if per_replica is not None:
+                self._probe_step(per_replica, x.ttft_q_s)
                 self.safe_concurrency = max2(self.safe_concurrency or 0.0, per_replica)
                 if self.slots is not None:
                     self.safe_concurrency = min2(self.safe_concurrency, self.slots)
@@ -125,11 +134,37 @@ class CapacityEstimator:
             if x.rate_rps > 0 and x.ttft_q_s is not None and x.ttft_q_s <= self.target * self.s.ttft_headroom:
                 self.safe_rate = max2(self.safe_rate or 0.0, x.rate_rps / x.ready)
 
+    def _probe_step(self, per_replica: float, ttft_q_s: float | None) -> None:
+        """After a new model (`for_new_model`), until a queue shows its batch: a whole rate
+        window without a queue, with the first token inside its planning margin, while the
+        replicas ran within one probe step of the busiest level seen, makes that level plus
+        the step safe too. Without the step the probe stalls: the law sizes so the peaks stay
+        under the bound, so the busiest level seen barely grows, and a fleet sized for the old
+        batch never queues to show a bigger one. Only after a new model: at start-up the first
+        queues show the batch, and stepping at all times measured no cheaper on the sweeps
+        (BENCH.md, round 11)."""
+        if not self._probe_steps or self.slots is not None or self.safe_concurrency is None:
+            return
+        if ttft_q_s is None or ttft_q_s > self.target * self.s.ttft_headroom:
+            # the first token, not the batch, is what this level costs (prefill shares the GPU)
+            self._probe_looks, self._probe_peak = 0, 0.0
+            return
+        self._probe_looks += 1
+        self._probe_peak = max2(self._probe_peak, per_replica)
+        if self._probe_looks >= self.CALM_SAMPLES:
+            if self._probe_peak * self.s.probe_growth >= self.safe_concurrency:
+                self.safe_concurrency *= self.s.probe_growth
+            self._probe_looks, self._probe_peak = 0, 0.0
+
     def for_new_model(self) -> CapacityEstimator:
-        """A fresh estimate for a new model on the same traffic: only the peakedness, a
-        property of the arrivals, carries over."""
+        """A fresh estimate for a new model on the same traffic. The peakedness, a property
+        of the arrivals, carries over; the old batch is where the probe starts."""
         fresh = CapacityEstimator(self.target, self.s)
         fresh._z_num, fresh._z_den = self._z_num, self._z_den
+        # a smaller batch queues at once and is learnt from the queue; a bigger one is found
+        # by the probe's steps
+        fresh.safe_concurrency = self.slots or self.safe_concurrency
+        fresh._probe_steps = True
         return fresh
 
     def _learn_peakedness(self, x: Sample, queued: float) -> None:
