@@ -92,11 +92,9 @@ def template_fingerprint(template: dict[str, Any] | None) -> str:
 
 
 def _without_restart(template: dict[str, Any]) -> dict[str, Any]:
-    """The template less its restart annotation (a copy; no annotations left = none at all)."""
+    """A copy less its restart annotation; no annotations, none left and an empty map alike."""
     meta = dict(template.get("metadata") or {})
-    annotations = {k: v for k, v in (meta.pop("annotations", None) or {}).items() if k != RESTARTED_AT}
-    if annotations:
-        meta["annotations"] = annotations
+    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items() if k != RESTARTED_AT}
     return {**template, "metadata": meta}
 
 
