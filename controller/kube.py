@@ -7,6 +7,8 @@ answers 409; we then re-read the scale and retry exactly once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +60,7 @@ class TargetState:
     current: int  # status.replicas: pods that exist
     resource_version: str
     selector: dict[str, str] = field(default_factory=dict)
+    template_hash: str = ""  # template_fingerprint of its pod template; "" when unknown
 
     @property
     def starting(self) -> int:
@@ -73,6 +76,28 @@ class ObjectRef:
     kind: str = manifests.KIND
 
 
+# `kubectl rollout restart` stamps this on the template: new pods running the same model,
+# so what was learnt about a replica still holds
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def template_fingerprint(template: dict[str, Any] | None) -> str:
+    """12 hex chars of sha256 over a Deployment's pod template (as the API serialises it):
+    image, args, env, resources, node selection. spec.replicas is outside it, so scaling
+    never changes it. "" without a template."""
+    if not template:
+        return ""
+    body = json.dumps(_without_restart(template), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+
+def _without_restart(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy less its restart annotation; no annotations, none left and an empty map alike."""
+    meta = dict(template.get("metadata") or {})
+    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items() if k != RESTARTED_AT}
+    return {**template, "metadata": meta}
+
+
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -82,6 +107,7 @@ class KubeAdapter:
                  write_timeout: tuple[float, float] = (2.0, 3.0), deadline_s: float = 10.0,
                  identity: str = "meridian-controller", write_guard=lambda: True, write_budget=None,
                  cancel=None):
+        self.api_client = api_client
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
@@ -156,6 +182,7 @@ class KubeAdapter:
             current=int((status and status.replicas) or 0),
             resource_version=dep.metadata.resource_version or "",
             selector=dict((dep.spec.selector and dep.spec.selector.match_labels) or {}),
+            template_hash=template_fingerprint(self.api_client.sanitize_for_serialization(dep.spec.template)),
         )
 
     def patch_scale(self, namespace: str, name: str, replicas: int, resource_version: str,

@@ -212,7 +212,8 @@ class Reconciler:
             arrival_rate_rps=s.arrival_rate_rps, ttft_quantile_s=s.ttft_quantile_s, e2e_quantile_s=s.e2e_quantile_s,
             in_flight=s.in_flight, queued=s.queued, price_on_demand_per_hour=p.on_demand_per_hour,
             price_spot_per_hour=p.spot_per_hour, ready_spot=ready_spot, starting_spot=starting_spot,
-            metrics_age_s=s.age_s, mean_prompt_tokens=s.mean_prompt_tokens, mean_output_tokens=s.mean_output_tokens)
+            metrics_age_s=s.age_s, mean_prompt_tokens=s.mean_prompt_tokens, mean_output_tokens=s.mean_output_tokens,
+            revision=targets.revision)
 
     def _policy(self, spec: ScalerSpec) -> Policy:
         key = spec.uid or spec.key

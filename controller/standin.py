@@ -146,6 +146,15 @@ class ApiStandIn:
             dep = self.objects[("Deployment", namespace, name)]
             dep["status"] = {"replicas": replicas, "readyReplicas": ready}
 
+    def patch_pod_template(self, namespace: str, name: str, patch: dict) -> None:
+        """Merge-patch a Deployment's spec.template, as `kubectl set image` or a rollout
+        restart would: a new resourceVersion and generation, spec.replicas untouched."""
+        with self._lock:
+            dep = self.objects[("Deployment", namespace, name)]
+            dep["spec"]["template"] = merge_patch(dep["spec"]["template"], patch)
+            dep["metadata"]["resourceVersion"] = self._next_rv()
+            dep["metadata"]["generation"] = dep["metadata"].get("generation", 1) + 1
+
     def add_node(self, name: str, labels: dict[str, str]) -> dict:
         return self.put("Node", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}})
 

@@ -36,6 +36,13 @@ class Targets:
     def starting(self) -> int:
         return sum(t.starting for t in self.members)
 
+    @property
+    def revision(self) -> str | None:
+        """What the replicas run: the target's template hash, joined by the spot twin's when
+        there is one (a rollout of either is a new revision). None while any is unknown."""
+        hashes = [t.template_hash for t in self.members]
+        return "+".join(hashes) if all(hashes) else None
+
     def spot_counts(self, prices: ReplicaPrices) -> tuple[int, int]:
         """(ready, starting) replicas on spot. One Deployment: as many as its pods' nodes say
         are spot, ready ones first. Two: the spot Deployment's own counts."""
