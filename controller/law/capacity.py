@@ -18,8 +18,8 @@ the observation stream and relearnt when it changes:
   it, so it finds the edge by small probes instead of one big one.
 
 A new revision (the Deployment's pod template: another model, image or instance type)
-starts all of it again but the peakedness (`for_new_model`); the probe then starts at the
-old batch and steps up in time, since a fleet sized for a smaller batch never queues.
+makes the batch unknown again (`new_model`); the probe then starts at the old batch and
+steps up in time, since a fleet sized for a smaller batch never queues.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class CapacityEstimator:
         self.s = settings
         # service_s against arrival rate per replica; relearns after a sustained 50 % shift (new model or
         # token mix), not on the +-30 % a varying prompt mix gives from minute to minute
-        self.service = ForgettingLine(settings.forget, min_spread=0.01, shift=0.5, patience=5)
+        self.service = self._service_line()
         # no-queue TTFT_q against concurrency: the prompt mix moves it a lot between windows,
         # so it only forgets, it never restarts
         self.first_token = ForgettingLine(settings.forget, min_spread=0.01, patience=0)
@@ -78,7 +78,7 @@ class CapacityEstimator:
         self.onset = False  # the latest look is the first to see a queue
         self._view: CapacityView | None = None  # what `view` read since the last update
         self._probe_looks, self._probe_peak = 0, 0.0  # calm looks at the probe level, their busiest
-        self._probe_steps = False  # step the probe up in time (after a new model: `for_new_model`)
+        self._probe_steps = False  # step the probe up in time (after a new model: `new_model`)
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
@@ -135,7 +135,7 @@ class CapacityEstimator:
                 self.safe_rate = max2(self.safe_rate or 0.0, x.rate_rps / x.ready)
 
     def _probe_step(self, per_replica: float, ttft_q_s: float | None) -> None:
-        """After a new model (`for_new_model`), until a queue shows its batch: a whole rate
+        """After a new model (`new_model`), until a queue shows its batch: a whole rate
         window without a queue, with the first token inside its planning margin, while the
         replicas ran within one probe step of the busiest level seen, makes that level plus
         the step safe too. Without the step the probe stalls: the law sizes so the peaks stay
@@ -156,16 +156,23 @@ class CapacityEstimator:
                 self.safe_concurrency *= self.s.probe_growth
             self._probe_looks, self._probe_peak = 0, 0.0
 
-    def for_new_model(self) -> CapacityEstimator:
-        """A fresh estimate for a new model on the same traffic. The peakedness, a property
-        of the arrivals, carries over; the old batch is where the probe starts."""
-        fresh = CapacityEstimator(self.target, self.s)
-        fresh._z_num, fresh._z_den = self._z_num, self._z_den
-        # a smaller batch queues at once and is learnt from the queue; a bigger one is found
-        # by the probe's steps
-        fresh.safe_concurrency = self.slots or self.safe_concurrency
-        fresh._probe_steps = True
-        return fresh
+    def _service_line(self) -> ForgettingLine:
+        return ForgettingLine(self.s.forget, min_spread=0.01, shift=0.5, patience=5)
+
+    def new_model(self) -> None:
+        """Another model, image or instance type serves the same traffic: its batch is
+        unknown again, and the probe for it starts at the old batch (a smaller one queues at
+        once and is learnt from the queue; a bigger one is found by the probe's steps). The
+        service fit starts again too: an old fit's error would be read as burstiness (a swap
+        back to a faster model put the peakedness at 8-11 for half an hour, and the fleet with
+        it). The first-token line relearns by forgetting, as with a new prompt mix, and the
+        peakedness is the arrivals', not the model's: both are kept."""
+        self.safe_concurrency = self.slots or self.safe_concurrency
+        self.slots, self._slots_low_run = None, 0
+        self.safe_mean_concurrency = self.safe_rate = None  # offered load per replica: the model's
+        self.service = self._service_line()
+        self._probe_looks, self._probe_peak, self._probe_steps = 0, 0.0, True
+        self._view = None
 
     def _learn_peakedness(self, x: Sample, queued: float) -> None:
         """In an infinite-server group (every request served at once) Poisson arrivals keep

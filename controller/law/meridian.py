@@ -133,16 +133,14 @@ class MeridianPolicy:
         return self._cold_od.estimate_s()
 
     def _follow_revision(self, revision: str | None) -> None:
-        """A new pod template is another model, image or instance type: what was learnt about
-        one replica (slots, service time, first token) no longer holds, so it is learnt again.
-        The traffic's burstiness is not the model's and is kept. Without this the law learns a
-        smaller batch from the queues it causes, but never a bigger one: a fleet sized for the
-        smaller batch never queues (tests/test_law_twin.py)."""
+        """A new pod template is another model, image or instance type: its batch is learnt
+        again (`CapacityEstimator.new_model`). Without this the law learns a smaller batch from
+        the queues it causes, but never a bigger one: a fleet sized for the smaller batch never
+        queues (tests/test_law_twin.py)."""
         if revision is None:
             return  # unknown: keep what was learnt (a source that cannot tell is not a rollout)
         if self._revision is not None and revision != self._revision:
-            self._capacity = self._capacity.for_new_model()
-            self._prefill_miss_s = -math.inf
+            self._capacity.new_model()
         self._revision = revision
 
     def _learn(self, obs: Observation) -> None:
