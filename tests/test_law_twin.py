@@ -247,7 +247,7 @@ def test_a_model_swap_back_to_the_larger_batch_is_relearnt_from_the_revision():
     "blind to the revision, the law learns batch slots only from in-flight per replica while "
     "requests queue, and with slots known it plans at most that many per replica (no probe above "
     "them): after a swap back to 32 slots the fleet, sized for 16, never queues, so it keeps "
-    "planning with 16 slots and comes down only to 14-19 replicas here for 8.2 needed. Probing "
+    "planning with 16 slots and holds 17-19 replicas 25-40 minutes after, for 8.2 needed. Probing "
     "above known slots at all times measured -8 to -13 % but put 19 sweep runs under 0.99 "
     "(controller/law/BENCH.md, round 10)"))
 def test_a_model_swap_back_the_revision_does_not_show_is_relearnt():
