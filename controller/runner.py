@@ -6,6 +6,7 @@ lease so a standby takes over at once, and stops the HTTP server.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -136,9 +137,17 @@ class Controller:
         self.health.stopping = True
         self.stop.set()
 
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+    @contextlib.contextmanager
+    def signal_handlers(self):
+        """SIGTERM and SIGINT stop the loop while inside; the handlers before are put back
+        after, also on an error (an in-process caller -- a test, the rehearsal -- must not be
+        left with a handler that stops a controller long gone)."""
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def run(self) -> int:
         if self.cfg.metrics_port:

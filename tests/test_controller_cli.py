@@ -2,6 +2,7 @@
 exit status 2, no traceback, nothing started and nothing written."""
 from __future__ import annotations
 
+import signal
 import socket
 
 import pytest
@@ -41,6 +42,7 @@ def test_run_rejects_bad_flags(capsys, argv, flag):
 
 
 def test_run_with_its_metrics_port_taken_exits_2(capsys):
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -49,6 +51,8 @@ def test_run_with_its_metrics_port_taken_exits_2(capsys):
                      "--metrics-host", "127.0.0.1", "--metrics-port", str(port)]) == 2
     err = capsys.readouterr().err
     assert "--metrics-port" in err and str(port) in err and "Traceback" not in err
+    # the run's SIGTERM/SIGINT handlers are gone with it (they would stop whatever runs next)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers
 
 
 @pytest.mark.parametrize("argv, flag", [

@@ -129,15 +129,12 @@ def test_sigterm_stops_and_releases_the_lease():
         api.add_scaler(scaler())
         c = _controller(api, "solo")
         previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-        c.install_signal_handlers()
-        try:
+        with c.signal_handlers():
             timer = threading.Thread(target=lambda: (_wait(lambda: c.syncs >= 2), os.kill(os.getpid(), signal.SIGTERM)))
             timer.start()
             assert c.run() == 0
             timer.join()
-        finally:
-            signal.signal(signal.SIGTERM, previous[0])
-            signal.signal(signal.SIGINT, previous[1])
+        assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == previous
         assert c.syncs >= 2
         assert not api.get("Lease", LEASE["namespace"], LEASE["name"])["spec"].get("holderIdentity")
 

@@ -246,8 +246,8 @@ def run_controller(args) -> int:
 
     cfg = _run_config(args)
     controller = Controller(cfg, policy_factory(args.policy, args.knob))
-    controller.install_signal_handlers()
-    return controller.run()
+    with controller.signal_handlers():
+        return controller.run()
 
 
 def _register_rehearse(csub) -> None:
