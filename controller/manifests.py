@@ -40,6 +40,18 @@ def _spec_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["targetRef", "objective", "replicas"],
+        # The API server applies the defaults first (cost.spotShare 0, metrics.preset vllm), so
+        # these see them; `has` guards keep them right without. Mirrors controller/spec.py's rules,
+        # which the controller applies too (for servers older than CEL validation, 1.25).
+        "x-kubernetes-validations": [
+            {"rule": "!has(self.targetRef.spotName) || "
+                     "(has(self.cost) && has(self.cost.spotShare) && self.cost.spotShare > 0.0)",
+             "message": "targetRef.spotName needs cost.spotShare above 0 (else the spot Deployment is held at 0)"},
+            {"rule": "!has(self.metrics) || !has(self.metrics.preset) || self.metrics.preset != 'generic' || "
+                     "(has(self.metrics.histogram) && size(self.metrics.histogram) > 0) || "
+                     "(has(self.metrics.queries) && (has(self.metrics.queries.ttft) || has(self.metrics.queries.e2e)))",
+             "message": "the generic metrics preset needs metrics.histogram or metrics.queries.ttft/e2e"},
+        ],
         "properties": {
             "targetRef": {
                 "type": "object",
