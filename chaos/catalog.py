@@ -21,6 +21,14 @@ class Param:
     maximum: float | None = None
     only: tuple[str, ...] = ()  # targets the parameter applies to (empty: every target)
 
+    def range_problem(self, value: float) -> str | None:
+        """Why a number is outside this parameter's bounds; None when within them."""
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {self.minimum:g}, got {value:g}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {self.maximum:g}, got {value:g}"
+        return None
+
 
 @dataclass(frozen=True)
 class Kind:

@@ -290,11 +290,9 @@ def _params(p: _Problems, raw: dict, path: str, kind: catalog.Kind, reserved: tu
         if spec.choices and value not in spec.choices:
             p.unknown(f"{path}.{key}", value, spec.choices, "value")
             continue
-        if spec.minimum is not None and value < spec.minimum:
-            p.add(f"{path}.{key}", f"must be at least {spec.minimum:g}, got {value:g}")
-            continue
-        if spec.maximum is not None and value > spec.maximum:
-            p.add(f"{path}.{key}", f"must be at most {spec.maximum:g}, got {value:g}")
+        out_of_range = spec.range_problem(value)
+        if out_of_range:
+            p.add(f"{path}.{key}", out_of_range)
             continue
         params[key] = value
     for key, spec in kind.params.items():

@@ -252,19 +252,12 @@ class SimTarget:
         """A model_rollout's profile before and after: the region's current one (the workload's,
         or an earlier rollout's there), and its instance type's (default: the current one) with
         the requested slots and speeds."""
-        from sim.profiles import load_profiles
-
         order = list(self.faults.values())
         earlier = [g for g in order if g.action.kind == "model_rollout" and g.action.region == f.action.region
                    and (g.start, order.index(g)) < (f.start, order.index(f))]
         current = self._rollout_profiles(max(earlier, key=lambda g: (g.start, order.index(g))))[1] \
             if earlier else self.work.profile
-        p = f.action.params
-        new = load_profiles()[p["instance_type"]] if "instance_type" in p else current
-        return current, replace(
-            new, batch_slots=p.get("batch_slots", new.batch_slots),
-            decode_tokens_per_s_batch1=new.decode_tokens_per_s_batch1 * p.get("decode_speed_factor", 1.0),
-            prefill_tokens_per_s=new.prefill_tokens_per_s * p.get("prefill_speed_factor", 1.0))
+        return current, rollout_profile(current, f.action.params)
 
     @property
     def result(self):
@@ -488,6 +481,18 @@ class SimTarget:
 
     def close(self) -> None:
         pass
+
+
+def rollout_profile(current, params: dict[str, Any]):
+    """The model a model_rollout's parameters describe: `instance_type`'s profile (default:
+    `current`) with their batch slots and speed factors (the catalog's vocabulary)."""
+    from sim.profiles import load_profiles
+
+    new = load_profiles()[params["instance_type"]] if "instance_type" in params else current
+    return replace(
+        new, batch_slots=params.get("batch_slots", new.batch_slots),
+        decode_tokens_per_s_batch1=new.decode_tokens_per_s_batch1 * params.get("decode_speed_factor", 1.0),
+        prefill_tokens_per_s=new.prefill_tokens_per_s * params.get("prefill_speed_factor", 1.0))
 
 
 def _profile_figures(profile) -> dict:
