@@ -166,10 +166,12 @@ class Reconciler:
         prices = self._prices(spec.namespace, targets)
         sample, unavailable = self._sample(spec)
         current = targets.replicas
+        revision = None  # what the policy was told the replicas run (nothing when it was not asked)
         if unavailable is None:
             obs = self._observation(targets, sample, prices)
             decision = self._decide(spec, obs)
             metrics_ok = decision.metrics_available
+            revision = obs.revision
         else:
             decision = Decision(replicas=current, reason=f"metrics unavailable ({unavailable.reason}): "
                                 f"{unavailable.message}; holding {current}", metrics_available=False)
@@ -177,7 +179,7 @@ class Reconciler:
         safe = make_safe(decision.replicas, current, spec.limits, metrics_ok)
         steps = split(targets, safe.replicas, decision.spot, metrics_ok)
         return self._act(spec, ref, previous, targets, steps, sample, unavailable, decision, safe, prices,
-                         previous_plan)
+                         previous_plan, revision)
 
     # -- pieces ----------------------------------------------------------------------------
     def _read_targets(self, spec: ScalerSpec) -> Targets:
@@ -236,7 +238,7 @@ class Reconciler:
                             metrics_available=False)
 
     def _act(self, spec, ref, previous, targets: Targets, steps: tuple[Step, ...], sample, unavailable, decision,
-             safe, prices, previous_plan=(None, None)) -> Outcome:
+             safe, prices, previous_plan=(None, None), revision: str | None = None) -> Outcome:
         current = targets.replicas
         desired = safe.replicas
         spot_plan = steps[1].desired if targets.spot is not None else None
@@ -255,8 +257,9 @@ class Reconciler:
                 self.kube.emit_event(ref, "Warning", "SpotNotScheduled", spot_note)
         else:
             self._spot_warned.discard(spec.key)
+        # the revision tells a log reader which model the decision was for (a rollout relearns)
         log.info("decision", scaler=spec.key, result=result, current=current, desired=desired, spot=spot_plan,
-                 reason=message, dry_run=self.dry_run)
+                 reason=message, dry_run=self.dry_run, revision=revision)
 
         fresh_plan = previous_plan != (desired, spot_plan)
         applied = self._scale(spec, ref, steps, move, message, fresh_plan)
