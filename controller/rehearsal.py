@@ -27,11 +27,20 @@ on an adopting cluster: every replica on demand, the spot Deployment at 0. Rando
 interruptions are off; `reclaim_at_min` sends `reclaim_share` of the ready spot replicas the
 two-minute interruption notice (`sim.scenario.SpotReclaim`): they serve until it ends, their
 replacements start at once, and the law covers the spot not ready with on-demand.
+
+Model rollout (`rollout_at_min`): at that twin minute the twin swaps its model
+(`sim.scenario.ModelSwap`, region-wide in one step) for one with `rollout_batch_slots` and
+`rollout_decode_factor` (the chaos action `model_rollout`'s `batch_slots` and
+`decode_speed_factor`), and in the same step the bridge changes the Deployments' pod template
+(the vLLM container's `--model` and `--max-num-seqs` args), as `kubectl set image` would: the
+controller sees a new revision at its next sync, and nothing else tells it the model changed.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +81,13 @@ class RehearsalConfig:
     spot_share: float = 0.0  # > 0: split over TARGET and SPOT_TARGET (targetRef.spotName)
     reclaim_at_min: float | None = None  # twin minute of a spot reclaim (needs spot_share > 0)
     reclaim_share: float = 0.5  # of the ready spot replicas, how many the reclaim interrupts
+    rollout_at_min: float | None = None  # twin minute of a model rollout
+    rollout_batch_slots: int | None = None  # the new model's batch slots (None: the old model's)
+    rollout_decode_factor: float | None = None  # its decode speed relative to the old model's
+
+
+# The rollout flags in the chaos action model_rollout's vocabulary (chaos/catalog.py)
+ROLLOUT_FLAGS = {"--rollout-batch-slots": "batch_slots", "--rollout-decode-factor": "decode_speed_factor"}
 
 
 def spot_problems(spot_share: float, reclaim_at_min: float | None, reclaim_share: float,
@@ -96,6 +112,40 @@ def spot_problems(spot_share: float, reclaim_at_min: float | None, reclaim_share
     if not 0 < reclaim_share <= 1:
         out.append(Problem("--reclaim-share", f"{reclaim_share:g} is outside (0, 1]",
                            "the share of ready spot replicas interrupted, e.g. 0.5"))
+    return out
+
+
+def rollout_changes(cfg: RehearsalConfig) -> dict[str, float]:
+    """The new model as a model_rollout's parameters: only what the flags change."""
+    given = {"batch_slots": cfg.rollout_batch_slots, "decode_speed_factor": cfg.rollout_decode_factor}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def rollout_problems(at_min: float | None, changes: dict[str, float], minutes: float, current) -> list[Problem]:
+    """What is wrong with the rollout settings: when it happens, and that the new model is a
+    valid model_rollout (the chaos catalog's bounds) other than `current` (a GpuProfile)."""
+    from chaos.catalog import ACTIONS
+    from chaos.targets.sim import rollout_profile
+
+    flag_of = {key: flag for flag, key in ROLLOUT_FLAGS.items()}
+    if at_min is None:
+        return [Problem(flag_of[key], "means nothing without --rollout-at", "add --rollout-at MINUTE")
+                for key in changes]
+    out = []
+    if not 0 < at_min < minutes:
+        out.append(Problem("--rollout-at", f"minute {at_min:g} is not within the {minutes:g} minutes played",
+                           f"a twin minute after the start and before the end, e.g. {minutes / 2:g}"))
+    if not changes:
+        out.append(Problem("--rollout-at", "names no new model", "add --rollout-batch-slots N and/or "
+                           "--rollout-decode-factor F (e.g. --rollout-batch-slots 16)"))
+    params = ACTIONS["model_rollout"].params
+    for key, value in changes.items():
+        bad = params[key].range_problem(value)
+        if bad:
+            out.append(Problem(flag_of[key], bad, f"{flag_of[key]} is the {params[key].doc}"))
+    if changes and not out and rollout_profile(current, changes) == current:
+        out.append(Problem("/".join(flag_of[key] for key in changes), "the new model is the current one "
+                           f"({current.batch_slots} batch slots, decode x1)", "change the slots or the speed"))
     return out
 
 
@@ -144,6 +194,65 @@ class Reclaim:
 COVER_WINDOW_S = 60.0  # twin seconds after the reclaimed spot stops in which on-demand cover is looked for
 
 
+@dataclass(frozen=True)
+class Decided:
+    """One decision of the controller: the twin time the bridge saw it in the scaler's status,
+    its message, and the revision of the observation it was made from (the controller's log)."""
+
+    time_s: float
+    message: str
+    revision: str | None
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What a model rollout did, from the bridge's samples and the controller's decisions."""
+
+    at_s: float  # twin time of the swap
+    old: object  # GpuProfile before…
+    new: object  # …and after
+    template_changed_s: float | None  # when the pod template changed (None: not within the run)
+    spec_before: int  # spec.replicas (both Deployments) just before the rollout
+    first_move: tuple[float, int] | None  # the first change of spec.replicas after it: (twin time, value)
+    spec_end: int
+    before: Decided | None  # the controller's last decision by its policy before the rollout…
+    first_new: Decided | None  # …its first on another revision after it…
+    last: Decided | None  # …and its last in the run
+
+    def text(self) -> str:
+        old, new = self.old, self.new
+        head = f"model rollout at {_clock(self.at_s)}: batch slots {old.batch_slots} -> {new.batch_slots}"
+        if new.decode_tokens_per_s_batch1 != old.decode_tokens_per_s_batch1:
+            head += (f", decode {old.decode_tokens_per_s_batch1:.3g} -> {new.decode_tokens_per_s_batch1:.3g} "
+                     "tok/s at batch 1")
+        if self.template_changed_s is None:
+            return head + "; the pod template did not change within the run"
+        moved = (f"first to {self.first_move[1]} at {_clock(self.first_move[0])}, {self.spec_end} at the end"
+                 if self.first_move is not None else "unchanged to the end")
+        seen = (f"the controller decided on revision {self.first_new.revision} from {_clock(self.first_new.time_s)}"
+                if self.first_new is not None else "the controller never decided on a new revision")
+        return (f"{head}; pod template changed at {_clock(self.template_changed_s)}\n  {seen} (before: "
+                f"{_revision(self.before)}); spec.replicas {self.spec_before} before, {moved}\n  per replica it "
+                f"planned {_planned(self.before)} before, {_planned(self.last)} at the end")
+
+
+def _revision(d: Decided | None) -> str:
+    return (d.revision or "none") if d is not None else "no decision"
+
+
+def _planned(d: Decided | None) -> str:
+    return (planned_per_replica(d.message) or "-") if d is not None else "-"
+
+
+PLANNED = re.compile(r"per replica (<= [0-9.]+ in flight \(\w+\))")  # the meridian law's decision reason
+
+
+def planned_per_replica(message: str) -> str | None:
+    """'<= N in flight (slots|probe)' from a decision message; None for a policy that does not say."""
+    found = PLANNED.search(message)
+    return found.group(1) if found else None
+
+
 def _clock(twin_s: float) -> str:
     return f"{int(twin_s // 60)}:{int(twin_s % 60):02d}"
 
@@ -178,6 +287,8 @@ class RehearsalResult:
     samples: list[Sample] = field(default_factory=list)  # every twin step
     spot_patches: int = 0  # of scale_patches, on the spot Deployment
     reclaim: Reclaim | None = None
+    rollout: Rollout | None = None
+    decisions: list[Decided] = field(default_factory=list)
 
     def table(self, objective: Objective) -> str:
         pct = f"p{objective.percentile:g}"
@@ -191,8 +302,7 @@ class RehearsalResult:
             split = f" {r.od_mean:>7.1f} {r.spot_mean:>5.1f} {r.spot_ready_mean:>8.1f}" if spot else ""
             lines.append(f"{r.minute:>4} {r.arrival_rps:>7.2f} {r.replicas_mean:>9.1f} {r.ready_mean:>6.1f}{split} "
                          f"{r.desired_end:>8} {t:>10} {a:>6}")
-        if self.reclaim is not None:
-            lines.append(self.reclaim.text())
+        lines += [event.text() for event in (self.reclaim, self.rollout) if event is not None]
         spot_note = f" ({self.spot_patches} on the spot Deployment)" if spot else ""
         lines.append(f"{self.requests:,.0f} requests; {self.attainment:.1%} met TTFT <= {objective.ttft_s:g}s; "
                      f"{pct} TTFT {self.ttft_pq_s:.2f}s; replicas {self.replicas_min}..{self.replicas_max}; "
@@ -209,8 +319,8 @@ class TwinBridge:
     name = "meridian-controller-over-http"
     uses_latency = False  # the bridge computes its own per-step latency figures
 
-    def __init__(self, api: ApiStandIn, exporter: VllmMetrics, profile, cfg: RehearsalConfig, step_s: float):
-        self.api, self.exporter, self.profile, self.cfg = api, exporter, profile, cfg
+    def __init__(self, api: ApiStandIn, exporter: VllmMetrics, cfg: RehearsalConfig, step_s: float, revision: str):
+        self.api, self.exporter, self.cfg = api, exporter, cfg
         self.interval_s = step_s
         self.scrape_interval_s = step_s
         self.dt = step_s
@@ -220,12 +330,17 @@ class TwinBridge:
         self.carry = 0.0
         self.level = 0.0  # position in the prompt-length quantile levels (see _export)
         self.samples: list[Sample] = []
+        self.revision = revision  # the twin model the pod templates describe
+        self.template_changes: list[float] = []  # twin times
+        self.decisions: list[tuple[float, str]] = []
+        self._scaler_version: str | None = None
 
     def decide(self, obs: Observation) -> Decision:
         """Each Deployment's status from its own capacity type (one Deployment: the whole
         fleet); the Decision from their spec.replicas: the sum, of which the spot one's on spot."""
         r = self.fleet.regions[0]
         s = int(round(obs.time_s / self.dt))
+        self._follow_model(r.profile, obs)
         self._export(r, s)
         split = self.cfg.spot_share > 0
         if split:
@@ -238,8 +353,29 @@ class TwinBridge:
         spot = int(self.api.get("Deployment", NS, SPOT_TARGET)["spec"]["replicas"]) if split else 0
         self.samples.append(Sample(obs.time_s, r.ready_od, r.start_od, r.ready_spot, r.start_spot, len(r.doomed),
                                    od, spot))
+        self._note_decision(obs.time_s)
         return Decision(replicas=od + spot, spot=spot,
                         reason="set by meridian controller run via the scale subresource")
+
+    def _follow_model(self, profile, obs: Observation) -> None:
+        """A model swap in the twin is a rollout in the cluster: the pod template changes in
+        the same step (its revision is the twin's model's fingerprint)."""
+        if obs.revision == self.revision:
+            return
+        self.revision = obs.revision
+        for name in deployments(self.cfg):
+            self.api.patch_pod_template(NS, name, model_template(profile))
+        self.template_changes.append(obs.time_s)
+
+    def _note_decision(self, twin_s: float) -> None:
+        """The scaler's status.lastDecision, each time the controller writes it, at twin time
+        (its own timestamp has whole wall seconds: several syncs at a high speed)."""
+        scaler = self.api.get("InferenceScaler", NS, SCALER) or {}
+        version = scaler.get("metadata", {}).get("resourceVersion")
+        last = (scaler.get("status") or {}).get("lastDecision")
+        if last and version != self._scaler_version:
+            self._scaler_version = version
+            self.decisions.append((twin_s, last.get("message", "")))
 
     def _pace(self, twin_s: float) -> None:
         now = time.monotonic()
@@ -250,12 +386,13 @@ class TwinBridge:
             time.sleep(delay)
 
     def _export(self, r, s: int) -> None:
-        q, prof, dt = r.queue, self.profile, self.dt
+        q, dt = r.queue, self.dt
         batch = []
         for i in range(self.exported_to, min(s + 1, len(q.admitted))):
             a = q.admitted[i]
             if a <= 1e-9:
                 continue
+            prof = _profile_at(r.profiles, i)
             occ = q.occupancy[i]
             wait = q.wait_sum[i] / a * dt + r.lat[i]
             arrived = r.arr[i]
@@ -273,6 +410,22 @@ class TwinBridge:
                 batch.append((ttft, ttft + mean_out * prof.tpot_s(occ), int(mean_in), int(mean_out)))
         self.exported_to = max(self.exported_to, s + 1)
         self.exporter.record_many(batch, running=q.busy, waiting=q.queued)
+
+
+def _profile_at(profiles, step: int):
+    """The model that served `step`, from the fleet's (first step, profile) list in time order."""
+    return next(p for first, p in reversed(profiles) if first <= step)
+
+
+def deployments(cfg: RehearsalConfig) -> tuple[str, ...]:
+    return (TARGET, SPOT_TARGET) if cfg.spot_share > 0 else (TARGET,)
+
+
+def model_template(profile) -> dict:
+    """The pod-template patch naming the model the replicas serve, as a vLLM Deployment's
+    container args would (a stand-in: the twin's model has no image; its fingerprint names it)."""
+    return {"spec": {"containers": [{"name": "server", "image": "vllm/vllm-openai", "args": [
+        "--model", f"twin/{profile.revision}", "--max-num-seqs", str(profile.batch_slots)]}]}}
 
 
 def _load(cfg: RehearsalConfig):
@@ -330,7 +483,8 @@ def scaler_object(cfg: RehearsalConfig, cold_start_s: float) -> dict:
 def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
     from sim.fleet import Fleet, FleetConfig
     from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
-    from sim.scenario import Scenario, SpotReclaim
+    from chaos.targets.sim import rollout_profile
+    from sim.scenario import ModelSwap, Scenario, SpotReclaim
 
     if cfg.speed <= 0 or cfg.minutes <= 0:
         raise InputError("bad rehearsal settings", [Problem("--speed/--minutes", "must be positive", "e.g. 10")])
@@ -340,18 +494,25 @@ def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
         raise InputError("bad rehearsal spot settings", problems)
     instance = cfg.instance_type or DEFAULT_INSTANCE
     profile = get_profile(instance)
+    changes = rollout_changes(cfg)
+    problems = rollout_problems(cfg.rollout_at_min, changes, cfg.minutes, profile)
+    if problems:
+        raise InputError("bad rehearsal rollout settings", problems)
     arrivals = _load(cfg)
     initial = _initial(arrivals, profile, cfg)
     limits = Limits(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas,
                     cold_start_s=profile.cold_start_median_s, spot_share=cfg.spot_share)
     split = cfg.spot_share > 0
-    reclaim = (SpotReclaim(FleetConfig.regions[0], cfg.reclaim_share, cfg.reclaim_at_min * 60.0, notice_s),) \
+    region = FleetConfig.regions[0]
+    reclaim = (SpotReclaim(region, cfg.reclaim_share, cfg.reclaim_at_min * 60.0, notice_s),) \
         if cfg.reclaim_at_min is not None else ()
+    new = rollout_profile(profile, changes) if cfg.rollout_at_min is not None else None
+    swap = (ModelSwap(region, cfg.rollout_at_min * 60.0, new),) if new is not None else ()
     # random interruptions off: the only spot loss is the scheduled reclaim
     fleet_cfg = FleetConfig(instance_type=instance, step_s=1.0, scrape_s=cfg.scrape_interval_s,
                             rate_window_s=cfg.window_s, objective=cfg.objective, limits=limits,
                             initial_replicas=initial, seed=cfg.seed,
-                            capacity="spot-mix" if split else "on-demand", scenario=Scenario(reclaim),
+                            capacity="spot-mix" if split else "on-demand", scenario=Scenario(reclaim + swap),
                             spot_interruptions_per_hour=0.0 if split else None)
     exporter = VllmMetrics(model_name="twin")
     api = ApiStandIn(auto_ready=False)
@@ -364,6 +525,8 @@ def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
         api.add_deployment(NS, TARGET, replicas=initial, ready=initial, labels={"app": TARGET})
         if split:  # as on a cluster adopting spot: the whole fleet on demand, the spot Deployment empty
             api.add_deployment(NS, SPOT_TARGET, replicas=0, ready=0, labels={"app": SPOT_TARGET})
+        for name in deployments(cfg):  # the model they serve, before the controller first reads them
+            api.patch_pod_template(NS, name, model_template(profile))
         api.add_scaler(scaler_object(cfg, profile.cold_start_median_s))
         prom = PrometheusProcess([exporter.url], namespace=NS,
                                  scrape_interval_s=max(0.2, _wall(cfg.scrape_interval_s, cfg.speed))).start()
@@ -376,7 +539,7 @@ def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
             cmd += ["--knob", f"{cfg.knob:g}"]
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=_repo_root())
-        bridge = TwinBridge(api, exporter, profile, cfg, fleet_cfg.step_s)
+        bridge = TwinBridge(api, exporter, cfg, fleet_cfg.step_s, profile.revision)
         fleet = Fleet(arrivals, fleet_cfg, lambda code: bridge)
         bridge.fleet = fleet
         result = fleet.run(progress)
@@ -389,7 +552,10 @@ def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
         exporter.stop()
         api.stop()
     log_text = open(log_path).read() if os.path.exists(log_path) else ""
-    return _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text)
+    summary = _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text)
+    if new is not None:
+        summary.rollout = _rollout(summary, bridge.template_changes, cfg.rollout_at_min * 60.0, profile, new)
+    return summary
 
 
 def _stop(proc) -> int | None:
@@ -449,7 +615,8 @@ def _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text) -> Rehea
         replicas_min=int(total.min()), replicas_max=int(total.max()), rows=rows,
         controller_exit=exit_code, controller_log=log_text, samples=samples,
         spot_patches=sum(1 for r in patches if f"/deployments/{SPOT_TARGET}/" in r.path),
-        reclaim=_reclaim(samples, cfg.reclaim_at_min * 60.0) if cfg.reclaim_at_min is not None else None)
+        reclaim=_reclaim(samples, cfg.reclaim_at_min * 60.0) if cfg.reclaim_at_min is not None else None,
+        decisions=_decided(bridge.decisions, log_text))
 
 
 def _reclaim(samples: list[Sample], notice_s: float) -> Reclaim:
@@ -463,6 +630,43 @@ def _reclaim(samples: list[Sample], notice_s: float) -> Reclaim:
     window = [x for x in samples if stop.time_s <= x.time_s <= stop.time_s + COVER_WINDOW_S]
     rose = next((x.time_s for x in window if x.spec_od > before), None)
     return Reclaim(notice_s, reclaimed, stop.time_s, before, max(x.spec_od for x in window), rose)
+
+
+def _decided(noted: list[tuple[float, str]], log_text: str) -> list[Decided]:
+    """Each decision the bridge saw in the status, with the revision logged with it: the log
+    has one `decision` line per status write, in the same order, with the same message."""
+    logged = iter(_log_lines(log_text, "decision"))
+    out = []
+    for time_s, message in noted:
+        entry = next((e for e in logged if str(e.get("reason", ""))[:1024] == message), None)
+        out.append(Decided(time_s, message, entry.get("revision") if entry else None))
+    return out
+
+
+def _log_lines(log_text: str, event: str) -> list[dict]:
+    """The controller's JSON log entries of one event, in order (other lines skipped)."""
+    out = []
+    for line in log_text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("event") == event:
+            out.append(entry)
+    return out
+
+
+def _rollout(result: RehearsalResult, template_changes: list[float], at_s: float, old, new) -> Rollout:
+    samples, decisions = result.samples, result.decisions
+    spec_before = next((x.spec_total for x in reversed(samples) if x.time_s < at_s), samples[0].spec_total)
+    move = next(((x.time_s, x.spec_total) for x in samples if x.time_s >= at_s and x.spec_total != spec_before), None)
+    # decisions without a revision were made without the policy (metrics unavailable)
+    earlier = [d for d in decisions if d.time_s < at_s]
+    before = next((d for d in reversed(earlier) if d.revision is not None), earlier[-1] if earlier else None)
+    old_revision = before.revision if before is not None else None
+    first_new = next((d for d in decisions if d.time_s >= at_s and d.revision not in (None, old_revision)), None)
+    return Rollout(at_s, old, new, next((t for t in template_changes if t >= at_s), None), spec_before, move,
+                   samples[-1].spec_total, before, first_new, decisions[-1] if decisions else None)
 
 
 def _wq(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -80,10 +80,19 @@ def test_manifests_rejects_bad_flags_and_writes_nothing(capsys, tmp_path, argv, 
     (["--spot-share", "0.5", "--reclaim-at", "-1"], "--reclaim-at"),
     (["--spot-share", "0.5", "--reclaim-at", "2", "--reclaim-share", "0"], "--reclaim-share"),
     (["--reclaim-share", "0.3"], "--reclaim-share"),
+    (["--rollout-at", "3"], "--rollout-at"),  # names no new model
+    (["--rollout-batch-slots", "16"], "--rollout-batch-slots"),  # no rollout to describe
+    (["--rollout-at", "10", "--rollout-batch-slots", "16"], "--rollout-at"),  # at the end of the 10 minutes
+    (["--rollout-at", "0", "--rollout-batch-slots", "16"], "--rollout-at"),  # no old model to relearn from
+    (["--rollout-at", "3", "--rollout-batch-slots", "0"], "--rollout-batch-slots"),
+    (["--rollout-at", "3", "--rollout-decode-factor", "0"], "--rollout-decode-factor"),
+    (["--rollout-at", "3", "--rollout-decode-factor", "nan"], "--rollout-decode-factor"),
+    (["--rollout-at", "3", "--rollout-batch-slots", "32"], "--rollout-batch-slots"),  # the model it has
 ])
 def test_rehearse_rejects_bad_flags(capsys, argv, flag):
     assert main(["controller", "rehearse", *argv]) == 2
-    assert flag in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
 
 
 def test_run_with_an_unreadable_kubeconfig_exits_2(capsys, tmp_path):

@@ -6,12 +6,13 @@ the same `--policy` path, checked here only for their flag handling (a second ru
 double this file's time)."""
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 
 from controller.law.types import Limits, Objective
-from controller.rehearsal import RehearsalConfig, run
+from controller.rehearsal import RehearsalConfig, planned_per_replica, run
 
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian prometheus not installed")
 
@@ -88,3 +89,31 @@ def test_rehearsal_covers_a_spot_reclaim_with_on_demand():
     # replacements come up, and the law may lower its base in the same minute.)
     m8, m9 = result.rows[8], result.rows[9]
     assert m9.spot_ready_mean < m8.spot_ready_mean and m9.od_mean is not None, table
+
+
+def test_rehearsal_relearns_a_rollout_to_half_the_batch():
+    # Minutes 0-3 of the trace at 22-26 req/s: the fleet of 10 holds about 25 requests per
+    # replica, under the 32 slots, so nothing queues. At minute 3 the twin swaps to a model
+    # with 16 slots and, in the same step, the Deployment's pod template changes (a new --model
+    # arg), as a rollout would. The twin's metrics show the queue the smaller batch causes; the
+    # controller sees the template's new revision at its next sync and relearns the batch.
+    cfg = RehearsalConfig(minutes=5, speed=20, rollout_at_min=3, rollout_batch_slots=16)
+    result = run(cfg)
+    table = result.table(cfg.objective)
+    assert result.controller_exit == 0, result.controller_log[-2000:]
+    rollout, at_s, sync_s = result.rollout, cfg.rollout_at_min * 60.0, cfg.sync_interval_s
+    assert rollout is not None and rollout.template_changed_s == at_s, table
+    # the smaller batch queues and the fleet grows within three sync intervals (see the spot
+    # test for why three); with the old model the law held 10-11 replicas at this load
+    window = [x.spec_total for x in result.samples if at_s <= x.time_s <= at_s + 3 * sync_s]
+    assert max(window) >= rollout.spec_before + 3, table
+    # the controller's observations carried the pod template's revision through the API: one
+    # before the rollout, another from its first sync after it
+    before = {d.revision for d in result.decisions if d.time_s < at_s and d.revision is not None}
+    assert rollout.before is not None and before == {rollout.before.revision}, table
+    assert rollout.first_new is not None and rollout.first_new.time_s <= at_s + 2 * sync_s, table
+    after = {d.revision for d in result.decisions if d.time_s >= rollout.first_new.time_s}
+    assert after == {rollout.first_new.revision}, table
+    # and by the end it plans with the new batch, learnt from the queue
+    planned = re.fullmatch(r"<= ([0-9.]+) in flight \((\w+)\)", planned_per_replica(rollout.last.message) or "")
+    assert planned and planned.group(2) == "slots" and abs(float(planned.group(1)) / 16 - 1) <= 0.25, table

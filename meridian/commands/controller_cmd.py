@@ -279,6 +279,15 @@ def _register_rehearse(csub) -> None:
                     "two-minute notice (needs --spot-share; must leave the notice's two minutes in the run)")
     sp.add_argument("--reclaim-share", type=float, metavar="SHARE",
                     help="share of the ready spot replicas the reclaim interrupts (default 0.5)")
+    ro = r.add_argument_group("model rollout (the chaos action model_rollout's new model, on the same instance)")
+    ro.add_argument("--rollout-at", type=float, metavar="MINUTE",
+                    help="at this twin minute the twin swaps its model for the one the flags below describe, "
+                    "and the Deployment's pod template changes in the same step (a new --model arg), so the "
+                    "controller sees a new revision and relearns a replica's batch")
+    ro.add_argument("--rollout-batch-slots", type=int, metavar="N",
+                    help="the new model's batch slots per replica (default: the old model's)")
+    ro.add_argument("--rollout-decode-factor", type=float, metavar="F",
+                    help="the new model's decode speed relative to the old one's (0.5: twice as slow; default 1)")
     r.set_defaults(func=run_rehearse)
 
 
@@ -286,13 +295,14 @@ def run_rehearse(args) -> int:
     import shutil
 
     from controller.law.types import Objective
-    from controller.rehearsal import RehearsalConfig, run, spot_problems
-    from sim.profiles import spot_model
+    from controller.rehearsal import RehearsalConfig, rollout_changes, rollout_problems, run, spot_problems
+    from sim.profiles import get_profile, spot_model
 
     problems = _finite_problems(args, {"--minutes": "minutes", "--speed": "speed", "--rate-scale": "rate_scale",
                                        "--ttft-ms": "ttft_ms", "--start": "start", "--knob": "knob",
                                        "--spot-share": "spot_share", "--reclaim-at": "reclaim_at",
-                                       "--reclaim-share": "reclaim_share"})
+                                       "--reclaim-share": "reclaim_share", "--rollout-at": "rollout_at",
+                                       "--rollout-decode-factor": "rollout_decode_factor"})
     if problems:  # the range checks below would only repeat them
         raise InputError("bad flags for `meridian controller rehearse`", problems)
     if args.spot_share is not None and args.spot_share <= 0:
@@ -303,6 +313,10 @@ def run_rehearse(args) -> int:
     reclaim_share = 0.5 if args.reclaim_share is None else args.reclaim_share
     problems += spot_problems(args.spot_share or 0.0, args.reclaim_at, reclaim_share, args.minutes,
                               spot_model().notice_s)
+    rollout = dict(rollout_at_min=args.rollout_at, rollout_batch_slots=args.rollout_batch_slots,
+                   rollout_decode_factor=args.rollout_decode_factor)
+    problems += rollout_problems(args.rollout_at, rollout_changes(RehearsalConfig(**rollout)), args.minutes,
+                                 get_profile())
     for flag, value in (("--minutes", args.minutes), ("--speed", args.speed), ("--rate-scale", args.rate_scale),
                         ("--ttft-ms", args.ttft_ms)):
         if not value > 0:
@@ -325,10 +339,12 @@ def run_rehearse(args) -> int:
                           min_replicas=args.min_replicas, max_replicas=args.max_replicas,
                           initial_replicas=args.initial_replicas, policy=args.policy, knob=args.knob,
                           spot_share=args.spot_share or 0.0, reclaim_at_min=args.reclaim_at,
-                          reclaim_share=reclaim_share)
+                          reclaim_share=reclaim_share, **rollout)
     spot = f", spot share {cfg.spot_share:g}" if cfg.spot_share else ""
     if cfg.reclaim_at_min is not None:
         spot += f", {cfg.reclaim_share:.0%} of spot reclaimed at minute {cfg.reclaim_at_min:g}"
+    if cfg.rollout_at_min is not None:
+        spot += f", a model rollout at minute {cfg.rollout_at_min:g}"
     print(f"rehearsal: {args.minutes:g} twin minutes at {args.speed:g}x (~{args.minutes * 60 / args.speed:.0f} s), "
           f"policy {args.policy}{spot}", file=sys.stderr, flush=True)
     last = [-1]
