@@ -256,7 +256,9 @@ def _register_rehearse(csub) -> None:
                         "controller run` (a separate process) drives it through the real boundaries: the "
                         "twin's replicas export vLLM-style metrics that a real Prometheus scrapes, and its "
                         "Deployment lives in a local Kubernetes API stand-in whose scale the controller "
-                        "patches. Time is compressed. Needs the Debian `prometheus` binary.")
+                        "patches. Time is compressed. Mid-run, a spot reclaim (--reclaim-at) or a model rollout "
+                        "(--rollout-at: the twin's model and the Deployment's pod template change together) shows "
+                        "how the controller copes. Needs the Debian `prometheus` binary.")
     r.add_argument("--trace", help="trace spec as for `meridian bench` (default: the shared Azure trace)")
     r.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="where in the trace to begin")
     r.add_argument("--minutes", type=float, default=10.0, help="twin minutes to play (default 10)")
@@ -283,7 +285,8 @@ def _register_rehearse(csub) -> None:
     ro.add_argument("--rollout-at", type=float, metavar="MINUTE",
                     help="at this twin minute the twin swaps its model for the one the flags below describe, "
                     "and the Deployment's pod template changes in the same step (a new --model arg), so the "
-                    "controller sees a new revision and relearns a replica's batch")
+                    "controller sees a new revision and relearns a replica's batch (needs at least one of "
+                    "the two flags below)")
     ro.add_argument("--rollout-batch-slots", type=int, metavar="N",
                     help="the new model's batch slots per replica (default: the old model's)")
     ro.add_argument("--rollout-decode-factor", type=float, metavar="F",
