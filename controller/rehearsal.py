@@ -418,6 +418,7 @@ def _profile_at(profiles, step: int):
 
 
 def deployments(cfg: RehearsalConfig) -> tuple[str, ...]:
+    """The Deployments the twin's replicas are in (a rollout changes them all)."""
     return (TARGET, SPOT_TARGET) if cfg.spot_share > 0 else (TARGET,)
 
 
@@ -481,9 +482,9 @@ def scaler_object(cfg: RehearsalConfig, cold_start_s: float) -> dict:
 
 
 def run(cfg: RehearsalConfig, progress=None) -> RehearsalResult:
+    from chaos.targets.sim import rollout_profile
     from sim.fleet import Fleet, FleetConfig
     from sim.profiles import DEFAULT_INSTANCE, get_profile, spot_model
-    from chaos.targets.sim import rollout_profile
     from sim.scenario import ModelSwap, Scenario, SpotReclaim
 
     if cfg.speed <= 0 or cfg.minutes <= 0:
