@@ -121,9 +121,14 @@ def test_a_new_model_forgets_the_batch_but_not_the_traffic():
     assert view.slots is None and view.safe_mean_concurrency is None
     assert view.safe_concurrency == pytest.approx(48.0)  # the probe starts at the old batch
     assert view.limited_by == "probe"
-    # the service fit restarts (an old one's error would read as burstiness); the first token
-    # relearns a shift by forgetting, and the burstiness is the traffic's: both kept
-    assert view.service_s is None and view.first_token_s is not None
+    # the service fit restarts (an old one's error would read as burstiness), the old slot time
+    # its floor until the new fit has a rate window; the first token relearns a shift by
+    # forgetting, and the burstiness is the traffic's: both kept
+    assert view.service_s == pytest.approx(before.service_s, rel=0.05) and view.first_token_s is not None
+    assert est.service.weight == 0
+    for i in range(8):  # a rate window of calm looks at a faster model: 4 s a request
+        est.update(Sample(300.0 + i * 15.0, 4, 20.0, 80.0, 0.0, 0.4))
+    assert est.view().service_s == pytest.approx(4.0, rel=0.05)
     assert view.peakedness == pytest.approx(before.peakedness) and view.peakedness > 1.0
 
 

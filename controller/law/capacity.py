@@ -79,6 +79,7 @@ class CapacityEstimator:
         self._view: CapacityView | None = None  # what `view` read since the last update
         self._probe_looks, self._probe_peak = 0, 0.0  # calm looks at the probe level, their busiest
         self._probe_steps = False  # step the probe up in time (after a new model: `new_model`)
+        self._old_service: float | None = None  # the old model's slot time, for a new fit's first window
 
     # -- learning -----------------------------------------------------------------------
     def update(self, x: Sample) -> None:
@@ -110,7 +111,7 @@ class CapacityEstimator:
             # Little's law: in_flight = rate * slot-holding time
             service = x.in_flight / x.rate_rps
             if service < self.MAX_SERVICE_S:
-                self.service.add(x.rate_rps / x.ready, service)
+                self._add_service(x.rate_rps / x.ready, service)
         # (a queue-free TTFT above twice the objective is a drained queue still in the
         # window, not prefill: the law could not meet the objective there anyway)
         if calm and x.ttft_q_s is not None and x.rate_rps > 0 and x.ttft_q_s <= 2.0 * self.target:
@@ -159,17 +160,27 @@ class CapacityEstimator:
     def _service_line(self) -> ForgettingLine:
         return ForgettingLine(self.s.forget, min_spread=0.01, shift=0.5, patience=5)
 
+    def _add_service(self, rate_per_replica: float, service_s: float) -> None:
+        self.service.add(rate_per_replica, service_s)
+        if self._old_service is not None and self.service.weight >= self.CALM_SAMPLES:
+            self._old_service = None  # the new model's own fit has a rate window of samples
+
     def new_model(self) -> None:
         """Another model, image or instance type serves the same traffic: its batch is
         unknown again, and the probe for it starts at the old batch (a smaller one queues at
         once and is learnt from the queue; a bigger one is found by the probe's steps). The
         service fit starts again too: an old fit's error would be read as burstiness (a swap
         back to a faster model put the peakedness at 8-11 for half an hour, and the fleet with
-        it). The first-token line relearns by forgetting, as with a new prompt mix, and the
-        peakedness is the arrivals', not the model's: both are kept."""
+        it) -- but with the old slot time as its floor for the new fit's first rate window. The
+        first-token line relearns by forgetting, as with a new prompt mix, and the peakedness
+        is the arrivals', not the model's: both are kept."""
         self.safe_concurrency = self.slots or self.safe_concurrency
         self.slots, self._slots_low_run = None, 0
         self.safe_mean_concurrency = self.safe_rate = None  # offered load per replica: the model's
+        # until the new fit has a rate window of samples, plan with the old model's slot time
+        # where it is the longer: the first samples of a smaller batch come from an overload,
+        # where in-flight over the arrival rate under-states it (the rehearsal read 6.6 s for 10 s)
+        self._old_service = self.service.mean_y() if self.service.weight > 0 else None
         self.service = self._service_line()
         self._probe_looks, self._probe_peak, self._probe_steps = 0, 0.0, True
         self._view = None
@@ -202,7 +213,7 @@ class CapacityEstimator:
         # (a queue that vanished faster than three times the arrival rate was dropped or
         # reset, not served)
         if 0.3 * x.rate_rps < served < 3.0 * x.rate_rps and x.in_flight / served < self.MAX_SERVICE_S:
-            self.service.add(served / x.ready, x.in_flight / served)
+            self._add_service(served / x.ready, x.in_flight / served)
 
     def _learn_slots(self, per_replica: float) -> None:
         if self.slots is None or per_replica >= self.slots:
@@ -242,7 +253,10 @@ class CapacityEstimator:
         return self._view
 
     def _read_view(self) -> CapacityView:
+        floor = self._old_service
         service_mean = max2(self.service.mean_y(), 1e-3) if self.service.weight > 0 else None
+        if floor is not None:
+            service_mean = max2(service_mean or 0.0, floor)
         if self.slots is not None:
             cap, by = self.slots, "slots"
         elif self.safe_concurrency is not None and self.safe_concurrency > 0:
@@ -253,6 +267,8 @@ class CapacityEstimator:
         if service_mean is not None:
             # at the cap: the rate per replica that keeps `cap` slots busy, then the service time there
             service = max2(self.service.predict(cap / service_mean), 1e-3) if cap is not None else service_mean
+            if floor is not None:
+                service = max2(service, floor)
         first = None
         if self.first_token.weight > 0:
             at = cap / service if cap is not None and service else self.first_token.mean_x()
@@ -273,7 +289,7 @@ class CapacityEstimator:
         """Slot-holding time at `n` replicas sharing `rate` (the fitted line at rate / n),
         None until a calm sample has been seen. The line is read once: the queueing scan
         calls this for every size it tries."""
-        if self.service.weight <= 0:
+        if self.service.weight <= 0 or self._old_service is not None:
             return None
         b = self.service.slope()
         a = self.service.mean_y() - b * self.service.mean_x()
