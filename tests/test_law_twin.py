@@ -225,7 +225,7 @@ def swap_back(blind: bool):
     assert min(settled) >= math.floor(need)
     assert sum(settled) / len(settled) <= 1.6 * need, f"settled at {settled} for {need:.1f} needed"
     # ...because the law plans with more per replica than the smaller batch (and one probe
-    # step above it) would allow (seeds 0-4: 19.9-38.6 for 17.6; the larger batch is 32)
+    # step above it) would allow (seeds 0-4: 19.9-38.4 for 17.6; the larger batch is 32)
     after = slots_in_reasons(law.log, SWAP_BACK_AT + 1500, math.inf)
     small = SMALLER.batch_slots * LawSettings().probe_growth
     assert after and all(n > small for n, _ in after), after[-3:]
