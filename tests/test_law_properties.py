@@ -46,6 +46,9 @@ observations = st.builds(
     ready_spot=st.integers(0, 50),
     starting_spot=st.integers(0, 10),
     metrics_age_s=st.one_of(st.floats(0, 600), st.just(math.nan)),
+    # rollouts at any look, and sources that cannot tell: the law's relearning (new_model)
+    # runs inside every property below
+    revision=st.one_of(st.none(), st.sampled_from(["r1", "r2", "r3"])),
 )
 
 
@@ -135,11 +138,12 @@ bad_rate = st.sampled_from(["none", "nan", "negative", "stale", "age-nan"])
 @given(bad=bad_rate, ready=st.integers(1, 60), rate=st.floats(0.5, 200.0), blackout=st.integers(1, 40))
 def test_missing_nan_or_stale_rate_holds_the_size(bad, ready, rate, blackout):
     p = MeridianPolicy(OBJ, Limits(max_replicas=1000))
-    before = feed(p, [healthy(i * 15.0, ready, rate) for i in range(40)])[-1]
+    before = feed(p, [Observation(**dict(healthy(i * 15.0, ready, rate).__dict__, revision="r0"))
+                      for i in range(40)])[-1]
     t0 = 40 * 15.0
     for k in range(blackout):
         good = healthy(t0 + k * 15.0, ready, rate)
-        fields = dict(good.__dict__)
+        fields = dict(good.__dict__, revision=f"rollout-{k}")  # a rollout in the blackout changes nothing
         if bad == "none":
             fields.update(arrival_rate_rps=None, ttft_quantile_s=None, in_flight=None, queued=None)
         elif bad == "nan":
