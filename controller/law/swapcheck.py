@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 
+from chaos.targets.sim import rollout_profile
 from controller.law.meridian import MeridianPolicy
 from controller.law.types import Decision, Objective, Observation
 from meridian import protocol
@@ -81,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                       objective=Objective(percentile=95.0, ttft_s=1.0))
     work = prepare(trace, cfg)
     old = get_profile(cfg.instance_type)
-    new = dataclasses.replace(old, batch_slots=a.slots,
-                              decode_tokens_per_s_batch1=old.decode_tokens_per_s_batch1 * a.decode_factor)
+    new = rollout_profile(old, {"batch_slots": a.slots, "decode_speed_factor": a.decode_factor})
     fleet = dataclasses.replace(work.fleet, scenario=Scenario((ModelSwap(cfg.region, a.at_hour * 3600.0, new),)))
     print(f"{a.trace} at {a.mean_rate:g} req/s, days 0-1: at hour {a.at_hour:g} {old.batch_slots} -> "
           f"{a.slots} slots, decode x{a.decode_factor:g}")
