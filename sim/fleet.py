@@ -121,7 +121,11 @@ class _Region:
         self.ready_od = self.ready_spot = self.start_od = self.start_spot = 0
         self.starting: dict[int, list] = {}  # ready step -> [on-demand count, spot count]
         self.next_ready = math.inf
-        self.doomed: list[int] = []  # die steps of spot replicas under interruption notice
+        # die steps of spot replicas under interruption notice. A noticed replica is drained
+        # at once, as a node termination handler (or Karpenter) cordons and drains the node on
+        # the notice: it admits no new request and is not ready (its pod is terminating), it
+        # finishes what it holds, and it bills until the instance is reclaimed.
+        self.doomed: list[int] = []
         self.desired_od = self.desired_spot = 0
         self.down = False
         self.extra_latency = 0.0
@@ -144,6 +148,15 @@ class _Region:
     @property
     def total(self) -> int:
         return self.ready_od + self.ready_spot + self.start_od + self.start_spot
+
+    @property
+    def serving_spot(self) -> int:
+        """Ready spot replicas that take requests: those under notice are draining."""
+        return self.ready_spot - len(self.doomed)
+
+    @property
+    def serving(self) -> int:
+        return self.ready_od + self.serving_spot
 
 
 class EarlyStop(Exception):
@@ -351,7 +364,8 @@ class Fleet:
         if fraction is None:
             fraction = 1.0 / max(1, len(r.region.availability_zones))
         if spot_only:
-            n = round(fraction * (r.ready_spot - len(r.doomed)))
+            n = round(fraction * r.serving_spot)
+            self._notice(r, n)
             # keep `doomed` sorted: a shorter notice may end before earlier, longer ones
             r.doomed = sorted(r.doomed + [s + max(1, round(notice_s / self.dt))] * n)
         else:
@@ -366,6 +380,12 @@ class Fleet:
                     else:
                         r.start_od -= lost
         self._reconcile(r, s)
+
+    @staticmethod
+    def _notice(r: _Region, n: int) -> None:
+        """`n` serving spot replicas get the interruption notice: they drain (`_Region.doomed`)."""
+        if n > 0 and r.serving > 0:
+            r.queue.drain(n / r.serving)
 
     def _region_down(self, r: _Region) -> None:
         r.down = True
@@ -417,8 +437,7 @@ class Fleet:
         out = []
         orders = self._placed_orders(s) if self.cfg.placement == "cost" else self.candidates
         for cands in orders:
-            pick = next((i for i in cands if not self.regions[i].down and self.regions[i].ready_od
-                         + self.regions[i].ready_spot > 0), None)
+            pick = next((i for i in cands if not self.regions[i].down and self.regions[i].serving > 0), None)
             if pick is None:
                 pick = next((i for i in cands if not self.regions[i].down), -1)
             out.append(pick)
@@ -504,7 +523,8 @@ class Fleet:
                         r.doomed.pop(0)
                         r.ready_spot -= 1
                     self._recount(r)
-                if spot_mix and r.ready_spot > len(r.doomed) and rnd() < self.spot_p_step * (r.ready_spot - len(r.doomed)):
+                if spot_mix and r.serving_spot > 0 and rnd() < self.spot_p_step * r.serving_spot:
+                    self._notice(r, 1)
                     r.doomed.append(s + self.notice_steps)
                     self._reconcile(r, s)
                 q = r.queue
@@ -514,7 +534,7 @@ class Fleet:
                 r.osum.append(r._o)
                 r.pq.append(NO_ARRIVALS if not r._q else r._q[0][0] if len(r._q) == 1 else merge_sketches(r._q))
                 r.lat.append(r.extra_latency)
-                q.step(s, 0 if r.down else r.ready_od + r.ready_spot)
+                q.step(s, 0 if r.down else r.serving)
                 r.replica_s += r.replicas_dt
                 r.cost += r.cost_per_step
                 if s % r.scrape_every == 0 and not self.blackout and not r.down:
@@ -522,7 +542,7 @@ class Fleet:
                 if s % plot_steps == 0:
                     tl = r.timeline
                     tl.time_s.append(s * dt)
-                    tl.ready.append(r.ready_od + r.ready_spot)
+                    tl.ready.append(r.serving)
                     tl.starting.append(r.start_od + r.start_spot)
                     tl.desired.append(r.desired_od + r.desired_spot)
                     lo = max(0, s + 1 - plot_steps)

@@ -32,10 +32,11 @@ def build_observation(region, s: int, scrape: ScrapeSample | None, blackout: boo
     dt = region.queue.dt
     price_od = region.price_od * region.mult_od
     price_spot = region.price_spot * region.mult_spot if capacity_spot else None
-    common = dict(time_s=s * dt, ready_replicas=region.ready_od + region.ready_spot,
+    # a spot replica under interruption notice is draining: not ready (fleet.py `doomed`)
+    common = dict(time_s=s * dt, ready_replicas=region.serving,
                   starting_replicas=region.start_od + region.start_spot,
                   price_on_demand_per_hour=price_od, price_spot_per_hour=price_spot,
-                  ready_spot=region.ready_spot, starting_spot=region.start_spot, revision=region.revision)
+                  ready_spot=region.serving_spot, starting_spot=region.start_spot, revision=region.revision)
     if scrape is None or blackout:
         age = (s - scrape.step) * dt if scrape is not None else s * dt
         return Observation(arrival_rate_rps=None, ttft_quantile_s=None, e2e_quantile_s=None,

@@ -25,7 +25,8 @@ EPS = 1e-9
 
 class SlotQueue:
     __slots__ = ("dt", "slots_per_replica", "pre_tps", "pre_slow", "dec1", "dec_slow", "ring", "ring_n",
-                 "queue", "queued", "busy", "admitted", "occupancy", "wait_sum", "dropped", "_drop")
+                 "queue", "queued", "busy", "admitted", "occupancy", "wait_sum", "dropped", "_drop",
+                 "held", "held_ring")
 
     def __init__(self, profile: GpuProfile, step_s: float, max_service_s: float):
         self.dt = step_s
@@ -35,6 +36,9 @@ class SlotQueue:
         self.queue: deque = deque()  # [arrival_step, count, mean_prompt, mean_output]
         self.queued = 0.0
         self.busy = 0.0
+        # slots of draining replicas (`drain`) still holding requests, and when those finish
+        self.held = 0.0
+        self.held_ring = [0.0] * self.ring_n
         # per-step records, read after the run and by the metrics scraper
         self.admitted: list[float] = []
         self.occupancy: list[float] = []
@@ -51,6 +55,19 @@ class SlotQueue:
         self.dec1 = profile.decode_tokens_per_s_batch1
         self.dec_slow = profile.decode_slowdown_per_sequence * (profile.batch_slots - 1)
 
+    def drain(self, share: float) -> None:
+        """`share` of the serving replicas stop taking requests (a spot interruption notice):
+        the requests they hold, `share` of those in flight (the fluid queue does not place
+        requests on replicas), keep their slots until they finish, and no other request gets
+        those slots. The caller stops counting the replicas in `step`'s `replicas`."""
+        if share <= 0:
+            return
+        share = min(share, 1.0)
+        ring, held = self.ring, self.held_ring
+        for k in range(self.ring_n):
+            held[k] += ring[k] * share
+        self.held += self.busy * share
+
     def push(self, step: int, count: float, prompt_sum: float, output_sum: float) -> None:
         if count > EPS:
             self.queue.append([step, count, prompt_sum / count, output_sum / count])
@@ -63,7 +80,12 @@ class SlotQueue:
         ring[i] = 0.0
         if self.busy < EPS:
             self.busy = 0.0
-        cap = replicas * self.slots_per_replica
+        if self.held:
+            self.held -= self.held_ring[i]
+            if self.held < EPS:
+                self.held = 0.0
+        self.held_ring[i] = 0.0
+        cap = replicas * self.slots_per_replica + self.held
         free = cap - self.busy
         admitted = waited = 0.0
         occ = self.busy / cap if cap > 0 else 1.0
@@ -103,8 +125,9 @@ class SlotQueue:
         lost = self.queued
         self.queue.clear()
         self.queued = 0.0
-        self.busy = 0.0
+        self.busy = self.held = 0.0
         self.ring = [0.0] * self.ring_n
+        self.held_ring = [0.0] * self.ring_n
         self._drop += lost  # recorded with the next step, which admits nothing (region down)
         return lost
 

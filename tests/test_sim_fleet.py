@@ -113,8 +113,12 @@ def test_spot_reclaim_gives_notice_then_replaces():
     tl = result.timelines["us-east-1"]
     at = {t: (r, s) for t, r, s in zip(tl.time_s, tl.ready, tl.starting)}
     assert at[885.0] == (4, 0)
-    assert at[915.0] == (4, 2)  # notice: two doomed still serve, two replacements starting
-    assert at[1035.0][0] == 2  # after the 2-minute notice the doomed two are gone
+    # notice: the two doomed replicas drain at once, as a node termination handler drains
+    # the node (not ready, no new requests), and two replacements start
+    assert at[915.0] == (2, 2)
+    assert at[1035.0][0] == 2  # the replacements are not ready yet: still two serving
+    seen = {o.time_s: o for o in policy.seen}
+    assert seen[915.0].ready_spot == 2 and seen[915.0].ready_replicas == 2
     spot_price = load_catalog().price("us-east-1", "g5.2xlarge", "spot")
     assert result.cost_usd < 7 * spot_price * 1800 / 3600  # billed at spot prices
 
@@ -159,16 +163,24 @@ def test_live_ttft_gauge_tracks_queueing():
 
 def test_a_shorter_notice_after_a_longer_one_still_ends_on_time():
     # Two reclaims overlap: 2 of 4 spot replicas get 120 s notice at 900 s, the other 2 get
-    # 30 s at 930 s. The second pair must stop serving at 960 s, not wait for the first at 1020 s.
+    # 30 s at 930 s. Both pairs drain at their notice; the second pair's instances must be
+    # reclaimed (stop billing) at 960 s, not wait for the first pair at 1020 s. A 90 s second
+    # notice ends at 1020 s: the difference is 2 replicas x 60 s of spot.
     trace = poisson_trace({0: 2.0}, 1800, ("us",))
-    policy = Fixed(4, spot=4)
-    cfg = FleetConfig(initial_replicas=0, capacity="spot-mix", limits=Limits(spot_share=1.0),
-                      scenario=Scenario((SpotReclaim("us-east-1", 0.5, 900),
-                                         SpotReclaim("us-east-1", 1.0, 930, notice_s=30))),
-                      spot_interruptions_per_hour=0.0)
-    tl = simulate(trace, cfg, lambda code: policy).timelines["us-east-1"]
-    ready = dict(zip(tl.time_s, tl.ready))
-    assert ready[945.0] == 4 and ready[975.0] == 2
+
+    def run(second_notice_s):
+        policy = Fixed(4, spot=4)
+        cfg = FleetConfig(initial_replicas=0, capacity="spot-mix", limits=Limits(spot_share=1.0),
+                          scenario=Scenario((SpotReclaim("us-east-1", 0.5, 900),
+                                             SpotReclaim("us-east-1", 1.0, 930, notice_s=second_notice_s))),
+                          spot_interruptions_per_hour=0.0)
+        return simulate(trace, cfg, lambda code: policy)
+
+    short, long_ = run(30), run(90)
+    ready = dict(zip(short.timelines["us-east-1"].time_s, short.timelines["us-east-1"].ready))
+    assert ready[885.0] == 4 and ready[915.0] == 2 and ready[945.0] == 0  # drained at each notice
+    spot_price = load_catalog().price("us-east-1", "g5.2xlarge", "spot")
+    assert long_.cost_usd - short.cost_usd == pytest.approx(2 * 60 * spot_price / 3600, rel=1e-6)
 
 
 class Steps:

@@ -74,3 +74,36 @@ def test_fluid_cohorts_wait_for_capacity():
     assert np.flatnonzero(admitted > 1e-9).tolist() == list(range(0, 100, 10))
     t, _, _ = admission_times(np.zeros(100, dtype=np.int64), np.ones(100), admitted, np.asarray(q.dropped), 1.0)
     assert t[-1] == pytest.approx(90.95, abs=0.1)
+
+
+def test_a_draining_replica_finishes_its_requests_and_takes_no_new_ones():
+    # Two replicas of 10 slots, 20 requests of 10 s admitted at step 0; at step 5 one replica
+    # gets a spot notice and drains. Its 10 requests keep their slots until step 10 (nothing
+    # lost, nothing admitted there), and the 10 that arrive at step 6 wait for the one serving
+    # replica's slots, which free at step 10 -- where two replicas would have had none free
+    # either, but one replica's worth of slots (not two) is what they get then.
+    profile = GpuProfile("test", "none", 10, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0)
+    q = SlotQueue(profile, 1.0, max_service_s=40)
+    q.push(0, 20.0, 0.0, 200.0)
+    for s in range(5):
+        q.step(s, 2)
+    q.drain(0.5)
+    assert q.held == pytest.approx(10)
+    q.push(6, 30.0, 0.0, 300.0)
+    for s in range(5, 40):
+        q.step(s, 1)
+    admitted = np.asarray(q.admitted)
+    assert admitted[0] == pytest.approx(20)
+    assert admitted[1:10].sum() == pytest.approx(0)  # every slot of both replicas is busy
+    assert admitted[10] == pytest.approx(10)  # only the serving replica's slots are reused
+    assert admitted[20] == pytest.approx(10) and admitted[30] == pytest.approx(10)
+    assert q.held == pytest.approx(0)  # the drained replica's requests finished at step 10
+
+
+def test_drain_with_nothing_in_flight_holds_no_slots():
+    profile = GpuProfile("test", "none", 10, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0)
+    q = SlotQueue(profile, 1.0, max_service_s=20)
+    q.drain(0.5)
+    q.push(0, 10.0, 0.0, 100.0)
+    q.step(0, 1)
+    assert q.admitted[0] == pytest.approx(10)
