@@ -37,3 +37,19 @@ def test_verdict_needs_every_run_at_target_and_a_lower_total():
     same_cost = {"a": {"cost": 10.0, "attainment": 1.0}, "b": {"cost": 10.0, "attainment": 1.0}}
     assert not sweep.verdict(same_cost, base)[0]
     assert not sweep.verdict({}, base)[0]
+
+
+def test_a_base_that_is_not_a_saved_sweep_is_a_usage_error(tmp_path, capsys):
+    import pytest
+    wrong = tmp_path / "wrong.json"
+    for content, says in (("{not json", "not a file written by --save"),
+                          ('{"seed": 0}', "not a file written by --save"),
+                          ('{"runs": {"x": {"cost": "dear"}}}', "not a file written by --save")):
+        wrong.write_text(content)
+        with pytest.raises(SystemExit) as exit_:
+            sweep.main(["--only", "no such run", "--against", str(wrong)])
+        assert exit_.value.code == 2 and says in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main(["--only", "no such run", "--against", str(tmp_path / "missing.json")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "cannot read it" in err and "Traceback" not in err

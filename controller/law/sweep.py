@@ -60,6 +60,21 @@ def key(capacity: str, rate: float, short: str) -> str:
     return f"{capacity} R={rate:g} {short}"
 
 
+def _saved_runs(parser: argparse.ArgumentParser, path: str) -> dict[str, dict[str, float]]:
+    """The runs of a `--save` file; a file that is not one is a usage error (exit 2), before
+    any run starts."""
+    try:
+        runs = json.loads(Path(path).read_text())["runs"]
+        if not all(isinstance(r, dict) and isinstance(r.get("cost"), (int, float)) for r in runs.values()):
+            raise TypeError
+        return runs
+    except OSError as e:
+        parser.error(f"--against {path}: cannot read it ({e.strerror}); give a file written by --save")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        parser.error(f"--against {path}: not a file written by --save (JSON with a 'runs' object "
+                     "of {'cost', 'attainment'} per run); write one with --save FILE first")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m controller.law.sweep",
@@ -73,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", metavar="FILE", help="write the figures as JSON to FILE")
     parser.add_argument("--against", metavar="FILE", help="a --save file to compare with (same seed)")
     args = parser.parse_args(argv)
-    before = json.loads(Path(args.against).read_text())["runs"] if args.against else {}
+    before = _saved_runs(parser, args.against) if args.against else {}
     runs: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     print(f"{'run':<28}{'cost $':>12}{'attain':>8}" + (f"{'before $':>12}{'change':>8}" if before else ""))
