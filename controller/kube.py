@@ -60,7 +60,9 @@ class TargetState:
     current: int  # status.replicas: pods that exist
     resource_version: str
     selector: dict[str, str] = field(default_factory=dict)
-    template_hash: str = ""  # template_fingerprint of its pod template; "" when unknown
+    # template_fingerprint of its pod template; "" when unknown, and while a rollout of the
+    # template is under way (rollout_in_progress): a fleet of old and new pods is neither model
+    template_hash: str = ""
 
     @property
     def starting(self) -> int:
@@ -89,6 +91,27 @@ def template_fingerprint(template: dict[str, Any] | None) -> str:
         return ""
     body = json.dumps(_without_restart(template), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+
+def rollout_in_progress(deployment: dict[str, Any]) -> bool:
+    """Whether the Deployment still runs pods of an older template, by the checks `kubectl
+    rollout status` makes: the Deployment controller has not yet observed the latest spec
+    (status.observedGeneration < metadata.generation), fewer pods than wanted run the latest
+    template (status.updatedReplicas < spec.replicas), or pods of an older one still exist
+    (status.replicas > status.updatedReplicas). A status without observedGeneration carries no
+    rollout state (no Deployment controller has written it): not in progress. The API omits
+    zero counts, so a missing updatedReplicas is 0."""
+    status = deployment.get("status") or {}
+    observed = status.get("observedGeneration")
+    if observed is None:
+        return False
+    generation = (deployment.get("metadata") or {}).get("generation")
+    if generation is not None and observed < generation:
+        return True
+    spec_replicas = (deployment.get("spec") or {}).get("replicas")
+    wanted = 1 if spec_replicas is None else spec_replicas
+    updated = status.get("updatedReplicas") or 0
+    return updated < wanted or (status.get("replicas") or 0) > updated
 
 
 def _without_restart(template: dict[str, Any]) -> dict[str, Any]:
@@ -182,8 +205,13 @@ class KubeAdapter:
             current=int((status and status.replicas) or 0),
             resource_version=dep.metadata.resource_version or "",
             selector=dict((dep.spec.selector and dep.spec.selector.match_labels) or {}),
-            template_hash=template_fingerprint(self.api_client.sanitize_for_serialization(dep.spec.template)),
+            template_hash=self._settled_template_hash(dep),
         )
+
+    def _settled_template_hash(self, dep) -> str:
+        """The pod template's fingerprint once every pod runs it; "" during a rollout."""
+        body = self.api_client.sanitize_for_serialization(dep)
+        return "" if rollout_in_progress(body) else template_fingerprint(body.get("spec", {}).get("template"))
 
     def patch_scale(self, namespace: str, name: str, replicas: int, resource_version: str,
                     expected_current: int | None = None) -> int:

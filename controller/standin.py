@@ -155,6 +155,25 @@ class ApiStandIn:
             dep["metadata"]["resourceVersion"] = self._next_rv()
             dep["metadata"]["generation"] = dep["metadata"].get("generation", 1) + 1
 
+    def roll_out(self, namespace: str, name: str, patch: dict) -> None:
+        """`patch_pod_template`, then the status the Deployment controller writes once it has
+        seen the new template and before any new pod exists: observedGeneration current,
+        updatedReplicas 0 (the API omits it), the old pods still counted in replicas."""
+        self.patch_pod_template(namespace, name, patch)
+        with self._lock:
+            dep = self.objects[("Deployment", namespace, name)]
+            old = dep.get("status") or {}
+            dep["status"] = {"replicas": old.get("replicas", 0), "readyReplicas": old.get("readyReplicas", 0),
+                             "observedGeneration": dep["metadata"]["generation"]}
+
+    def finish_rollout(self, namespace: str, name: str) -> None:
+        """Every pod runs the latest template: updatedReplicas = replicas = spec.replicas."""
+        with self._lock:
+            dep = self.objects[("Deployment", namespace, name)]
+            want = dep["spec"]["replicas"]
+            dep["status"] = {**(dep.get("status") or {}), "replicas": want, "updatedReplicas": want,
+                             "observedGeneration": dep["metadata"]["generation"]}
+
     def add_node(self, name: str, labels: dict[str, str]) -> dict:
         return self.put("Node", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}})
 
@@ -275,7 +294,12 @@ class ApiStandIn:
             dep["spec"]["replicas"] = replicas
             dep["metadata"]["resourceVersion"] = self._next_rv()
             if self.auto_ready:
-                dep["status"] = {"replicas": replicas, "readyReplicas": replicas}
+                old = dep.get("status") or {}
+                dep["status"] = {**old, "replicas": replicas, "readyReplicas": replicas}
+                if "observedGeneration" in old:  # rollout state kept: only a finished one scales whole
+                    settled = (old.get("updatedReplicas") or 0) >= (old.get("replicas") or 0)
+                    dep["status"]["updatedReplicas"] = replicas if settled else min(old.get("updatedReplicas") or 0,
+                                                                                    replicas)
             if self.on_scale:
                 self.on_scale(ns, name, replicas)
         elif method != "GET":

@@ -120,3 +120,47 @@ def target(template_hash: str, name: str = OD) -> TargetState:
 ], ids=["one", "with-spot", "unknown", "spot-unknown"])
 def test_targets_revision(targets, revision):
     assert targets.revision == revision
+
+
+# -- rollouts under way ----------------------------------------------------------------------
+def test_a_rollout_under_way_is_no_revision_until_every_pod_runs_the_new_template(api):
+    """While old and new pods serve side by side the fleet is neither model: the policy is told
+    nothing new (None keeps what it learnt) until the rollout is done, so it relearns from a
+    fleet that runs the new model only."""
+    policy = FixedPolicy(2)
+    first, during, after = seen_revisions(api, policy,
+                                          lambda: api.roll_out(NS, OD, container(image="vllm:v2")),
+                                          lambda: api.finish_rollout(NS, OD))
+    assert re.fullmatch(r"[0-9a-f]{12}", first)
+    assert during is None
+    assert after and after != first
+
+
+def test_our_own_scaling_after_a_rollout_keeps_the_revision(api):
+    policy = FixedPolicy(5)  # the first sync after the rollout scales 2 -> 5
+    revisions = seen_revisions(api, policy, lambda: (api.roll_out(NS, OD, container(image="vllm:v2")),
+                                                     api.finish_rollout(NS, OD)), lambda: None)
+    assert revisions[1] and revisions[2] == revisions[1] != revisions[0]
+
+
+def deployment(generation=2, observed=2, replicas=3, updated=3, current=3) -> dict:
+    status = {"replicas": current}
+    if observed is not None:
+        status["observedGeneration"] = observed
+    if updated:
+        status["updatedReplicas"] = updated
+    return {"metadata": {"generation": generation}, "spec": {"replicas": replicas}, "status": status}
+
+
+@pytest.mark.parametrize("dep, rolling", [
+    (deployment(), False),
+    (deployment(observed=1), True),  # the new spec not yet observed
+    (deployment(updated=1), True),  # one of three pods on the new template
+    (deployment(updated=None), True),  # none yet: the API omits a zero count
+    (deployment(current=4), True),  # an old pod still running beside three new ones
+    (deployment(observed=None, updated=None), False),  # no Deployment controller wrote it
+    (deployment(replicas=0, updated=None, current=0), False),  # scaled to zero, nothing to roll
+], ids=["done", "unobserved", "partial", "none-updated", "old-pod-left", "no-controller", "zero"])
+def test_rollout_in_progress(dep, rolling):
+    from controller.kube import rollout_in_progress
+    assert rollout_in_progress(dep) is rolling
