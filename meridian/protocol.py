@@ -47,7 +47,11 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
         log=lambda msg: print(msg, file=sys.stderr), rescore: bool = False, start_day: float = 0.0) -> list[Row]:
     """Run the benches (or, with `rescore`, read the JSON a previous run left in `out`) and score."""
     if not rescore:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(f"cannot create --out {out}", [Problem(
+                "--out", err.strerror or str(err), "choose a directory you can write to")]) from None
     modes = [("on-demand", r) for r in rates] + ([("spot-mix", spot_rate)] if spot_rate else [])
     rows: list[Row] = []
     for capacity, rate in modes:
@@ -59,9 +63,29 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
             elif not path.exists():
                 raise InputError("nothing to rescore", [Problem(
                     "--rescore", f"{path} is missing", "run without --rescore first, with the same --out")])
-            runs[tune_on] = _results(json.loads(path.read_text()))
-        rows += [_score(capacity, rate, trace, runs, target) for trace in TRACES]
+            runs[tune_on] = _read(path)
+        try:
+            rows += [_score(capacity, rate, trace, runs, target) for trace in TRACES]
+        except (KeyError, TypeError) as err:  # a run JSON from another command, or cut by hand
+            raise _unusable(out / f"{capacity}_R{rate:g}_tune-*.json", f"lacks {err}") from None
     return rows
+
+
+def _read(path: Path) -> dict[str, dict[str, dict]]:
+    """The results of one bench run's JSON; a file that is not one is an input error."""
+    try:
+        return _results(json.loads(path.read_text()))
+    except OSError as err:
+        raise _unusable(path, f"cannot be read ({err.strerror or err})") from None
+    except ValueError as err:
+        raise _unusable(path, f"is not JSON ({err})") from None
+    except (KeyError, TypeError, AttributeError) as err:
+        raise _unusable(path, f"is not a `meridian bench --json` file (no {err})") from None
+
+
+def _unusable(path: Path, why: str) -> InputError:
+    return InputError("cannot rescore", [Problem(
+        "--rescore", f"{path} {why}", "run without --rescore to write it again, with the same --out")])
 
 
 def _bench(path: Path, capacity: str, rate: float, days: float, tune_on: str, log, start_day: float = 0.0) -> None:
