@@ -46,12 +46,25 @@ class Row:
 def run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
         log=lambda msg: print(msg, file=sys.stderr), rescore: bool = False, start_day: float = 0.0) -> list[Row]:
     """Run the benches (or, with `rescore`, read the JSON a previous run left in `out`) and score."""
+    missing = [] if rescore else [d for d in (out, *out.parents) if not d.exists()]  # made below, deepest first
     if not rescore:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise InputError(f"cannot create --out {out}", [Problem(
                 "--out", err.strerror or str(err), "choose a directory you can write to")]) from None
+    try:
+        return _run(out, rates, days, spot_rate, target, log, rescore, start_day)
+    except BaseException:
+        if missing and not any(out.iterdir()):  # the first bench was refused: leave no empty --out
+            with contextlib.suppress(OSError):  # never hide the error being raised
+                for d in missing:
+                    d.rmdir()
+        raise
+
+
+def _run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
+         log, rescore: bool, start_day: float) -> list[Row]:
     modes = [("on-demand", r) for r in rates] + ([("spot-mix", spot_rate)] if spot_rate else [])
     rows: list[Row] = []
     for capacity, rate in modes:

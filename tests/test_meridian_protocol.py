@@ -63,3 +63,12 @@ def test_rescore_of_a_file_that_is_not_bench_json_exits_2(text, words, tmp_path,
     assert main(["bench-protocol", "--rescore", "--out", str(tmp_path), "--rates", "5", "--spot-rate", "0"]) == 2
     err = capsys.readouterr().err
     assert words in err and "--rescore" in err and "Traceback" not in err
+
+
+def test_a_first_bench_refused_leaves_no_empty_out_directory(tmp_path, capsys):
+    out = tmp_path / "new" / "proto"
+    # day 100 is past the 14-day curves: the bench refuses it at the first run
+    assert main(["bench-protocol", "--out", str(out), "--start-day", "100", "--rates", "5", "--spot-rate", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--start-day" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # neither proto nor the new/ made for it
