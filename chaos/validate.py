@@ -42,7 +42,8 @@ class _Problems:
 
     def unknown(self, path: str, key: str, known: tuple[str, ...] | list[str], what: str) -> None:
         close = closest(key, known)
-        fix = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(known)}"
+        fix = (f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(known)}" if known
+               else f"there is no valid {what} to name: fix the problems with them first")
         self.add(path, f"unknown {what} '{key}'", fix, "unknown-key")
 
 

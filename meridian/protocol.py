@@ -46,8 +46,25 @@ class Row:
 def run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
         log=lambda msg: print(msg, file=sys.stderr), rescore: bool = False, start_day: float = 0.0) -> list[Row]:
     """Run the benches (or, with `rescore`, read the JSON a previous run left in `out`) and score."""
+    missing = [] if rescore else [d for d in (out, *out.parents) if not d.exists()]  # made below, deepest first
     if not rescore:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(f"cannot create --out {out}", [Problem(
+                "--out", err.strerror or str(err), "choose a directory you can write to")]) from None
+    try:
+        return _run(out, rates, days, spot_rate, target, log, rescore, start_day)
+    except BaseException:
+        if missing and not any(out.iterdir()):  # the first bench was refused: leave no empty --out
+            with contextlib.suppress(OSError):  # never hide the error being raised
+                for d in missing:
+                    d.rmdir()
+        raise
+
+
+def _run(out: Path, rates: list[float], days: float, spot_rate: float | None, target: float,
+         log, rescore: bool, start_day: float) -> list[Row]:
     modes = [("on-demand", r) for r in rates] + ([("spot-mix", spot_rate)] if spot_rate else [])
     rows: list[Row] = []
     for capacity, rate in modes:
@@ -59,9 +76,29 @@ def run(out: Path, rates: list[float], days: float, spot_rate: float | None, tar
             elif not path.exists():
                 raise InputError("nothing to rescore", [Problem(
                     "--rescore", f"{path} is missing", "run without --rescore first, with the same --out")])
-            runs[tune_on] = _results(json.loads(path.read_text()))
-        rows += [_score(capacity, rate, trace, runs, target) for trace in TRACES]
+            runs[tune_on] = _read(path)
+        try:
+            rows += [_score(capacity, rate, trace, runs, target) for trace in TRACES]
+        except (KeyError, TypeError) as err:  # a run JSON from another command, or cut by hand
+            raise _unusable(out / f"{capacity}_R{rate:g}_tune-*.json", f"lacks {err}") from None
     return rows
+
+
+def _read(path: Path) -> dict[str, dict[str, dict]]:
+    """The results of one bench run's JSON; a file that is not one is an input error."""
+    try:
+        return _results(json.loads(path.read_text()))
+    except OSError as err:
+        raise _unusable(path, f"cannot be read ({err.strerror or err})") from None
+    except ValueError as err:
+        raise _unusable(path, f"is not JSON ({err})") from None
+    except (KeyError, TypeError, AttributeError) as err:
+        raise _unusable(path, f"is not a `meridian bench --json` file (no {err})") from None
+
+
+def _unusable(path: Path, why: str) -> InputError:
+    return InputError("cannot rescore", [Problem(
+        "--rescore", f"{path} {why}", "run without --rescore to write it again, with the same --out")])
 
 
 def _bench(path: Path, capacity: str, rate: float, days: float, tune_on: str, log, start_day: float = 0.0) -> None:

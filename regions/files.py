@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from regions.errors import InputError, Problem
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
@@ -34,6 +36,39 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, value: Any, **dumps_kwargs: Any) -> None:
     atomic_write_text(path, json.dumps(value, indent=2, **dumps_kwargs) + "\n")
+
+
+def unwritable(folder: str | Path) -> str | None:
+    """Why no file can be created in the existing directory `folder`, or None when one can.
+
+    A temporary file is really created and removed, the way the atomic writers above write:
+    permission bits say nothing for root or on a read-only or pseudo file system."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".meridian-", suffix=".probe")
+    except OSError as err:
+        return err.strerror or str(err)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """Refuse an output file path (InputError naming `flag`) that could not be written, before
+    the work that produces it runs: empty, a directory, in a missing or unwritable directory."""
+    def refuse(what: str, fix: str) -> InputError:
+        return InputError(f"{flag} {path!r}: {what}", [Problem(flag, what, fix, "flag")])
+
+    if not path.strip():
+        raise refuse("the file name is empty", f"give a file name after {flag}")
+    target = Path(path)
+    if target.is_dir():
+        raise refuse("is a directory", "name a file inside it")
+    parent = target.parent
+    if not parent.is_dir():
+        raise refuse(f"directory {parent} does not exist", "create it or pick another path")
+    why = unwritable(parent)
+    if why is not None:
+        raise refuse(f"directory {parent} is not writable ({why})", "pick a directory you can write to")
 
 
 def _umask() -> int:

@@ -212,6 +212,16 @@ def test_refused_without_yes_allow_list_or_allowed_account(aws, moto_url, tmp_pa
     assert _inverted(aws, hc) is False
 
 
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:5000", "http://"])
+def test_an_endpoint_url_that_is_not_one_is_refused_before_the_drill(aws, tmp_path, capsys, url):
+    hc = _health_check(aws)
+    path = _experiment(tmp_path, *_outage(hc))
+    code, journal = _run(path, url, "--yes")
+    err = capsys.readouterr().err
+    assert code == 2 and journal is None and "--endpoint-url" in err and "Traceback" not in err
+    assert _inverted(aws, hc) is False
+
+
 def test_dry_run_prints_every_call_and_changes_nothing(aws, moto_url, tmp_path, capsys):
     hc = _health_check(aws)
     code, journal = _run(_experiment(tmp_path, *_outage(hc)), moto_url, "--dry-run")

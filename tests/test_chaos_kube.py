@@ -199,6 +199,28 @@ def test_context_not_allow_listed_is_refused(kube_api, tmp_path, capsys):
     assert kube_api.requests == []
 
 
+@pytest.mark.parametrize("kubeconfig, flags", [
+    ("contexts: [\n", []),  # not YAML
+    ("apiVersion: v1\nkind: Config\ncurrent-context: 5\ncontexts: 7\n", []),  # not a kubeconfig's shape
+    (None, ["--context", "production"]),  # a context the kubeconfig does not have
+])
+def test_a_kubeconfig_or_context_that_cannot_be_used_is_refused_before_any_fault(kube_api, tmp_path, capsys,
+                                                                                   kubeconfig, flags):
+    kube_api.add_deployment("serving", "chat", 4)
+    path = _scale_drill(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["allow"] = {"contexts": ["standin", "production"]}
+    path.write_text(yaml.safe_dump(doc))
+    if kubeconfig is not None:
+        kube_api.kubeconfig = str(tmp_path / "bad-kubeconfig")
+        Path(kube_api.kubeconfig).write_text(kubeconfig)
+    code, journal = _run(kube_api, path, "--yes", *flags)
+    err = capsys.readouterr().err
+    assert code == 2 and journal is None  # refused, as a missing kubeconfig is: not a failed drill
+    assert "cannot read the kubeconfig" in err and "--kubeconfig" in err and "Traceback" not in err
+    assert kube_api.requests == []
+
+
 def test_namespace_outside_blast_radius_is_refused(kube_api, tmp_path, capsys):
     method = [{"action": "pod_kill", "namespace": "kube-system", "selector": "app=dns", "start_seconds": 0}]
     code, _ = _run(kube_api, _experiment(tmp_path, method, []), "--yes")

@@ -48,6 +48,13 @@ def test_every_problem_is_reported_at_once_with_key_paths_and_did_you_mean():
     assert len(found) == 6
 
 
+def test_a_rollback_naming_a_broken_action_says_what_to_fix_not_an_empty_list():
+    doc = base(method=[{"action": "region_outagee", "name": "ie", "region": "eu-west-1", "start_seconds": 0}],
+               rollbacks=[{"revert": "ie"}])
+    fix = problems(doc)["rollbacks[0].revert"].split(" | ")[1]
+    assert fix.strip() and not fix.rstrip().endswith(":") and "fix the problems" in fix
+
+
 def test_action_outside_the_blast_radius_is_refused():
     doc = base(method=[{"action": "region_outage", "region": "us-east-1", "start_seconds": 0,
                         "duration_seconds": 60}])

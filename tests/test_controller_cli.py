@@ -2,6 +2,7 @@
 exit status 2, no traceback, nothing started and nothing written."""
 from __future__ import annotations
 
+import os
 import signal
 import socket
 
@@ -21,6 +22,8 @@ API = ["--api-server", "http://127.0.0.1:1", "--metrics-port", "0", "--max-syncs
     (["--knob", "3"], "--knob"),  # the meridian law has no knob: silently ignoring it would mislead
     (["--policy", "hpa"], "--knob"),
     (["--policy", "hpa", "--knob", "nan"], "--knob"),
+    (["--policy", "hpa", "--knob", "-1"], "--knob"),
+    (["--policy", "oracle", "--knob", "0"], "--knob"),
     (["--policy", "nope"], "--policy"),
     (["--namespace", "Inference_Prod"], "--namespace"),
     (["--namespace", ""], "--namespace"),
@@ -60,6 +63,7 @@ def test_run_with_its_metrics_port_taken_exits_2(capsys):
     (["--image", " "], "--image"),
     (["--price-refresh", "nan", "--price-region", "eu-west-1"], "--price-refresh"),
     (["--sa-annotation", "no-equals-sign"], "--sa-annotation"),
+    (["--price-region", "mars-1"], "--price-region"),  # `controller run` would refuse it in the cluster
 ])
 def test_manifests_rejects_bad_flags_and_writes_nothing(capsys, tmp_path, argv, flag):
     out = tmp_path / "m.yaml"
@@ -88,11 +92,28 @@ def test_manifests_rejects_bad_flags_and_writes_nothing(capsys, tmp_path, argv, 
     (["--rollout-at", "3", "--rollout-decode-factor", "0"], "--rollout-decode-factor"),
     (["--rollout-at", "3", "--rollout-decode-factor", "nan"], "--rollout-decode-factor"),
     (["--rollout-at", "3", "--rollout-batch-slots", "32"], "--rollout-batch-slots"),  # the model it has
+    (["--initial-replicas", "-3"], "--initial-replicas"),
+    (["--initial-replicas", "41"], "--initial-replicas"),  # above --max-replicas 40
+    (["--policy", "hpa", "--knob", "-1"], "--knob"),
 ])
 def test_rehearse_rejects_bad_flags(capsys, argv, flag):
     assert main(["controller", "rehearse", *argv]) == 2
     err = capsys.readouterr().err
     assert flag in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("output, words", [
+    ("{tmp}", "is a directory"),
+    ("", "the file name is empty"),  # not stdout: -o was given
+    ("/sys/m.yaml", "not writable"),  # sysfs refuses new files, even to root
+])
+def test_manifests_output_that_cannot_be_written_exits_2(capsys, tmp_path, output, words):
+    if output.startswith("/sys") and not os.path.isdir("/sys/kernel"):
+        pytest.skip("needs Linux sysfs as an unwritable directory")
+    assert main(["controller", "manifests", "-o", output.format(tmp=tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert words in captured.err and "--output" in captured.err and "Traceback" not in captured.err
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
 
 
 def test_run_with_an_unreadable_kubeconfig_exits_2(capsys, tmp_path):

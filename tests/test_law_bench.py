@@ -15,8 +15,14 @@ def test_speed_benchmark_prints_decisions_per_second(capsys):
     assert 1 <= final <= 500
 
 
-def test_speed_benchmark_refuses_a_bad_count(capsys):
+@pytest.mark.parametrize("argv, says", [
+    (["--decisions", "0"], "--decisions must be > 0"),
+    (["--decisions", "10000000000000"], "--decisions must be at most"),  # was a MemoryError traceback
+    (["--seed", "-1"], "--seed must be >= 0"),  # was numpy's ValueError traceback
+])
+def test_speed_benchmark_refuses_bad_arguments(capsys, argv, says):
     with pytest.raises(SystemExit) as exit_:
-        bench.main(["--decisions", "0"])
+        bench.main(argv)
     assert exit_.value.code == 2
-    assert "--decisions must be > 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from controller.law import sweep
 
 
@@ -40,11 +42,11 @@ def test_verdict_needs_every_run_at_target_and_a_lower_total():
 
 
 def test_a_base_that_is_not_a_saved_sweep_is_a_usage_error(tmp_path, capsys):
-    import pytest
     wrong = tmp_path / "wrong.json"
     for content, says in (("{not json", "not a file written by --save"),
                           ('{"seed": 0}', "not a file written by --save"),
-                          ('{"runs": {"x": {"cost": "dear"}}}', "not a file written by --save")):
+                          ('{"runs": {"x": {"cost": "dear"}}}', "not a file written by --save"),
+                          ('{"runs": {"x": {"cost": true}}}', "not a file written by --save")):
         wrong.write_text(content)
         with pytest.raises(SystemExit) as exit_:
             sweep.main(["--only", "no such run", "--against", str(wrong)])
@@ -53,3 +55,33 @@ def test_a_base_that_is_not_a_saved_sweep_is_a_usage_error(tmp_path, capsys):
         sweep.main(["--only", "no such run", "--against", str(tmp_path / "missing.json")])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "cannot read it" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--days", "-1"], "--days -1"),
+    (["--days", "nan"], "--days nan"),
+    (["--start-day", "inf"], "--start-day inf"),
+    (["--seed", "-1"], "--seed -1"),
+    (["--only", "R=7 "], "matches no run"),  # no run would be made, and exit 0 would hide the typo
+    (["--save", "{tmp}"], "is a directory"),
+    (["--save", "{tmp}/no/such/dir/base.json"], "does not exist"),
+])
+def test_bad_arguments_are_refused_before_the_first_run(argv, says, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "run_one", lambda *a, **k: pytest.fail("ran anyway"))
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and says in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_that_fails_after_the_runs_exits_2_and_leaves_no_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "run_one", lambda *a, **k: (10.0, 0.995))
+    saved = tmp_path / "base.json"
+
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sweep, "atomic_write_text", full_disk)
+    assert sweep.main(["--only", "on-demand R=5 azure", "--save", str(saved)]) == 2
+    assert "No space left" in capsys.readouterr().err and list(tmp_path.iterdir()) == []

@@ -1,4 +1,6 @@
 """The issue-5 protocol's scoring: which baseline is the hindsight and the cross-tuned reference."""
+import pytest
+
 from meridian import protocol
 from meridian.cli import main
 
@@ -37,3 +39,36 @@ def test_hindsight_and_cross_tuned_references_are_picked_by_tune_trace_and_attai
 def test_bad_rates_are_refused(capsys):
     assert main(["bench-protocol", "--rates", "5,zero"]) == 2
     assert "--rates" in capsys.readouterr().err
+
+
+def test_an_out_that_cannot_take_the_bench_json_is_refused_before_any_bench(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(protocol, "_bench", lambda *a, **k: pytest.fail("benched anyway"))
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "sub"):
+        assert main(["bench-protocol", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("{not json", "is not JSON"),
+    ('{"runs": {}}', "is not a `meridian bench --json` file"),
+    ('{"traces": [{"trace": "x", "results": [{"policy": "meridian"}]}]}', "lacks"),
+])
+def test_rescore_of_a_file_that_is_not_bench_json_exits_2(text, words, tmp_path, capsys):
+    for t in protocol.TRACES:
+        (tmp_path / f"on-demand_R5_tune-{protocol.short_name(t)}.json").write_text(text)
+    assert main(["bench-protocol", "--rescore", "--out", str(tmp_path), "--rates", "5", "--spot-rate", "0"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "--rescore" in err and "Traceback" not in err
+
+
+def test_a_first_bench_refused_leaves_no_empty_out_directory(tmp_path, capsys):
+    out = tmp_path / "new" / "proto"
+    # day 100 is past the 14-day curves: the bench refuses it at the first run
+    assert main(["bench-protocol", "--out", str(out), "--start-day", "100", "--rates", "5", "--spot-rate", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--start-day" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # neither proto nor the new/ made for it

@@ -3,6 +3,7 @@ feasibility refusal, and the oracle as a lower bound on cost."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -130,6 +131,15 @@ def test_output_paths_checked_before_the_run(ramp_trace, tmp_path, capsys):
     assert main(["bench", "--trace", ramp_trace, "--json", str(tmp_path), "--plot", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert "--json" in err and "--plot" in err and "[bench]" not in err  # nothing was loaded or run
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs as an unwritable directory")
+def test_outputs_under_an_unwritable_directory_refused_before_the_run(ramp_trace, capsys, monkeypatch):
+    # sysfs refuses new files even to root, whose permission bits (os.access) all say yes
+    monkeypatch.setattr("meridian.commands.bench_cmd.run_bench", lambda *a, **k: pytest.fail("benched anyway"))
+    assert main(["bench", "--trace", ramp_trace, "--json", "/sys/no/such/out.json", "--plot", "/sys/plots"]) == 2
+    err = capsys.readouterr().err
+    assert "--json: cannot write under /sys" in err and "--plot: cannot write under /sys" in err
 
 
 def test_replay_is_deterministic(ramp_trace):

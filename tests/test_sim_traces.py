@@ -95,6 +95,17 @@ def test_rate_scale_superposes_shifted_copies(tmp_path):
     assert 10 < half.requests < 40
 
 
+def test_a_scale_beyond_the_memory_budget_is_refused_before_copying(tmp_path, monkeypatch):
+    # `--mean-rate 1e9` on the Azure hour asked for 1.8e8 copies: it ran until memory ran out
+    monkeypatch.setattr("sim.traces.MAX_REQUESTS", 1_000)
+    monkeypatch.setattr("sim.traces.scale_requests", lambda *a: pytest.fail("copied anyway"))
+    rows = "".join(f"2023-11-16 18:00:{i:02d},{i + 1},1\n" for i in range(50))
+    p = write(tmp_path, "r.csv", AZURE_HEADER + rows)
+    for options in (TraceOptions(rate_scale=21), TraceOptions(mean_rate=1e9)):
+        text = refused(p, options)
+        assert "--mean-rate/--rate-scale" in text and "2 GB" in text and "at most" in text
+
+
 def test_rate_curve_expands_with_rate_and_burstiness(tmp_path):
     lines = ["model,window_start_s,total_rate_rps,active_clients,rate_weighted_cv"]
     lines += [f"a,{i * 600},{2.0 if i % 2 else 6.0},3,1.0" for i in range(6)]

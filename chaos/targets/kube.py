@@ -45,8 +45,11 @@ class KubeTarget:
         from kubernetes import client, config
 
         if self._api_client is None:
-            self._api_client = config.new_client_from_config(config_file=self.kubeconfig,
-                                                             context=self.context)
+            try:
+                self._api_client = config.new_client_from_config(config_file=self.kubeconfig,
+                                                                 context=self.context)
+            except Exception as err:  # noqa: BLE001 - a bad file or --context is user input
+                raise _bad_kubeconfig(err) from None
         return client.CoreV1Api(self._api_client), client.AppsV1Api(self._api_client)
 
     def prepare(self, experiment: Experiment, topology: Topology | None) -> None:
@@ -65,9 +68,8 @@ class KubeTarget:
 
         try:
             _, active = config.list_kube_config_contexts(config_file=self.kubeconfig)
-        except (config.ConfigException, OSError) as err:
-            raise InputError("cannot read the kubeconfig", [Problem(
-                "--kubeconfig", str(err), "point --kubeconfig at a valid kubeconfig file")]) from None
+        except Exception as err:  # noqa: BLE001 - missing, not YAML, or not a kubeconfig's shape
+            raise _bad_kubeconfig(err) from None
         return self.context or active["name"]
 
     def advance(self, until_s: float) -> None:
@@ -160,3 +162,9 @@ class _Placeholder:
     metadata = None
     spec = type("Spec", (), {"replicas": "<current replicas>"})()
     status = None
+
+
+def _bad_kubeconfig(err: Exception) -> InputError:
+    return InputError("cannot read the kubeconfig", [Problem(
+        "--kubeconfig", f"{type(err).__name__}: {err}",
+        "point --kubeconfig at a valid kubeconfig file, and --context at one of its contexts")])

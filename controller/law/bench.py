@@ -19,6 +19,9 @@ from controller.law.meridian import MeridianPolicy
 from controller.law.types import Limits, Objective, Observation
 
 
+MAX_DECISIONS = 1_000_000  # a few hundred MB of observations, well inside the 2 GB budget
+
+
 def observation_stream(n: int, seed: int = 0) -> list[dict]:
     """Fields of `n` observations, 15 s apart, before the replica counts are known."""
     rng = np.random.default_rng(seed)
@@ -85,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.decisions <= 0:
         parser.error("--decisions must be > 0")
+    if args.decisions > MAX_DECISIONS:  # the stream is drawn in memory before timing starts
+        parser.error(f"--decisions must be at most {MAX_DECISIONS:,} (the observation stream is held in memory); "
+                     "the default 10000 is plenty for a stable figure")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
     cpu, wall, final = run(args.decisions, args.seed)
     print(f"decisions        {args.decisions}")
     print(f"cpu seconds      {cpu:.3f}")

@@ -14,13 +14,15 @@ import argparse
 import contextlib
 import io
 import json
-import os
+import math
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from meridian import cli, protocol
+from regions.errors import InputError
+from regions.files import atomic_write_text, check_output_file
 
 TRACES = tuple((protocol.short_name(t), t) for t in protocol.TRACES)
 MODES = (("on-demand", 5.0), ("on-demand", 50.0), ("on-demand", 300.0), ("spot-mix", 50.0))
@@ -65,7 +67,8 @@ def _saved_runs(parser: argparse.ArgumentParser, path: str) -> dict[str, dict[st
     any run starts."""
     try:
         runs = json.loads(Path(path).read_text())["runs"]
-        if not all(isinstance(r, dict) and isinstance(r.get("cost"), (int, float)) for r in runs.values()):
+        if not all(isinstance(r, dict) and isinstance(r.get("cost"), (int, float))
+                   and not isinstance(r.get("cost"), bool) for r in runs.values()):
             raise TypeError
         return runs
     except OSError as e:
@@ -73,6 +76,23 @@ def _saved_runs(parser: argparse.ArgumentParser, path: str) -> dict[str, dict[st
     except (ValueError, KeyError, TypeError, AttributeError):
         parser.error(f"--against {path}: not a file written by --save (JSON with a 'runs' object "
                      "of {'cost', 'attainment'} per run); write one with --save FILE first")
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The flags the bench would refuse only at the run that uses them, and --save, refused
+    (exit 2) before the first run rather than after the last."""
+    if not (math.isfinite(args.days) and args.days > 0):
+        parser.error(f"--days {args.days:g}: not a positive number of days; e.g. --days 2")
+    if not (math.isfinite(args.start_day) and args.start_day >= 0):
+        parser.error(f"--start-day {args.start_day:g}: not a number of days >= 0; e.g. --start-day 7")
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed}: negative; pass an integer >= 0")
+    if args.save is not None:
+        try:
+            check_output_file(args.save, "--save")
+        except InputError as err:
+            problem = err.problems[0]
+            parser.error(f"--save {args.save}: {problem.message}; {problem.fix}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", metavar="FILE", help="write the figures as JSON to FILE")
     parser.add_argument("--against", metavar="FILE", help="a --save file to compare with (same seed)")
     args = parser.parse_args(argv)
+    _check_args(parser, args)  # before any run: a run is minutes, all twelve an hour or more
     before = _saved_runs(parser, args.against) if args.against else {}
+    keys = [key(capacity, rate, short) for capacity, rate in MODES for short, _ in TRACES]
+    if not any(args.only in k for k in keys):
+        parser.error(f"--only {args.only!r} matches no run; the runs are: {', '.join(keys)}")
     runs: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     print(f"{'run':<28}{'cost $':>12}{'attain':>8}" + (f"{'before $':>12}{'change':>8}" if before else ""))
@@ -119,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     print(f"wall {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.save:
-        tmp = f"{args.save}.tmp{os.getpid()}"
-        Path(tmp).write_text(json.dumps({"seed": args.seed, "days": args.days, "start_day": args.start_day, "runs": runs}, indent=1))
-        os.replace(tmp, args.save)
+        doc = {"seed": args.seed, "days": args.days, "start_day": args.start_day, "runs": runs}
+        try:
+            atomic_write_text(args.save, json.dumps(doc, indent=1))
+        except OSError as e:  # checked before the runs; the disk may still fill up meanwhile
+            print(f"error: --save {args.save}: could not be written ({e.strerror or e}); the figures are above",
+                  file=sys.stderr)
+            return 2
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from controller.law.types import Objective
 from regions.errors import InputError, Problem
-from regions.files import atomic_write_json
+from regions.files import atomic_write_json, unwritable
 from sim.bench import BenchConfig, run_bench
 from sim.policies import REGISTRY
 from sim.profiles import DEFAULT_INSTANCE
@@ -108,23 +108,31 @@ _EXAMPLES = {"--rate-scale": "2", "--mean-rate": "50", "--days": "1", "--ttft-ms
 
 def _output_problems(args) -> list[Problem]:
     """--json and --plot must be writable before hours of simulation, not after."""
-    problems = []
-    for flag, value, want_dir in (("--json", args.json, False), ("--plot", args.plot, True)):
-        if not value:
-            continue
-        path = Path(value)
-        if path.exists() and path.is_dir() != want_dir:
-            problems.append(Problem(flag, f"{value} exists and is {'not ' if want_dir else ''}a directory",
-                                    fix="give a directory for --plot" if want_dir else "give a file path"))
-            continue
-        # an existing --plot directory is written into; an existing --json file is replaced
-        # (atomic_write_json renames over it), so its directory is what must be writable
-        parent = path if path.exists() and want_dir else path.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            problems.append(Problem(flag, f"cannot write under {parent}", fix="choose a writable location"))
-    return problems
+    found = (output_problem("--json", args.json, want_dir=False), output_problem("--plot", args.plot, want_dir=True))
+    return [p for p in found if p is not None]
+
+
+def output_problem(flag: str, value: str | None, want_dir: bool) -> Problem | None:
+    """Why the output file (or directory, `want_dir`) `value` of `flag` could not be written,
+    as a Problem, or None. Missing directories are fine (the writers create them): the nearest
+    one that exists must take a new file, tried for real (root ignores permission bits)."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.exists() and path.is_dir() != want_dir:
+        return Problem(flag, f"{value} exists and is {'not ' if want_dir else ''}a directory",
+                       fix="give a directory" if want_dir else "give a file path")
+    # an existing directory is written into; an existing file is replaced (the atomic writers
+    # rename over it), so its directory is what must be writable
+    parent = path if path.exists() and want_dir else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return Problem(flag, f"cannot write under {parent}: it is not a directory", fix="choose a writable location")
+    why = unwritable(parent)
+    if why is not None:
+        return Problem(flag, f"cannot write under {parent} ({why})", fix="choose a writable location")
+    return None
 
 
 def _config(args) -> BenchConfig:

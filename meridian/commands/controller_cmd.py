@@ -7,7 +7,7 @@ import re
 import sys
 
 from regions.errors import InputError, Problem
-from regions.files import atomic_write_text
+from regions.files import atomic_write_text, check_output_file
 
 
 def register(sub) -> None:
@@ -38,6 +38,17 @@ def _finite_problems(args, flags: dict[str, str]) -> list[Problem]:
     return [Problem(flag, f"{getattr(args, attr)} is not a finite number", "pass a plain number, e.g. 15")
             for flag, attr in flags.items()
             if getattr(args, attr) is not None and not math.isfinite(getattr(args, attr))]
+
+
+def _price_region_problems(region: str | None) -> list[Problem]:
+    if not region:
+        return []
+    from regions.catalog import load_catalog
+
+    if region in load_catalog().regions:
+        return []
+    return [Problem("--price-region", f"{region!r} is not in the region catalog",
+                    "see `meridian regions` for the known regions")]
 
 
 def _help(parser) -> int:
@@ -94,20 +105,23 @@ def run_manifests(args) -> int:
     if args.price_refresh < 0 or (args.price_refresh > 0 and not args.price_region):
         problems.append(Problem("--price-refresh", "needs --price-region and a non-negative interval",
                                 "e.g. --price-region eu-west-1 --price-refresh 3600"))
+    problems += _price_region_problems(args.price_region)  # the controller would refuse it at start
     if problems:
         raise InputError("bad flags for `meridian controller manifests`", problems)
+    if args.output is not None:
+        check_output_file(args.output, "--output")
     objects = manifests.render(args.namespace, args.image, _annotations(args.sa_annotation) or None,
                                prometheus_url=args.prometheus_url, price_region=args.price_region,
                                price_refresh_s=args.price_refresh)
     text = manifests.to_yaml(objects)
-    if not args.output:
+    if args.output is None:
         sys.stdout.write(text)
         return 0
-    directory = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(directory):
-        raise InputError("cannot write manifests", [Problem("--output", f"{directory} does not exist",
-                                                            "create the directory or pick another path")])
-    atomic_write_text(args.output, text)
+    try:
+        atomic_write_text(args.output, text)
+    except OSError as err:
+        raise InputError("cannot write manifests", [Problem(
+            "--output", f"{args.output}: {err.strerror or err}", "free space or pick another path")]) from None
     return 0
 
 
@@ -195,12 +209,7 @@ def _run_config(args):
     if args.price_refresh < 0 or (args.price_refresh > 0 and not args.price_region):
         problems.append(Problem("--price-refresh", "needs --price-region and a non-negative interval",
                                 "e.g. --price-region eu-west-1 --price-refresh 3600"))
-    if args.price_region:
-        from regions.catalog import load_catalog
-
-        if args.price_region not in load_catalog().regions:
-            problems.append(Problem("--price-region", f"{args.price_region!r} is not in the region catalog",
-                                    "see `meridian regions` for the known regions"))
+    problems += _price_region_problems(args.price_region)
     if args.time_scale <= 0:
         problems.append(Problem("--time-scale", f"{args.time_scale} is not positive", "1 outside rehearsals"))
     if args.max_syncs is not None and args.max_syncs < 1:
@@ -237,6 +246,9 @@ def policy_factory(name: str, knob: float | None):
     if knob is None:
         raise InputError(f"policy {name} needs a knob", [Problem(
             "--knob", "missing", f"{name}'s knob is the {KNOBS[name].meaning}, e.g. --knob {KNOBS[name].low * 4:g}")])
+    if not knob > 0:  # a target per pod, a QPS, a utilization or a replica count: never <= 0
+        raise InputError(f"policy {name} needs a positive knob", [Problem(
+            "--knob", f"{knob:g} is not > 0", f"{name}'s knob is the {KNOBS[name].meaning}, e.g. --knob {KNOBS[name].low * 4:g}")])
     factory = REGISTRY[name]
     return lambda objective, limits: factory(objective, limits, knob)
 
@@ -328,6 +340,10 @@ def run_rehearse(args) -> int:
         problems.append(Problem("--percentile", f"{args.percentile} is outside 50..99.9", "e.g. 95"))
     if not 1 <= args.min_replicas <= args.max_replicas:
         problems.append(Problem("--min-replicas/--max-replicas", "need 1 <= min <= max", "e.g. 1 and 40"))
+    elif args.initial_replicas is not None and not args.min_replicas <= args.initial_replicas <= args.max_replicas:
+        problems.append(Problem("--initial-replicas", f"{args.initial_replicas} is outside --min-replicas "
+                                f"{args.min_replicas} .. --max-replicas {args.max_replicas}",
+                                "pass a count between them, or omit it to size the fleet for the first minute"))
     if args.start < 0:
         problems.append(Problem("--start", "negative", "seconds from the trace's beginning"))
     if shutil.which("prometheus") is None:

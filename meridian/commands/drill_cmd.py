@@ -117,6 +117,10 @@ def _target_options(args, target: str) -> dict:
         raise InputError(f"options for another target given to {'an' if target == 'aws' else 'a'} {target} drill", [
             Problem(f"--{n.replace('_', '-')}", f"does not apply to target {target}",
                     "drop it, or pick the target it belongs to with --target") for n in foreign])
+    url = args.endpoint_url
+    if url is not None and not (url.startswith(("http://", "https://")) and url.split("://", 1)[1].strip()):
+        raise InputError("bad --endpoint-url", [Problem(
+            "--endpoint-url", f"{url!r} is not an http(s) URL", "e.g. http://127.0.0.1:5000 for a local moto_server")])
     return {k: v for k, v in flags[target].items() if v is not None}
 
 

@@ -2,9 +2,7 @@
 the policy pack; no Pulumi CLI, credentials or network needed."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,15 +26,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from infra.offline import diagram
-    from regions.files import atomic_write_json
+    from regions.files import atomic_write_json, check_output_file
     from infra.offline.plan import plan_stack
     from infra.offline.summary import summary, violations_text
 
     if args.json is not None:
-        _check_output(args.json, "--json")
+        check_output_file(args.json, "--json")
     if args.diagram is not None:
         diagram.check_target(args.diagram)
-        _check_output(args.diagram, "--diagram")
+        check_output_file(args.diagram, "--diagram")
     if args.json is not None and args.diagram is not None and \
             Path(args.json).resolve() == Path(args.diagram).resolve():
         raise InputError("--json and --diagram name the same file", [Problem(
@@ -54,28 +52,6 @@ def run(args) -> int:
     if args.diagram is not None:
         _written(lambda: diagram.render(plan, args.diagram), args.diagram, "--diagram")
     return 2 if plan.mandatory else 0
-
-
-def _check_output(path: str, flag: str) -> None:
-    """Refuse an output path that could not be written, before the (slow) plan runs."""
-    def refuse(what: str, fix: str) -> InputError:
-        return InputError(f"{flag} {path!r}: {what}", [Problem(flag, what, fix, "flag")])
-
-    if not path.strip():
-        raise refuse("the file name is empty", f"give a file, e.g. {flag} plan.json")
-    target = Path(path)
-    if target.is_dir():
-        raise refuse("is a directory", "name a file inside it")
-    parent = target.parent
-    if not parent.is_dir():
-        raise refuse(f"directory {parent} does not exist", "create it or pick another path")
-    try:  # the same way the output is written later: a temp file beside it, then rename
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".probe")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise refuse(f"directory {parent} is not writable ({err.strerror})",
-                     "pick a directory you can write to") from None
 
 
 def _written(write, path: str, flag: str) -> None:

@@ -19,6 +19,10 @@ from sim.traces.jsonl import load_jsonl
 from sim.traces.rate_curve import COLUMNS as RATE_COLUMNS, load_rate_curve, series_names
 from sim.traces.scaling import scale_requests, window_days
 
+# A scaled request log is held request by request: 10 M requests (the Azure hour at 3,000 req/s)
+# peaked at 1.8 GB in one process, so half that leaves room for the bench's tuning workers.
+MAX_REQUESTS = 5_000_000
+
 __all__ = ["Arrivals", "TraceOptions", "load_trace", "shared_traces_dir", "default_trace"]
 
 
@@ -86,6 +90,12 @@ def _load(path: Path, series: str, options: TraceOptions) -> Arrivals:
     scale = options.rate_scale
     if options.mean_rate is not None:
         scale *= options.mean_rate / max(trace.mean_rate_rps, 1e-12)
+    if len(trace.time_s) * scale > MAX_REQUESTS:  # refused before the copies are made, not swapped
+        most = MAX_REQUESTS / max(trace.duration_s, 1e-9)
+        raise InputError("scaled trace too large for the twin", [Problem(
+            "--mean-rate/--rate-scale", f"{path.name} scaled x{scale:,.4g} would hold "
+            f"{len(trace.time_s) * scale:,.0f} requests, more than the {MAX_REQUESTS:,} that fit the 2 GB memory budget",
+            f"ask for a mean rate of at most {most:,.0f} req/s on this trace, or use a rate curve (PATH#SERIES)")])
     return scale_requests(trace, scale, options.seed)
 
 
