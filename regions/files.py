@@ -71,6 +71,29 @@ def check_output_file(path: str, flag: str) -> None:
         raise refuse(f"directory {parent} is not writable ({why})", "pick a directory you can write to")
 
 
+def output_problem(flag: str, value: str | None, want_dir: bool) -> Problem | None:
+    """Why the output file (or directory, `want_dir`) `value` of `flag` could not be written,
+    as a Problem, or None. Missing directories are fine (the writers create them): the nearest
+    one that exists must take a new file, tried for real (root ignores permission bits)."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.exists() and path.is_dir() != want_dir:
+        return Problem(flag, f"{value} exists and is {'not ' if want_dir else ''}a directory",
+                       fix="give a directory" if want_dir else "give a file path")
+    # an existing directory is written into; an existing file is replaced (the atomic writers
+    # rename over it), so its directory is what must be writable
+    parent = path if path.exists() and want_dir else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return Problem(flag, f"cannot write under {parent}: it is not a directory", fix="choose a writable location")
+    why = unwritable(parent)
+    if why is not None:
+        return Problem(flag, f"cannot write under {parent} ({why})", fix="choose a writable location")
+    return None
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -184,7 +184,7 @@ def test_unwritable_journal_path_is_refused_before_running(tmp_path, capsys):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
     assert main(["drill", "run", str(DRILLS[0]), "--journal", str(not_a_folder / "j.json")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert "is not a directory" in capsys.readouterr().err
     # a drill refused after the check (here: a missing trace) leaves no folder behind
     assert main(["drill", "run", str(DRILLS[0]), "--trace", str(tmp_path / "none.csv"),
                  "--journal", str(tmp_path / "new" / "j.json")]) == 2

@@ -125,31 +125,16 @@ def _target_options(args, target: str) -> dict:
 
 
 def _journal_path(text: str) -> str:
-    """Refuse, before anything runs, a journal path that cannot be written: a temporary file
-    is really created (and removed) next to it, since permission bits say nothing for root
-    or on a read-only or pseudo file system."""
-    import tempfile
+    """Refuse, before anything runs, a journal path that cannot be written (a file is really
+    tried next to it: permission bits say nothing for root or on a read-only file system).
+    Missing folders are created only when the journal is written, so a drill refused later
+    leaves nothing behind."""
+    from regions.errors import InputError
+    from regions.files import output_problem
 
-    from regions.errors import InputError, Problem
-
-    path = Path(text)
-
-    def refuse(why: str):
-        return InputError(f"cannot write the journal to {text}", [Problem(
-            "--journal", f"{text}: {why}", "give a file path in a writable folder")])
-
-    if path.is_dir():
-        raise refuse("is a directory")
-    # the nearest folder that exists: missing ones are created only when the journal is written,
-    # so a drill refused later leaves nothing behind
-    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
-    if not folder.is_dir():
-        raise refuse(f"{folder} is not a folder")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
-            pass
-    except OSError as err:
-        raise refuse(err.strerror or str(err)) from None
+    problem = output_problem("--journal", text, want_dir=False)
+    if problem is not None:
+        raise InputError(f"cannot write the journal to {text}", [problem])
     return text
 
 

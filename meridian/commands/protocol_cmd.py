@@ -45,7 +45,7 @@ def run(args) -> int:
     if not (math.isfinite(args.spot_rate) and args.spot_rate >= 0):
         problems.append(Problem("--spot-rate", f"{args.spot_rate:g} is not >= 0", "e.g. 50, or 0 to skip"))
     if not args.rescore:  # the JSON of hours of benches goes there: check it before the first one
-        from meridian.commands.bench_cmd import output_problem
+        from regions.files import output_problem
 
         problems += [p for p in (output_problem("--out", args.out, want_dir=True),) if p is not None]
     if problems:
