@@ -24,14 +24,19 @@ def erlang_c_wait(c: int, lam: float, mu: float) -> float:
     return p_wait / (c * mu - lam)
 
 
+def plain_queue(slots: int, max_service_s: float, dt: float = 1.0) -> SlotQueue:
+    """A queue over `slots` slots where a request holds its slot for exactly its output
+    length in seconds: instant prefill, one token per second, no slowdown with the batch."""
+    return SlotQueue(GpuProfile("test", "none", slots, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0), dt, max_service_s=max_service_s)
+
+
 def simulate_mmc(c: int, lam: float, mu: float, n: int, dt: float, seed: int) -> float:
     rng = np.random.default_rng(seed)
     t = np.cumsum(rng.exponential(1 / lam, n))
     service = rng.exponential(1 / mu, n)
-    profile = GpuProfile("test", "none", c, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0)
     steps = (t / dt).astype(np.int64)
     total_steps = int(steps[-1]) + int(50 / dt)
-    q = SlotQueue(profile, dt, max_service_s=float(service.max()) + 1)
+    q = plain_queue(c, float(service.max()) + 1, dt)
     count = np.bincount(steps, minlength=total_steps)
     out_sum = np.bincount(steps, weights=service, minlength=total_steps)
     count_l, out_l = count.tolist(), out_sum.tolist()
@@ -64,8 +69,7 @@ def test_no_waiting_when_slots_are_plenty():
 
 def test_fluid_cohorts_wait_for_capacity():
     # 100 requests of 10 s each arrive at once on 10 slots: FIFO waves of 10 every 10 s.
-    profile = GpuProfile("test", "none", 10, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0)
-    q = SlotQueue(profile, 1.0, max_service_s=20)
+    q = plain_queue(10, 20)
     q.push(0, 100.0, 0.0, 1000.0)
     for s in range(120):
         q.step(s, 1)
@@ -77,13 +81,11 @@ def test_fluid_cohorts_wait_for_capacity():
 
 
 def test_a_draining_replica_finishes_its_requests_and_takes_no_new_ones():
-    # Two replicas of 10 slots, 20 requests of 10 s admitted at step 0; at step 5 one replica
-    # gets a spot notice and drains. Its 10 requests keep their slots until step 10 (nothing
-    # lost, nothing admitted there), and the 10 that arrive at step 6 wait for the one serving
-    # replica's slots, which free at step 10 -- where two replicas would have had none free
-    # either, but one replica's worth of slots (not two) is what they get then.
-    profile = GpuProfile("test", "none", 10, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0)
-    q = SlotQueue(profile, 1.0, max_service_s=40)
+    # Two replicas of 10 slots fill with 20 requests of 10 s at step 0; at step 5 one replica
+    # gets a spot notice and drains. 30 more requests arrive at step 6. At step 10 all 20
+    # finish: the drained replica's 10 slots are gone with it, so the queue gets one replica's
+    # 10 slots at steps 10, 20 and 30, never 20.
+    q = plain_queue(10, 40)
     q.push(0, 20.0, 0.0, 200.0)
     for s in range(5):
         q.step(s, 2)
@@ -101,8 +103,7 @@ def test_a_draining_replica_finishes_its_requests_and_takes_no_new_ones():
 
 
 def test_drain_with_nothing_in_flight_holds_no_slots():
-    profile = GpuProfile("test", "none", 10, 1e15, 0.0, 1.0, 0.0, 1.0, 0.0)
-    q = SlotQueue(profile, 1.0, max_service_s=20)
+    q = plain_queue(10, 20)
     q.drain(0.5)
     q.push(0, 10.0, 0.0, 100.0)
     q.step(0, 1)
