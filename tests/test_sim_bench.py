@@ -113,7 +113,7 @@ def test_infeasible_objective_refused(ramp_trace, tmp_path, capsys):
     (["--step-s", "600"], "--step-s"),
     (["--seed", "-1"], "--seed"),
     (["--region", "mars-1"], "--region"),
-    (["--tune-on", "/nonexistent/trace.csv"], "--trace"),
+    (["--tune-on", "/nonexistent/trace.csv"], "--tune-on: /nonexistent"),
     (["--time-column", "t", "--prompt-column", "p", "--output-column", "o"], "would be ignored"),
 ])
 def test_bad_flags_refused_before_any_output(flags, named, ramp_trace, tmp_path, capsys):
