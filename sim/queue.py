@@ -59,7 +59,9 @@ class SlotQueue:
         """`share` of the serving replicas stop taking requests (a spot interruption notice):
         the requests they hold, `share` of those in flight (the fluid queue does not place
         requests on replicas), keep their slots until they finish, and no other request gets
-        those slots. The caller stops counting the replicas in `step`'s `replicas`."""
+        those slots. The caller stops counting the replicas in `step`'s `replicas`. A request
+        still running when its instance is reclaimed keeps its slot to the end (a real node
+        would lose it): with two minutes' notice and services of seconds, that is rare."""
         if share <= 0:
             return
         share = min(share, 1.0)
