@@ -239,14 +239,16 @@ def run_policy(work: Workload, name: str, knob: float, cfg: BenchConfig,
 
 def tune(work: Workload, name: str, cfg: BenchConfig) -> Tuned:
     """Cheapest knob whose SLO window attainment on `work` reaches the target. A policy
-    without a knob in `KNOBS` (one that takes the objective itself) is run once, as is."""
+    without a knob in `KNOBS`, or with a one-point range (one that takes the objective
+    itself), is run once, as is."""
     spec = KNOBS.get(name)
     scores: dict = {}
-    if spec is None:
-        _, s = run_policy(work, name, UNTUNED, cfg)
+    if spec is None or spec.low == spec.high:  # nothing to search (meridian's range is one point)
+        knob = UNTUNED if spec is None else spec.low
+        _, s = run_policy(work, name, knob, cfg)
         ok = s["slo_window_attainment"] >= cfg.target_attainment - 1e-12
         log(f"tune {name:<17} has no knob: attainment {s['slo_window_attainment']:.4f} cost ${s['cost_usd']:,.2f}")
-        return Tuned(UNTUNED, s["slo_window_attainment"], s["cost_usd"], ok, 1, [], {UNTUNED: s})
+        return Tuned(knob, s["slo_window_attainment"], s["cost_usd"], ok, 1, [], {knob: s})
     history = []
 
     judged = int((work.windows.scored & work.windows.feasible).sum())
