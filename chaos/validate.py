@@ -118,7 +118,9 @@ def parse_experiment(raw: Any, *, source: str = "", target: str | None = None) -
     if target not in catalog.TARGETS:
         p.unknown("target", target, catalog.TARGETS, "target")
         target = "sim"
-    duration = _num(p, raw, "duration_seconds", required=True, minimum=1) or 1.0
+    # an invalid duration is already a problem: the checks against the drill's end then have
+    # no end to hold a start to (a stand-in of 1 s made every start look late)
+    duration = _num(p, raw, "duration_seconds", required=True, minimum=1) or math.inf
     poll = _num(p, raw, "poll_seconds", minimum=0.1) or (15.0 if target == "sim" else 5.0)
 
     topology, topology_path = _topology(p, raw, source, target)

@@ -73,6 +73,11 @@ def test_offsets_beyond_the_drill_are_refused():
     assert "beyond the drill's length" in found["method[1].duration_seconds"]
 
 
+@pytest.mark.parametrize("duration", [-5, 0, "long"])
+def test_a_bad_duration_is_the_one_problem_not_every_start_after_it(duration):
+    assert list(problems(base(duration_seconds=duration))) == ["duration_seconds"]
+
+
 def _both_eu_regions_down(**changes) -> dict:
     return base(blast_radius={"jurisdictions": ["eu"]}, method=[
         {"action": "region_outage", "name": "ie", "region": "eu-west-1", "start_seconds": 600,
