@@ -131,6 +131,15 @@ def test_an_unwritable_out_dir_is_refused_with_exit_2(tmp_path, capsys):
     assert "cannot write the report there" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused_by_name(out, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # were it taken as ".", the demo would look at the working directory
+    assert cli.main(["demo", "--quick", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "--out is empty" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_ctrl_c_leaves_no_half_written_report(tmp_path):
     def runner(argv: list[str]) -> int:
         raise KeyboardInterrupt
