@@ -43,6 +43,9 @@ from sim.traces import Arrivals, TraceOptions, load_trace, resolve
 WARM_UTILIZATION = 0.7
 UNTUNED = 1.0  # knob passed to policies that have none (not in sim.policies.KNOBS)
 MAX_REPLICA_HEADROOM = 4.0  # max_replicas = busiest minute's need at 25 % slot utilization
+# Far beyond any one cluster; the laws' sizing scans replica counts, so a trace scaled to
+# billions of replicas would run for hours, not fail.
+MAX_FLEET = 1_000_000
 # The twin keeps per-step Python lists: measured 0.44 kB per step (a 5-day request log at
 # 1 s steps peaks at 269 MB). 1.5 M steps (17 days of 1 s steps, 170 days of 10 s) keep the
 # parent and two tuning workers within the issue's 2 GB; more is refused, not swapped.
@@ -141,6 +144,12 @@ def prepare(spec: str, cfg: BenchConfig) -> Workload:
                         for code in arrivals.jurisdictions}
         placed_initial, _ = _warm_start(arrivals, regions, cfg, placed_order, profile)
     max_replicas = max(max(initial.values()), math.ceil(peak * MAX_REPLICA_HEADROOM / slots) + 2)
+    if max_replicas > MAX_FLEET:
+        most = arrivals.mean_rate_rps * MAX_FLEET / max_replicas
+        raise InputError("fleet too large for the twin", [Problem(
+            "--mean-rate/--rate-scale", f"{spec} at {arrivals.mean_rate_rps:,.4g} req/s would allow up to "
+            f"{max_replicas:,} replicas, more than the {MAX_FLEET:,} the twin models (sizing scans replica "
+            "counts, so such a run takes hours)", fix=f"ask for a mean rate of at most {most:,.0f} req/s")])
     limits = Limits(min_replicas=1, max_replicas=max_replicas,
                     spot_share=1.0 if cfg.capacity == "spot-mix" else 0.0,
                     cold_start_s=profile.cold_start_median_s)

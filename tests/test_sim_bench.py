@@ -281,3 +281,16 @@ def test_workers_are_forked_only_from_a_single_threaded_process():
     finally:
         stop.set()
         other.join()
+
+
+def test_a_fleet_too_large_for_the_twin_is_refused_with_the_rate_that_fits(capsys):
+    # A rate curve scales without copying requests, so only the fleet it implies bounds it:
+    # at 1e9 req/s it would allow billions of replicas and run for hours.
+    spec = "alibaba_servegen/servegen_aggregate_rate_10min.csv#language/m-large"
+    assert main(["bench", "--trace", spec, "--days", "1", "--mean-rate", "1e9", "--policies", "static"]) == 2
+    err = capsys.readouterr().err
+    assert "fleet too large for the twin" in err and "at most" in err and "Traceback" not in err
+    most = float(err.split("at most ")[1].split(" req/s")[0].replace(",", ""))
+    assert main(["bench", "--trace", spec, "--days", "1", "--mean-rate", f"{most * 1.02:.0f}",
+                 "--policies", "static"]) == 2  # just above what it said fits: still refused
+    capsys.readouterr()
