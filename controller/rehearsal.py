@@ -25,8 +25,9 @@ follow the target's spec.replicas and its spot replicas the spot Deployment's, a
 Deployment's status carries its own capacity type's ready and starting replicas. Both start as
 on an adopting cluster: every replica on demand, the spot Deployment at 0. Random spot
 interruptions are off; `reclaim_at_min` sends `reclaim_share` of the ready spot replicas the
-two-minute interruption notice (`sim.scenario.SpotReclaim`): they serve until it ends, their
-replacements start at once, and the law covers the spot not ready with on-demand.
+two-minute interruption notice (`sim.scenario.SpotReclaim`): they drain at once (not ready, as
+on a node a termination handler drains) and are reclaimed when it ends, their replacements start
+at once, and the law covers the spot not ready with on-demand.
 
 Model rollout (`rollout_at_min`): at that twin minute the twin swaps its model
 (`sim.scenario.ModelSwap`, region-wide in one step) for one with `rollout_batch_slots` and
@@ -101,12 +102,12 @@ def spot_problems(spot_share: float, reclaim_at_min: float | None, reclaim_share
         return out
     if spot_share <= 0:
         out.append(Problem("--reclaim-at", "a reclaim needs spot replicas", "add --spot-share, e.g. 0.5"))
-    last = minutes - notice_s / 60.0  # the reclaimed replicas must stop within the run
+    last = minutes - notice_s / 60.0  # the reclaimed instances must go within the run
     if reclaim_at_min < 0:
         out.append(Problem("--reclaim-at", f"minute {reclaim_at_min:g} is before the run", "a twin minute >= 0"))
     elif reclaim_at_min >= last:
         out.append(Problem("--reclaim-at", f"minute {reclaim_at_min:g} is not before minute {last:g}: the reclaimed "
-                           f"replicas stop {notice_s:g} s after the notice, which must fall within the "
+                           f"instances go {notice_s:g} s after the notice, which must fall within the "
                            f"{minutes:g} minutes played",
                            f"reclaim earlier, or play longer (--minutes {reclaim_at_min + notice_s / 60.0 + 1:g})"))
     if not 0 < reclaim_share <= 1:
@@ -157,9 +158,9 @@ class Sample:
     time_s: float
     ready_od: int
     start_od: int
-    ready_spot: int
+    ready_spot: int  # serving: a replica under interruption notice drains, and is not ready
     start_spot: int
-    noticed_spot: int  # ready spot replicas under interruption notice
+    noticed_spot: int  # spot replicas under interruption notice, draining until reclaimed
     spec_od: int
     spec_spot: int
 
@@ -174,7 +175,7 @@ class Reclaim:
 
     notice_s: float  # twin time of the notice
     reclaimed: int  # spot replicas that got it
-    stopped_s: float | None  # when they stopped serving (None: not within the run)
+    stopped_s: float | None  # when they stopped serving: drained at the notice (None: not within the run)
     od_before: int  # the target's spec.replicas when they stopped
     od_peak: int  # its highest spec.replicas within COVER_WINDOW_S after
     od_rose_s: float | None  # when it first rose above od_before (None: not within COVER_WINDOW_S)
@@ -187,8 +188,8 @@ class Reclaim:
             return head + "; they still served at the end"
         rose = (f"rose from {self.od_before} to {self.od_peak} at {_clock(self.od_rose_s)}"
                 if self.od_rose_s is not None else f"stayed at {self.od_before}")
-        return (f"{head} and stopped at {_clock(self.stopped_s)}; on-demand spec.replicas {rose} "
-                f"(within {COVER_WINDOW_S:g} s)")
+        return (f"{head} and drained (stopped serving) at {_clock(self.stopped_s)}; on-demand spec.replicas "
+                f"{rose} (within {COVER_WINDOW_S:g} s)")
 
 
 COVER_WINDOW_S = 60.0  # twin seconds after the reclaimed spot stops in which on-demand cover is looked for
@@ -343,15 +344,18 @@ class TwinBridge:
         self._follow_model(r.profile, obs)
         self._export(r, s)
         split = self.cfg.spot_share > 0
+        # a spot replica under interruption notice is draining: its pod is terminating, which a
+        # Deployment's status counts neither as ready nor among its replicas (sim/fleet.py)
         if split:
             self.api.set_deployment_status(NS, TARGET, replicas=r.ready_od + r.start_od, ready=r.ready_od)
-            self.api.set_deployment_status(NS, SPOT_TARGET, replicas=r.ready_spot + r.start_spot, ready=r.ready_spot)
+            self.api.set_deployment_status(NS, SPOT_TARGET, replicas=r.serving_spot + r.start_spot,
+                                           ready=r.serving_spot)
         else:
-            self.api.set_deployment_status(NS, TARGET, replicas=r.total, ready=r.ready_od + r.ready_spot)
+            self.api.set_deployment_status(NS, TARGET, replicas=r.serving + r.start_od + r.start_spot, ready=r.serving)
         self._pace(obs.time_s)
         od = int(self.api.get("Deployment", NS, TARGET)["spec"]["replicas"])
         spot = int(self.api.get("Deployment", NS, SPOT_TARGET)["spec"]["replicas"]) if split else 0
-        self.samples.append(Sample(obs.time_s, r.ready_od, r.start_od, r.ready_spot, r.start_spot, len(r.doomed),
+        self.samples.append(Sample(obs.time_s, r.ready_od, r.start_od, r.serving_spot, r.start_spot, len(r.doomed),
                                    od, spot))
         self._note_decision(obs.time_s)
         return Decision(replicas=od + spot, spot=spot,
@@ -623,8 +627,8 @@ def _summarise(arrivals, result, cfg, api, bridge, exit_code, log_text) -> Rehea
 def _reclaim(samples: list[Sample], notice_s: float) -> Reclaim:
     after = [x for x in samples if x.time_s >= notice_s]
     reclaimed = max((x.noticed_spot for x in after), default=0)
-    # they stop when the count under notice falls (the twin drops them from its ready spot)
-    stop = next((b for a, b in zip(after, after[1:]) if b.noticed_spot < a.noticed_spot), None)
+    # they stop serving when the notice drains them: the first step with replicas under notice
+    stop = next((x for x in after if x.noticed_spot > 0), None)
     if stop is None:
         return Reclaim(notice_s, reclaimed, None, 0, 0, None)
     before = next(x for x in reversed(samples) if x.time_s < stop.time_s).spec_od
