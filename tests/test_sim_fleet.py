@@ -260,3 +260,21 @@ def test_a_bad_model_swap_is_refused_before_the_run(event, path):
                  lambda code: policy)
     assert [p.path for p in err.value.problems] == [path]
     assert not policy.seen
+
+
+def test_random_spot_interruptions_drain_at_their_notice():
+    # Interruptions at a high hazard: every one drains its replica at the notice, so neither
+    # the timeline nor the policy ever counts a replica under notice as ready.
+    trace = poisson_trace({0: 2.0}, 1800, ("us",))
+    policy = Fixed(8, spot=8)
+    cfg = FleetConfig(initial_replicas=0, capacity="spot-mix", limits=Limits(spot_share=1.0, max_replicas=20),
+                      spot_interruptions_per_hour=2.0)
+    result = simulate(trace, cfg, lambda code: policy)
+    tl = result.timelines["us-east-1"]
+    # 8 asked for throughout: once the first start is over, ready + starting stays at 8 (each
+    # notice starts a replacement), and ready alone drops below 8 while replacements start
+    settled = [(r, s) for t, r, s in zip(tl.time_s, tl.ready, tl.starting) if t >= 600]
+    assert all(r + s == 8 for r, s in settled)
+    assert any(r < 8 for r, _ in settled)
+    seen = [o for o in policy.seen if o.time_s >= 600]
+    assert all(o.ready_spot + o.starting_spot == 8 for o in seen)
