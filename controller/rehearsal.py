@@ -185,7 +185,7 @@ class Reclaim:
             return f"spot reclaim at {_clock(self.notice_s)}: no ready spot replica to interrupt"
         head = f"spot reclaim at {_clock(self.notice_s)}: {self.reclaimed} spot replicas got the notice"
         if self.stopped_s is None:
-            return head + "; they still served at the end"
+            return head + "; the run ended before they drained"
         rose = (f"rose from {self.od_before} to {self.od_peak} at {_clock(self.od_rose_s)}"
                 if self.od_rose_s is not None else f"stayed at {self.od_before}")
         return (f"{head} and drained (stopped serving) at {_clock(self.stopped_s)}; on-demand spec.replicas "
