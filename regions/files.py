@@ -54,43 +54,37 @@ def unwritable(folder: str | Path) -> str | None:
 
 def check_output_file(path: str, flag: str) -> None:
     """Refuse an output file path (InputError naming `flag`) that could not be written, before
-    the work that produces it runs: empty, a directory, in a missing or unwritable directory."""
-    def refuse(what: str, fix: str) -> InputError:
-        return InputError(f"{flag} {path!r}: {what}", [Problem(flag, what, fix, "flag")])
-
-    if not path.strip():
-        raise refuse("the file name is empty", f"give a file name after {flag}")
-    target = Path(path)
-    if target.is_dir():
-        raise refuse("is a directory", "name a file inside it")
-    parent = target.parent
-    if not parent.is_dir():
-        raise refuse(f"directory {parent} does not exist", "create it or pick another path")
-    why = unwritable(parent)
-    if why is not None:
-        raise refuse(f"directory {parent} is not writable ({why})", "pick a directory you can write to")
+    the work that produces it runs: empty, a directory, in a missing or unwritable directory
+    (for writers that do not create directories)."""
+    problem = (Problem(flag, "the file name is empty", f"give a file name after {flag}") if not path.strip()
+               else output_problem(flag, path, want_dir=False, make_dirs=False))
+    if problem is not None:
+        raise InputError(f"{flag} {path!r}: {problem.message}", [problem])
 
 
-def output_problem(flag: str, value: str | None, want_dir: bool) -> Problem | None:
+def output_problem(flag: str, value: str | None, want_dir: bool, make_dirs: bool = True) -> Problem | None:
     """Why the output file (or directory, `want_dir`) `value` of `flag` could not be written,
-    as a Problem, or None. Missing directories are fine (the writers create them): the nearest
-    one that exists must take a new file, tried for real (root ignores permission bits)."""
+    as a Problem, or None. With `make_dirs` (the writer creates them) missing directories are
+    fine and the nearest one that exists must take a new file; without, the parent must exist.
+    The file is tried for real (root ignores permission bits)."""
     if not value:
         return None
     path = Path(value)
     if path.exists() and path.is_dir() != want_dir:
         return Problem(flag, f"{value} exists and is {'not ' if want_dir else ''}a directory",
-                       fix="give a directory" if want_dir else "give a file path")
+                       fix="give a directory" if want_dir else "give a file path, not a directory")
     # an existing directory is written into; an existing file is replaced (the atomic writers
     # rename over it), so its directory is what must be writable
     parent = path if path.exists() and want_dir else path.parent
+    if not make_dirs and not parent.is_dir():
+        return Problem(flag, f"directory {parent} does not exist", fix="create it or pick another path")
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         return Problem(flag, f"cannot write under {parent}: it is not a directory", fix="choose a writable location")
     why = unwritable(parent)
     if why is not None:
-        return Problem(flag, f"cannot write under {parent} ({why})", fix="choose a writable location")
+        return Problem(flag, f"cannot write under {parent}: not writable ({why})", fix="choose a writable location")
     return None
 
 

@@ -108,18 +108,9 @@ def _busy_slots_per_minute(a: Arrivals, profile: GpuProfile) -> np.ndarray:
     return np.bincount(minute, weights=a.weight * service, minlength=1) / 60.0
 
 
-def _prepare_tune_on(cfg: BenchConfig) -> Workload:
-    """`prepare` for the --tune-on trace: its problems name --tune-on, not --trace."""
-    try:
-        return prepare(cfg.tune_on, cfg)
-    except InputError as err:
-        raise InputError(err.summary, [replace(p, path="--tune-on") if p.path == "--trace" else p
-                                       for p in err.problems]) from None
-
-
-def prepare(spec: str, cfg: BenchConfig) -> Workload:
+def prepare(spec: str, cfg: BenchConfig, flag: str = "--trace") -> Workload:
     options = cfg.trace_options
-    arrivals = load_trace(spec, options)
+    arrivals = load_trace(spec, options, flag)
     profile = get_profile(cfg.instance_type)
     route_order = None
     if cfg.topology is not None:
@@ -485,7 +476,7 @@ def run_bench(cfg: BenchConfig, keep_runs: bool = False) -> dict:
                                                     fix=f"choose from {', '.join(REGISTRY)}")])
     workloads = {spec: prepare(spec, cfg) for spec in dict.fromkeys(cfg.traces)}
     same = {spec: _canonical(spec) == _canonical(cfg.tune_on) for spec in workloads}
-    tune_work = next((workloads[spec] for spec in workloads if same[spec]), None) or _prepare_tune_on(cfg)
+    tune_work = next((workloads[spec] for spec in workloads if same[spec]), None) or prepare(cfg.tune_on, cfg, "--tune-on")
     tuned = _tune_all(tune_work, cfg)
     out = {
         "slo": {"percentile": cfg.objective.percentile, "ttft_s": cfg.objective.ttft_s,

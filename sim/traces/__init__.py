@@ -49,14 +49,15 @@ def resolve(path: str) -> Path:
     return p
 
 
-def load_trace(spec: str, options: TraceOptions = TraceOptions()) -> Arrivals:
+def load_trace(spec: str, options: TraceOptions = TraceOptions(), flag: str = "--trace") -> Arrivals:
+    """The trace `spec` names; `flag` is the option a missing file is blamed on."""
     path_text, _, series = spec.partition("#")
     path = resolve(path_text)
     if not path.is_file():
         raise InputError(f"no trace at {path_text}", [Problem(
-            "--trace", f"{path_text} is not a file (also looked in {shared_traces_dir()})",
+            flag, f"{path_text} is not a file (also looked in {shared_traces_dir()})",
             fix="give a path to a CSV, JSONL or rate-curve CSV (PATH#SERIES)")])
-    bad = [flag for flag, v in (("--rate-scale", options.rate_scale), ("--mean-rate", options.mean_rate),
+    bad = [name for name, v in (("--rate-scale", options.rate_scale), ("--mean-rate", options.mean_rate),
                                 ("--days", options.days)) if v is not None and not (0 < v < math.inf)]
     if bad:
         raise InputError("bad trace scaling", [Problem(
