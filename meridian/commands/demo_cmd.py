@@ -16,7 +16,7 @@ def register(sub) -> None:
         "run the eu-primary-outage and spot-reclaim-wave drills on the digital twin, and write "
         "DIR/index.html with the figures, tables and the command that reproduces each. A step that fails "
         "or is missing is reported and the report marks its section 'not available'; the exit status is "
-        "then 1. Takes well under 3 minutes on a 2-core machine (45-65 s measured; --quick about 15 s).")
+        "then 1. Takes well under 3 minutes on a 2-core machine (34-48 s measured; --quick 10-13 s).")
     p.add_argument("--out", metavar="DIR", default="meridian-report",
                    help="report directory, replaced as a whole on each run (default: meridian-report/)")
     p.add_argument("--quick", action="store_true", help="bench the Azure hour only (not the ServeGen day), under 60 s")
