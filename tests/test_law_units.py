@@ -416,3 +416,31 @@ def test_the_law_starts_its_replica_estimate_again_on_a_new_revision():
     look(120.0, "b")  # a rollout
     assert law._capacity.slots is None
     assert law._capacity.view().safe_concurrency == pytest.approx(32.0)
+
+
+def _one_replica_law(rate: float, in_flight: list[float]) -> list[int]:
+    """A law that has only ever seen one replica with no queue (its slot count unknown),
+    fed a steady rate and the in-flight counts given in turn: the sizes it asked for."""
+    law = MeridianPolicy(Objective(percentile=95, ttft_s=1.0), Limits(min_replicas=1, max_replicas=10, cold_start_s=240))
+    asked = []
+    for i in range(60):
+        obs = Observation(time_s=15.0 * i, ready_replicas=1, starting_replicas=0, arrival_rate_rps=rate,
+                          ttft_quantile_s=0.5, e2e_quantile_s=10.0, in_flight=in_flight[i % len(in_flight)],
+                          queued=0.0, price_on_demand_per_hour=1.2)
+        asked.append(law.decide(obs).replicas)
+    return asked
+
+
+def test_the_queue_free_level_seen_on_one_replica_does_not_keep_a_clumpy_load_on_it():
+    # 1.8 req/s at ~11 s a slot: ~20 in flight, up to 29, on a batch bounded at ~32. The
+    # queueing model wants a second replica; the level seen queue-free on the one replica
+    # used to cut it back to one, where the next clump queued for a whole cold start
+    asked = _one_replica_law(1.8, [12.0, 20.0, 29.0, 16.0, 24.0, 10.0, 27.0, 18.0])
+    assert asked[-1] == 2 and min(asked[8:]) == 2
+
+
+def test_the_queue_free_level_still_caps_a_small_batch_guess_at_two():
+    # 0.12 req/s, 0-4 in flight: the probe bound (4.4 slots) is a guess, and the queueing
+    # model on it asks for 3; the level seen queue-free holds it to the pooled minimum
+    asked = _one_replica_law(0.12, [0.0, 2.0, 3.0, 1.0, 0.0, 4.0, 1.0, 2.0])
+    assert max(asked) == 2

@@ -284,6 +284,11 @@ class MeridianPolicy:
             # seen queue-free: a small guess must not add queueing headroom to a fleet
             # that has shown it needs none
             seen = max2(at_least, math.ceil(rate * service / view.safe_mean_concurrency))
+            # -- except down to one replica: a level seen queue-free on one replica is that
+            # batch alone holding its own clumps, with nothing pooled, and the next clump the
+            # size of the busiest seen fills it (the default topology's regions at 2 req/s:
+            # 22 of 32 slots, then a queue for a whole cold start; BENCH.md, round 13)
+            seen = max2(seen, min2(n, 2))
             if seen < n:
                 n, wait_q = seen, 0.0
         prefill_n = (self._prefill_replicas(fc.rate_rps, self._most)
