@@ -197,9 +197,10 @@ class MeridianPolicy:
         the first-token line's slope alone: the measured percentile, plus what the slope adds
         for the higher rate per replica, plus a bad window's spread above the line. Only the
         slope is used, not the line's level, which a prompt-mix shift tilts for the rest of a
-        run (the level at zero load fell from 0.84 s to ~0 on the Azure hour at 960 s while the
-        slope stayed significant). False without a significant slope: then nothing says how the
-        first token moves with load, and the fixed edge holds."""
+        run (on the Azure hour, a dip at 960 s took the line's zero-load value from ~0.84 s to
+        ~0; BENCH.md, round 13). False without a significant slope: then nothing says how the
+        first token moves with load, and the fixed edge holds. Not at a light batch: there the
+        floor-relative edge decides (`_latency_tight`)."""
         line = self._capacity.first_token
         b = line.slope()
         if b <= 0 or line.weight < CapacityEstimator.CALM_SAMPLES or not smaller or obs.ready_replicas <= 0:
