@@ -7,6 +7,7 @@ log and the ServeGen m-large and m-mid curves, `--days 2`. Prints cost and SLO w
 attainment per run and the totals. `--save` keeps the figures as JSON; `--against` a saved
 file prints each run's change and whether the variant passes the law's acceptance rule
 (every run >= the target and a lower total cost). One run at a time (the machine is shared).
+Ten sweeps at once, with the rule the law's changes are judged by: `controller.law.suite`.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def key(capacity: str, rate: float, short: str) -> str:
     return f"{capacity} R={rate:g} {short}"
 
 
-def _saved_runs(parser: argparse.ArgumentParser, path: str) -> dict[str, dict[str, float]]:
+def saved_runs(parser: argparse.ArgumentParser, path: str) -> dict[str, dict[str, float]]:
     """The runs of a `--save` file; a file that is not one is a usage error (exit 2), before
     any run starts."""
     try:
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", metavar="FILE", help="a --save file to compare with (same seed)")
     args = parser.parse_args(argv)
     _check_args(parser, args)  # before any run: a run is minutes, all twelve an hour or more
-    before = _saved_runs(parser, args.against) if args.against else {}
+    before = saved_runs(parser, args.against) if args.against else {}
     keys = [key(capacity, rate, short) for capacity, rate in MODES for short, _ in TRACES]
     if not any(args.only in k for k in keys):
         parser.error(f"--only {args.only!r} matches no run; the runs are: {', '.join(keys)}")
