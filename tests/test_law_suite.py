@@ -58,6 +58,16 @@ def test_ten_sweeps_are_saved_printed_and_judged(tmp_path, capsys, monkeypatch):
     assert suite.main(["--out", str(tmp_path / "dearer"), "--against", str(out), "--jobs", "1"]) == 0
     printed = capsys.readouterr().out
     assert "verdict: FAIL: seed-1: total +1.00%" in printed
+    assert "largest rises: seed-1 " in printed and "+1.0%" in printed and "largest falls: " in printed
+
+
+def test_the_largest_moves_name_the_runs():
+    base = {"s": {"a": {"cost": 100.0, "attainment": 1.0}, "b": {"cost": 100.0, "attainment": 1.0},
+                  "c": {"cost": 100.0, "attainment": 1.0}}}
+    runs = {"s": {"a": {"cost": 105.0, "attainment": 1.0}, "b": {"cost": 90.0, "attainment": 1.0},
+                  "c": {"cost": 101.0, "attainment": 1.0}}}
+    assert suite.biggest_moves(runs, base, rises=True) == [("s", "a", pytest.approx(5.0)), ("s", "c", pytest.approx(1.0))]
+    assert suite.biggest_moves(runs, base, rises=False) == [("s", "b", pytest.approx(-10.0))]
 
 
 @pytest.mark.parametrize("argv, says", [

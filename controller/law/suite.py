@@ -71,6 +71,15 @@ def judge(runs: dict[str, Runs], base: dict[str, Runs]) -> tuple[bool, list[str]
     return not why, why
 
 
+def biggest_moves(runs: dict[str, Runs], base: dict[str, Runs], rises: bool, count: int = 3) -> list[tuple[str, str, float]]:
+    """The runs whose cost moved most against the base, up (`rises`) or down: (sweep, run,
+    change %); a sweep total hides which run moved it, and a reviewer needs the run."""
+    moves = [(n, k, (r["cost"] / base[n][k]["cost"] - 1) * 100)
+             for n in runs if n in base for k, r in runs[n].items() if base[n].get(k, {}).get("cost")]
+    moves = [m for m in moves if (m[2] > 0 if rises else m[2] < 0)]
+    return sorted(moves, key=lambda m: -abs(m[2]))[:count]
+
+
 def _load_base(parser: argparse.ArgumentParser, folder: str) -> dict[str, Runs]:
     path = Path(folder)
     if not path.is_dir():
@@ -133,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{line}  {', '.join(under) or '-'}")
     print(f"{'all':<10}{sum(v['cost'] for r in runs.values() for v in r.values()):>14,.2f}")
     if base:
+        for label, moved in (("largest rises", biggest_moves(runs, base, rises=True)),
+                             ("largest falls", biggest_moves(runs, base, rises=False))):
+            if moved:
+                print(f"{label}: " + "; ".join(f"{n} {k} {c:+.1f}%" for n, k, c in moved))
         ok, why = judge(runs, base)
         print(f"verdict: {'PASS' if ok else 'FAIL'}" + ("" if ok else ": " + "; ".join(why)))
     print(f"wall {time.perf_counter() - t0:.0f} s; sweeps saved in {out}/", file=sys.stderr)
